@@ -1,0 +1,2 @@
+//! Payer and payee client state machines (sans-I/O).
+//! TODO(ledger helper): implement.

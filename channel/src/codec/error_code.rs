@@ -1,0 +1,72 @@
+//! Stable protocol error codes (documented in docs/PROTOCOL.md). Never renumber.
+
+use serde::{Deserialize, Serialize};
+
+/// A stable error code sent to clients in `reject` notifications and JSON-RPC errors.
+/// JSON-RPC's own codes are negative; zkhub's are 1000 and up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// Invalid JSON.
+    ParseError = -32700,
+    /// Not a valid JSON-RPC 2.0 request.
+    InvalidRequest = -32600,
+    /// Unknown method.
+    MethodNotFound = -32601,
+    /// Bad parameters.
+    InvalidParams = -32602,
+    /// Unexpected server failure.
+    InternalError = -32603,
+
+    /// `seq` is not `head.seq + 1`.
+    BadSeq = 1001,
+    /// `spent` is not `head.spent + amount`.
+    BadSpent = 1002,
+    /// `chain` does not match the hub's chain.
+    BadChain = 1003,
+    /// The payee channel does not exist.
+    UnknownPayee = 1004,
+    /// The payer cannot afford the payment (pending vouchers counted).
+    InsufficientBalance = 1005,
+    /// Too many pending (unsigned) vouchers, by count or by amount.
+    PendingLimit = 1006,
+    /// A checkpoint signature does not verify.
+    BadSignature = 1007,
+    /// `amount` is zero.
+    ZeroAmount = 1008,
+    /// `to` equals the paying channel.
+    SelfPayment = 1009,
+    /// An amount overflows u64.
+    Overflow = 1010,
+    /// The channel has requested exit: it may not spend.
+    ChannelExiting = 1011,
+    /// The session has not completed `hello`.
+    NotAuthenticated = 1012,
+    /// A voucher names a channel other than the session's.
+    WrongChannel = 1013,
+    /// The channel does not exist.
+    UnknownChannel = 1014,
+    /// Too many messages: inbound rate limit.
+    RateLimited = 1015,
+    /// The hub is overloaded (queue full); retry later.
+    Overloaded = 1016,
+    /// The hub could not make the payment durable; it was not applied.
+    StorageFailed = 1017,
+    /// `hello` sent twice on one session.
+    AlreadyAuthenticated = 1018,
+    /// `hello` signature invalid.
+    HelloFailed = 1019,
+    /// Binary frame malformed.
+    BadFrame = 1020,
+    /// Message too large.
+    TooLarge = 1021,
+    /// The requested epoch or item is not available.
+    NotAvailable = 1022,
+}
+
+impl ErrorCode {
+    /// The numeric wire value.
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}

@@ -1,0 +1,31 @@
+//! Cryptography, interoperable with circomlibjs 0.1.7 and @zk-kit/eddsa-poseidon:
+//! Poseidon (circomlib parameters), Baby Jubjub, EdDSA-Poseidon, and the payment chain hash.
+
+pub mod babyjub;
+pub mod chain;
+pub mod eddsa;
+pub mod poseidon;
+
+pub use chain::chain_next;
+pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature};
+pub use poseidon::poseidon;
+
+/// Why a key, point or signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The signature equation does not hold.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// `S` is not below the subgroup order `l` (malleable signature).
+    #[error("signature scalar S is not below the subgroup order")]
+    ScalarOutOfRange,
+    /// A point is not on the Baby Jubjub curve.
+    #[error("point is not on the curve")]
+    NotOnCurve,
+    /// The public key is the identity or of small order.
+    #[error("public key is the identity or of small order")]
+    WeakPublicKey,
+    /// A packed encoding is malformed or not canonical.
+    #[error("non-canonical or malformed encoding")]
+    BadEncoding,
+}

@@ -1,0 +1,250 @@
+//! The voucher rules (DESIGN.md §4): what the hub accepts, in one place.
+
+use crate::codec::ErrorCode;
+use crate::crypto::{Signature, chain_next};
+use crate::field::Fe;
+use crate::types::{Amount, ChannelId, HubId, Seq, VoucherIn, voucher_message};
+
+use super::Debit;
+use super::state::{ChannelState, Covered, Head, Staged};
+
+/// Bounds on what a channel may have staged but not covered by a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most uncovered vouchers per channel.
+    pub max_pending_count: u32,
+    /// Most uncovered amount per channel.
+    pub max_pending_amount: Amount,
+}
+
+impl Limits {
+    /// Default: 1,024 pending vouchers, 10^12 base units.
+    pub const DEFAULT: Limits = Limits {
+        max_pending_count: 1024,
+        max_pending_amount: 1_000_000_000_000,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What `admit` needs from outside the channel.
+pub struct AdmitContext<'a> {
+    /// The hub's id (domain of signatures).
+    pub hub_id: HubId,
+    /// Pending limits.
+    pub limits: Limits,
+    /// Whether a payee channel exists.
+    pub payee_exists: &'a dyn Fn(ChannelId) -> bool,
+}
+
+/// The outcome of admitting one voucher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Admit {
+    /// Staged as pending; covered by a later checkpoint.
+    Pending,
+    /// A checkpoint: verify `sig` over `msg` with the channel key, then call
+    /// [`ChannelState::cover`] or [`ChannelState::refuse_checkpoint`].
+    Checkpoint {
+        /// The voucher message (`Poseidon(VOUCHER, hub_id, channel, seq, spent, chain)`).
+        msg: Fe,
+        /// The signature to verify.
+        sig: Signature,
+    },
+    /// `seq` is already committed (a resend): re-ack, do not apply again.
+    AlreadyCommitted,
+    /// `seq` is already staged or covered (a resend in flight): the ack will follow.
+    AlreadyStaged,
+}
+
+/// Why a voucher was rejected. Each maps to a stable [`ErrorCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VoucherError {
+    /// `seq` does not follow the head.
+    #[error("expected seq {expected}, got {got}")]
+    BadSeq {
+        /// The next seq the hub expects.
+        expected: Seq,
+        /// What the voucher carried.
+        got: Seq,
+    },
+    /// `spent` does not equal `head.spent + amount`.
+    #[error("spent does not equal previous spent plus amount")]
+    BadSpent,
+    /// `chain` does not match.
+    #[error("chain does not match the payment history")]
+    BadChain,
+    /// No such payee.
+    #[error("payee channel {0} does not exist")]
+    UnknownPayee(ChannelId),
+    /// Payment exceeds the balance (pending counted).
+    #[error("insufficient balance")]
+    InsufficientBalance,
+    /// Too many or too much pending.
+    #[error("pending voucher limit reached; send a signed checkpoint")]
+    PendingLimit,
+    /// The checkpoint signature is invalid.
+    #[error("checkpoint signature does not verify")]
+    BadSignature,
+    /// `amount == 0`.
+    #[error("amount must be positive")]
+    ZeroAmount,
+    /// `to == channel`.
+    #[error("a channel cannot pay itself")]
+    SelfPayment,
+    /// An amount overflows u64.
+    #[error("amount overflows")]
+    Overflow,
+    /// The channel has requested exit.
+    #[error("channel is exiting and may not spend")]
+    ChannelExiting,
+    /// `cover`/`refuse_checkpoint` named a seq that is not an awaiting checkpoint.
+    #[error("no checkpoint awaiting verification at that seq")]
+    NoSuchCheckpoint,
+}
+
+impl VoucherError {
+    /// The stable protocol error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            VoucherError::BadSeq { .. } => ErrorCode::BadSeq,
+            VoucherError::BadSpent => ErrorCode::BadSpent,
+            VoucherError::BadChain => ErrorCode::BadChain,
+            VoucherError::UnknownPayee(_) => ErrorCode::UnknownPayee,
+            VoucherError::InsufficientBalance => ErrorCode::InsufficientBalance,
+            VoucherError::PendingLimit => ErrorCode::PendingLimit,
+            VoucherError::BadSignature => ErrorCode::BadSignature,
+            VoucherError::ZeroAmount => ErrorCode::ZeroAmount,
+            VoucherError::SelfPayment => ErrorCode::SelfPayment,
+            VoucherError::Overflow => ErrorCode::Overflow,
+            VoucherError::ChannelExiting => ErrorCode::ChannelExiting,
+            VoucherError::NoSuchCheckpoint => ErrorCode::InternalError,
+        }
+    }
+}
+
+impl ChannelState {
+    /// Admit one voucher on this channel (the payer's). Pure check-then-stage: on
+    /// error nothing changes.
+    pub fn admit(&mut self, v: &VoucherIn, ctx: &AdmitContext<'_>) -> Result<Admit, VoucherError> {
+        let head = self.head();
+        if v.seq <= self.record.seq {
+            return Ok(Admit::AlreadyCommitted);
+        }
+        if v.seq <= head.seq {
+            return Ok(Admit::AlreadyStaged);
+        }
+        if v.seq != head.seq + 1 {
+            return Err(VoucherError::BadSeq {
+                expected: head.seq + 1,
+                got: v.seq,
+            });
+        }
+        if self.record.exiting {
+            return Err(VoucherError::ChannelExiting);
+        }
+        if v.amount == 0 {
+            return Err(VoucherError::ZeroAmount);
+        }
+        if v.to == self.record.id {
+            return Err(VoucherError::SelfPayment);
+        }
+        let spent = head.spent.checked_add(v.amount).ok_or(VoucherError::Overflow)?;
+        if v.spent.is_some_and(|s| s != spent) {
+            return Err(VoucherError::BadSpent);
+        }
+        if !(ctx.payee_exists)(v.to) {
+            return Err(VoucherError::UnknownPayee(v.to));
+        }
+        // Only committed receipts count towards what a channel can spend.
+        let available = self.record.deposit as u128 + self.record.received as u128;
+        if spent as u128 > available {
+            return Err(VoucherError::InsufficientBalance);
+        }
+        let pending_amount = spent - self.covered.spent;
+        if self.staged.len() >= ctx.limits.max_pending_count as usize
+            || pending_amount > ctx.limits.max_pending_amount
+        {
+            // A checkpoint itself may always close a full window.
+            if v.sig.is_none() {
+                return Err(VoucherError::PendingLimit);
+            }
+        }
+        let chain = chain_next(&head.chain, v.seq, v.to, v.amount);
+        if v.chain.is_some_and(|c| c != chain) {
+            return Err(VoucherError::BadChain);
+        }
+        let next = Head {
+            seq: v.seq,
+            spent,
+            chain,
+        };
+        self.staged.push_back(Staged {
+            to: v.to,
+            amount: v.amount,
+            head: next,
+            awaiting_sig: v.sig.is_some(),
+        });
+        debug_assert_eq!(self.head().seq, v.seq);
+        match v.sig {
+            None => Ok(Admit::Pending),
+            Some(sig) => Ok(Admit::Checkpoint {
+                msg: voucher_message(ctx.hub_id, self.record.id, v.seq, spent, &chain),
+                sig,
+            }),
+        }
+    }
+
+    /// The checkpoint at `seq` verified: cover every staged voucher up to it.
+    pub fn cover(&mut self, seq: Seq, sig: Signature) -> Result<Covered, VoucherError> {
+        let idx = self.staged_index(seq)?;
+        let mut payments = Vec::with_capacity(idx + 1);
+        let mut last = self.covered;
+        for s in self.staged.drain(..=idx) {
+            payments.push((s.to, s.amount));
+            last = s.head;
+        }
+        debug_assert_eq!(last.seq, seq);
+        debug_assert!(last.spent >= self.covered.spent);
+        self.covered = last;
+        Ok(Covered {
+            debit: Debit {
+                channel: self.record.id,
+                seq: last.seq,
+                spent: last.spent,
+                chain: last.chain,
+                sig: sig.pack(),
+            },
+            payments,
+        })
+    }
+
+    /// The checkpoint at `seq` failed verification: keep the valid prefix (vouchers
+    /// before `seq` stay pending) and drop it and everything staged after it.
+    /// Returns the dropped seqs, in order, so the caller can reject them.
+    pub fn refuse_checkpoint(&mut self, seq: Seq) -> Result<Vec<Seq>, VoucherError> {
+        let idx = self.staged_index(seq)?;
+        Ok(self.staged.drain(idx..).map(|s| s.head.seq).collect())
+    }
+
+    fn staged_index(&self, seq: Seq) -> Result<usize, VoucherError> {
+        let first = self
+            .staged
+            .front()
+            .ok_or(VoucherError::NoSuchCheckpoint)?
+            .head
+            .seq;
+        let idx = seq
+            .checked_sub(first)
+            .and_then(|i| usize::try_from(i).ok())
+            .ok_or(VoucherError::NoSuchCheckpoint)?;
+        match self.staged.get(idx) {
+            Some(s) if s.awaiting_sig && s.head.seq == seq => Ok(idx),
+            _ => Err(VoucherError::NoSuchCheckpoint),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Channel records and in-memory channel state (committed record + staged head).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{PackedSignature, PublicKey};
+use crate::field::Fe;
+use crate::types::{Amount, ChannelId, Seq};
+
+/// The durable state of one channel: one row of the hub's channel table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// Channel id.
+    pub id: ChannelId,
+    /// The channel owner's key.
+    pub pk: PublicKey,
+    /// Net deposit `D` (deposits − withdrawals), mirrored from the settlement layer.
+    pub deposit: Amount,
+    /// Cumulative spent `S`, covered by `checkpoint_sig`.
+    pub spent: Amount,
+    /// Cumulative received `R`, credited by the hub.
+    pub received: Amount,
+    /// Sequence number of the latest committed voucher (0: none yet).
+    pub seq: Seq,
+    /// Payment chain after the latest committed voucher.
+    #[serde(with = "crate::field::dec")]
+    pub chain: Fe,
+    /// Signature of the latest committed checkpoint (`None` iff `seq == 0`).
+    #[serde(with = "crate::crypto::eddsa::serde_opt_packed_sig")]
+    pub checkpoint_sig: Option<PackedSignature>,
+    /// The channel has requested exit: it may receive but not spend.
+    pub exiting: bool,
+}
+
+impl ChannelRecord {
+    /// A fresh channel with deposit `deposit`.
+    pub fn open(id: ChannelId, pk: PublicKey, deposit: Amount) -> Self {
+        ChannelRecord {
+            id,
+            pk,
+            deposit,
+            spent: 0,
+            received: 0,
+            seq: 0,
+            chain: Fe::from(0u64),
+            checkpoint_sig: None,
+            exiting: false,
+        }
+    }
+
+    /// `B = D + R − S`, or `None` if the record is inconsistent (negative or overflowing).
+    pub fn balance(&self) -> Option<Amount> {
+        (self.deposit as u128 + self.received as u128)
+            .checked_sub(self.spent as u128)
+            .and_then(|b| Amount::try_from(b).ok())
+    }
+}
+
+/// The tip of a channel's voucher sequence, including staged (uncommitted) vouchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Latest sequence number.
+    pub seq: Seq,
+    /// Cumulative spent at `seq`.
+    pub spent: Amount,
+    /// Chain at `seq`.
+    pub chain: Fe,
+}
+
+/// One staged voucher, with the head after it (so the head can be rolled back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Staged {
+    pub(crate) to: ChannelId,
+    pub(crate) amount: Amount,
+    pub(crate) head: Head,
+    /// A checkpoint awaiting signature verification.
+    pub(crate) awaiting_sig: bool,
+}
+
+/// A range of vouchers covered by a verified checkpoint, ready for group commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Covered {
+    /// The payer's new committed head and its checkpoint signature.
+    pub debit: super::Debit,
+    /// Each payment in the range, `(to, amount)`, in order.
+    pub payments: Vec<(ChannelId, Amount)>,
+}
+
+/// Full in-memory state of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelState {
+    /// Committed (durable) record.
+    pub record: ChannelRecord,
+    /// Vouchers after `covered_seq` that are staged but not yet covered.
+    pub(crate) staged: VecDeque<Staged>,
+    /// Head after the last covered range (handed to commit, maybe not durable yet).
+    pub(crate) covered: Head,
+}
+
+impl ChannelState {
+    /// State for a record loaded from storage (nothing staged).
+    pub fn new(record: ChannelRecord) -> Self {
+        let covered = Head {
+            seq: record.seq,
+            spent: record.spent,
+            chain: record.chain,
+        };
+        ChannelState {
+            record,
+            staged: VecDeque::new(),
+            covered,
+        }
+    }
+
+    /// The tip including staged vouchers.
+    pub fn head(&self) -> Head {
+        self.staged.back().map(|s| s.head).unwrap_or(self.covered)
+    }
+
+    /// Head of the covered prefix (committed or on its way to commit).
+    pub fn covered_head(&self) -> Head {
+        self.covered
+    }
+
+    /// Number of staged, uncovered vouchers.
+    pub fn pending_count(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Sum of staged, uncovered amounts.
+    pub fn pending_amount(&self) -> Amount {
+        self.head().spent - self.covered.spent
+    }
+
+    /// Drop everything staged (e.g. when a session ends: uncovered vouchers were
+    /// never acked, so the client resends them).
+    pub fn drop_staged(&mut self) -> usize {
+        let n = self.staged.len();
+        self.staged.clear();
+        n
+    }
+}
+
+/// Access to a table of channels, implemented by the in-memory [`Ledger`] and by the
+/// hub's concurrent map, so that batch application is written once.
+pub trait ChannelTable {
+    /// Run `f` on channel `id`'s state, if it exists.
+    fn with_channel<R>(&self, id: ChannelId, f: impl FnOnce(&mut ChannelState) -> R) -> Option<R>;
+    /// Insert a new channel (from an `Open` event); replaces nothing if it exists.
+    fn insert_channel(&self, state: ChannelState);
+}
+
+/// A single-threaded ledger over all channels: the reference model used by tests,
+/// recovery and snapshots.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    channels: std::cell::RefCell<BTreeMap<ChannelId, ChannelState>>,
+}
+
+impl Ledger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of every committed record, by id.
+    pub fn records(&self) -> Vec<ChannelRecord> {
+        self.channels
+            .borrow()
+            .values()
+            .map(|c| c.record.clone())
+            .collect()
+    }
+
+    /// Whether channel `id` exists.
+    pub fn contains(&self, id: ChannelId) -> bool {
+        self.channels.borrow().contains_key(&id)
+    }
+
+    /// Σ D and Σ B over committed records; asserts Σ R = Σ S and B ≥ 0.
+    pub fn totals(&self) -> (u128, u128) {
+        let channels = self.channels.borrow();
+        let (mut d, mut r, mut s, mut b) = (0u128, 0u128, 0u128, 0u128);
+        for c in channels.values() {
+            d += c.record.deposit as u128;
+            r += c.record.received as u128;
+            s += c.record.spent as u128;
+            b += c.record.balance().expect("committed balance is never negative") as u128;
+        }
+        assert_eq!(r, s, "Σ R = Σ S: no money created");
+        assert_eq!(b, d, "Σ B = Σ D");
+        (d, b)
+    }
+}
+
+impl ChannelTable for Ledger {
+    fn with_channel<R>(&self, id: ChannelId, f: impl FnOnce(&mut ChannelState) -> R) -> Option<R> {
+        self.channels.borrow_mut().get_mut(&id).map(f)
+    }
+
+    fn insert_channel(&self, state: ChannelState) {
+        self.channels
+            .borrow_mut()
+            .entry(state.record.id)
+            .or_insert(state);
+    }
+}

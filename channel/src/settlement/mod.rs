@@ -1,0 +1,2 @@
+//! The settlement-layer model (DESIGN.md §7): deterministic, serializable.
+//! TODO(settlement helper): implement.
