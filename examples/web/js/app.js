@@ -1,0 +1,284 @@
+// The tip page: a fan view (key, balance, tip buttons, acked tips) and a creator view (live
+// credits and total). `?view=creator` picks the creator view; `?channel=N` / `?to=M` prefill ids;
+// `?hub=ws://host:port/v1` points at another hub than the one serving the page.
+
+import { fromHex, newPrivateKey, publicKeyOf, toHex } from "./crypto.js";
+import { ErrorCode, PayeeSession, PayerSession, defaultHubUrl } from "./hub-client.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const hubUrl = params.get("hub") || defaultHubUrl();
+const view = params.get("view") === "creator" ? "creator" : "fan";
+const RECONNECT_MS = [500, 1000, 2000, 5000];
+
+const store = {
+  get(k) {
+    try {
+      return localStorage.getItem(`zkhub.${k}`);
+    } catch {
+      return null;
+    }
+  },
+  set(k, v) {
+    try {
+      if (v === null || v === undefined || v === "") localStorage.removeItem(`zkhub.${k}`);
+      else localStorage.setItem(`zkhub.${k}`, String(v));
+    } catch {
+      /* storage disabled: the key lives for this page only */
+    }
+  },
+};
+
+const fmt = (n) => (typeof n === "bigint" ? n.toLocaleString("en-US") : String(n));
+const time = () => new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+function setConn(state, text) {
+  const el = $("conn");
+  el.className = `pill ${{ online: "on", connecting: "wait", error: "bad" }[state] ?? "off"}`;
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function parseChannel(value) {
+  const s = String(value ?? "").trim();
+  if (!/^[0-9]{1,10}$/.test(s)) return null;
+  const n = Number(s);
+  return n <= 0xffffffff ? n : null;
+}
+
+function feedItem({ seq, what, amount, badge, badgeText }) {
+  const li = document.createElement("li");
+  li.innerHTML = `<span class="when"></span><span class="what"></span><span class="amt"></span><span class="badge"></span>`;
+  li.querySelector(".when").textContent = time();
+  li.querySelector(".what").textContent = what;
+  li.querySelector(".amt").textContent = `+${fmt(amount)}`;
+  const b = li.querySelector(".badge");
+  b.className = `badge ${badge}`;
+  b.textContent = badgeText;
+  if (seq !== undefined) li.dataset.seq = String(seq);
+  return li;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan view
+// ---------------------------------------------------------------------------------------------
+
+function loadOrCreateKey() {
+  const hex = store.get("key");
+  if (hex && /^[0-9a-f]{64}$/.test(hex)) return fromHex(hex);
+  const key = newPrivateKey();
+  store.set("key", toHex(key));
+  return key;
+}
+
+function fanView() {
+  let key = loadOrCreateKey();
+  let session = null;
+  let wantOnline = false;
+  let retry = 0;
+  const items = new Map(); // seq -> li
+  let ackedCount = 0;
+
+  const showKey = () => {
+    $("pubkey").textContent = publicKeyOf(key).packed;
+  };
+  showKey();
+  $("my-channel").value = params.get("channel") ?? store.get("channel") ?? "";
+  $("to-channel").value = params.get("to") ?? store.get("to") ?? "";
+
+  const amountButtons = [...document.querySelectorAll("button.amount")];
+  const setTipping = (on) => {
+    for (const b of amountButtons) b.disabled = !on;
+    $("tip-custom").disabled = !on;
+  };
+
+  const render = () => {
+    if (!session?.status) return;
+    const s = session.status;
+    $("balance").textContent = fmt(s.deposit + s.received - session.acked.spent);
+    $("deposit").textContent = fmt(s.deposit);
+    $("spent").textContent = fmt(session.acked.spent);
+    $("received").textContent = fmt(s.received);
+    $("seq").textContent = fmt(session.acked.seq);
+    $("tips-summary").textContent = ackedCount ? `· ${ackedCount} acked` : "";
+  };
+
+  const markItem = (seq, badge, text, title) => {
+    const li = items.get(String(seq));
+    if (!li) return;
+    const b = li.querySelector(".badge");
+    b.className = `badge ${badge}`;
+    b.textContent = text;
+    if (title) li.title = title;
+  };
+
+  async function connect() {
+    const channel = parseChannel($("my-channel").value);
+    if (channel === null) {
+      $("tip-error").textContent = "Enter your channel id (a number).";
+      return;
+    }
+    store.set("channel", channel);
+    wantOnline = true;
+    if (session) session.close();
+    setConn("connecting", "connecting…");
+    const s = new PayerSession({ url: hubUrl, channel, privateKey: key });
+    session = s;
+    s.onStatus = render;
+    s.onAck = ({ tips }) => {
+      for (const t of tips) {
+        markItem(t.seq, "acked", "acked ✓");
+        ackedCount += 1;
+      }
+      render();
+    };
+    s.onReject = ({ seq, code, message, dropped }) => {
+      for (const t of dropped) markItem(t.seq, "rejected", "rejected", message);
+      const why = code === ErrorCode.InsufficientBalance ? "insufficient balance" : code === ErrorCode.UnknownPayee ? "unknown creator channel" : message;
+      $("tip-error").textContent = `Tip #${seq} refused: ${why} (code ${code}).`;
+    };
+    s.onCredit = () => s.resync().catch(() => {});
+    s.onClose = (ev) => {
+      if (session !== s) return;
+      setTipping(false);
+      setConn("offline", "offline");
+      for (const t of s.inflight) markItem(t.seq, "rejected", "not acked", "connection closed before the hub acked");
+      if (wantOnline) {
+        const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
+        $("tip-error").textContent = `Disconnected (${ev.code}); reconnecting in ${wait / 1000}s…`;
+        setTimeout(() => wantOnline && session === s && connect(), wait);
+      }
+    };
+    try {
+      const status = await s.connect();
+      if (session !== s) return;
+      retry = 0;
+      $("tip-error").textContent = status.exiting ? "This channel is exiting: it can no longer tip." : "";
+      setConn("online", `online · hub ${s.hubId} · channel ${channel}`);
+      setTipping(!status.exiting);
+    } catch (e) {
+      if (session !== s) return;
+      setConn("error", "not connected");
+      $("tip-error").textContent = `Could not connect: ${e.message}`;
+      wantOnline = false;
+      s.close();
+    }
+  }
+
+  function tip(amount) {
+    $("tip-error").textContent = "";
+    const to = parseChannel($("to-channel").value);
+    if (to === null) {
+      $("tip-error").textContent = "Enter the creator's channel id.";
+      return;
+    }
+    store.set("to", to);
+    let v;
+    try {
+      v = session.tip(to, amount);
+    } catch (e) {
+      $("tip-error").textContent = e.message;
+      return;
+    }
+    const li = feedItem({ seq: v.seq, what: `#${v.seq} → channel ${to}`, amount: v.amount, badge: "sent", badgeText: "signed · sent" });
+    items.set(String(v.seq), li);
+    $("tips").prepend(li);
+    $("tips-empty").hidden = true;
+  }
+
+  $("connect").addEventListener("click", connect);
+  $("my-channel").addEventListener("keydown", (e) => e.key === "Enter" && connect());
+  for (const b of amountButtons) b.addEventListener("click", () => tip(BigInt(b.dataset.amount)));
+  $("tip-custom").addEventListener("click", () => {
+    const s = $("custom-amount").value.trim();
+    if (!/^[0-9]{1,20}$/.test(s) || BigInt(s) === 0n) {
+      $("tip-error").textContent = "Enter a whole, positive amount.";
+      return;
+    }
+    tip(BigInt(s));
+  });
+  $("copy-key").addEventListener("click", () => navigator.clipboard?.writeText($("pubkey").textContent));
+  $("new-key").addEventListener("click", () => {
+    if (!confirm("Replace this browser's key? Funds of the current channel stay with the old key.")) return;
+    wantOnline = false;
+    session?.close();
+    key = newPrivateKey();
+    store.set("key", toHex(key));
+    store.set("channel", null);
+    $("my-channel").value = "";
+    showKey();
+  });
+
+  if (params.get("channel")) connect();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creator view
+// ---------------------------------------------------------------------------------------------
+
+function creatorView() {
+  let session = null;
+  let count = 0;
+  let sum = 0n;
+  let wantOnline = false;
+  let retry = 0;
+  $("watch-channel").value = params.get("channel") ?? store.get("creator") ?? "";
+
+  async function watch() {
+    const channel = parseChannel($("watch-channel").value);
+    if (channel === null) return;
+    store.set("creator", channel);
+    wantOnline = true;
+    if (session) session.close();
+    setConn("connecting", "connecting…");
+    const s = new PayeeSession({ url: hubUrl, channel });
+    session = s;
+    s.onCredit = (c) => {
+      count += 1;
+      sum += c.amount;
+      $("total").textContent = fmt(s.received);
+      $("tip-count").textContent = fmt(count);
+      $("session-sum").textContent = fmt(sum);
+      $("credits").prepend(feedItem({ what: `tip to channel ${c.channel}`, amount: c.amount, badge: "credit", badgeText: "credited" }));
+      $("credits-empty").hidden = true;
+    };
+    s.onReceipt = (r) => {
+      $("receipt").textContent = `epoch ${r.epoch}: ≥ ${fmt(r.received)} · sig ${r.sig.slice(0, 10)}…`;
+      $("receipt").title = `hub ${r.hubId} signed: as of epoch ${r.epoch}, channel ${r.channel} has received at least ${r.received}\n${r.sig}`;
+    };
+    s.onEpoch = (e) => ($("epoch").textContent = fmt(e));
+    s.onClose = () => {
+      if (session !== s) return;
+      setConn("offline", "offline");
+      if (wantOnline) {
+        const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
+        setTimeout(() => wantOnline && session === s && watch(), wait);
+      }
+    };
+    try {
+      const received = await s.connect();
+      if (session !== s) return;
+      retry = 0;
+      $("total").textContent = fmt(received);
+      $("epoch").textContent = fmt(s.epoch);
+      setConn("online", `watching channel ${channel} · hub ${s.hubId}`);
+    } catch (e) {
+      if (session !== s) return;
+      wantOnline = false;
+      setConn("error", `not connected: ${e.message}`);
+      s.close();
+    }
+  }
+
+  $("watch").addEventListener("click", watch);
+  $("watch-channel").addEventListener("keydown", (e) => e.key === "Enter" && watch());
+  if (params.get("channel")) watch();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+$(`view-${view}`).hidden = false;
+$(`tab-${view}`).classList.add("active");
+document.title = view === "creator" ? "zkhub · creator" : "zkhub · tip jar";
+if (view === "creator") creatorView();
+else fanView();
