@@ -65,8 +65,66 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in numeric order of declaration (for documentation and tests).
+    pub const ALL: [ErrorCode; 27] = [
+        ErrorCode::ParseError,
+        ErrorCode::InvalidRequest,
+        ErrorCode::MethodNotFound,
+        ErrorCode::InvalidParams,
+        ErrorCode::InternalError,
+        ErrorCode::BadSeq,
+        ErrorCode::BadSpent,
+        ErrorCode::BadChain,
+        ErrorCode::UnknownPayee,
+        ErrorCode::InsufficientBalance,
+        ErrorCode::PendingLimit,
+        ErrorCode::BadSignature,
+        ErrorCode::ZeroAmount,
+        ErrorCode::SelfPayment,
+        ErrorCode::Overflow,
+        ErrorCode::ChannelExiting,
+        ErrorCode::NotAuthenticated,
+        ErrorCode::WrongChannel,
+        ErrorCode::UnknownChannel,
+        ErrorCode::RateLimited,
+        ErrorCode::Overloaded,
+        ErrorCode::StorageFailed,
+        ErrorCode::AlreadyAuthenticated,
+        ErrorCode::HelloFailed,
+        ErrorCode::BadFrame,
+        ErrorCode::TooLarge,
+        ErrorCode::NotAvailable,
+    ];
+
     /// The numeric wire value.
     pub fn as_i32(self) -> i32 {
         self as i32
+    }
+
+    /// The code with wire value `v`, if this version knows it. Clients must treat an
+    /// unknown code as a refusal of the voucher or request it answers.
+    pub fn from_i32(v: i32) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|c| c.as_i32() == v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_distinct() {
+        // Pinned wire values: changing any of these breaks deployed clients.
+        assert_eq!(ErrorCode::ParseError.as_i32(), -32700);
+        assert_eq!(ErrorCode::BadSeq.as_i32(), 1001);
+        assert_eq!(ErrorCode::NotAvailable.as_i32(), 1022);
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(ErrorCode::from_i32(c.as_i32()), Some(*c));
+            for d in &ErrorCode::ALL[i + 1..] {
+                assert_ne!(c.as_i32(), d.as_i32());
+            }
+        }
+        assert_eq!(ErrorCode::from_i32(0), None);
+        assert_eq!(ErrorCode::from_i32(1023), None);
     }
 }
