@@ -137,7 +137,7 @@ function fanView() {
       const why = code === ErrorCode.InsufficientBalance ? "insufficient balance" : code === ErrorCode.UnknownPayee ? "unknown creator channel" : message;
       $("tip-error").textContent = `Tip #${seq} refused: ${why} (code ${code}).`;
     };
-    s.onCredit = () => s.resync().catch(() => {});
+    s.onCredit = () => s.refresh().catch(() => {});
     s.onClose = (ev) => {
       if (session !== s) return;
       setTipping(false);

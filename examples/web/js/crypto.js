@@ -12,6 +12,8 @@
 
 import {
   blake3,
+  inCurve,
+  mulPointEscalar,
   derivePublicKey,
   packPublicKey,
   packSignature,
@@ -159,11 +161,25 @@ export function publicKeyOf(privateKey) {
   return { x, y, packed: toHex(leBytes(packPublicKey([x, y]), 32)) };
 }
 
-/** Unpack a `packPoint` hex public key to `{ x, y, packed }`; throws if not a curve point. */
+/**
+ * A point from its 32-byte `packPoint` form, refusing every non-canonical encoding: `y ≥ p`,
+ * a sign bit on `x = 0`, or no curve point with that `y`. Returns `[x, y]`.
+ */
+function unpackPointBytes(bytes) {
+  const packed = leToBigInt(bytes);
+  const y = packed & ((1n << 255n) - 1n);
+  if (y >= FIELD_P) throw new RangeError("non-canonical point encoding");
+  const [x, yy] = unpackPublicKey(packed); // throws when no point has this y
+  if (x === 0n && packed >> 255n === 1n) throw new RangeError("non-canonical point encoding");
+  if (yy !== y || !inCurve([x, yy])) throw new RangeError("not a curve point");
+  return [x, yy];
+}
+
+/** Unpack a `packPoint` hex public key to `{ x, y, packed }`; throws if not canonical or off the curve. */
 export function unpackPublicKeyHex(packedHex) {
   const bytes = fromHex(packedHex);
   if (bytes.length !== 32) throw new RangeError("packed public key must be 32 bytes");
-  const [x, y] = unpackPublicKey(leToBigInt(bytes));
+  const [x, y] = unpackPointBytes(bytes);
   return { x, y, packed: toHex(bytes) };
 }
 
@@ -180,16 +196,26 @@ export function signHex(privateKey, message) {
   return toHex(packSignature(sig));
 }
 
-/** Whether a packed hex signature over `message` verifies under a packed hex public key. */
+/** Whether `8·P` is the identity (P of order 1, 2, 4 or 8): such keys sign anything. */
+function isSmallOrder(point) {
+  const [x, y] = mulPointEscalar(point, 8n);
+  return x === 0n && y === 1n;
+}
+
+/**
+ * Whether a packed hex signature over `message` verifies under a packed hex public key, with
+ * zkhub's rules: `S < l`, both points canonical and on the curve, the key not of small order.
+ */
 export function verifyHex(message, sigHex, pubHex) {
   try {
     const sigBytes = fromHex(sigHex);
     if (sigBytes.length !== 64) return false;
     // Unpacked by hand: @zk-kit's unpackSignature wants a node Buffer, which the page lacks.
-    const [r8x, r8y] = unpackPublicKey(leToBigInt(sigBytes.subarray(0, 32)));
+    const [r8x, r8y] = unpackPointBytes(sigBytes.subarray(0, 32));
     const sig = { R8: [r8x, r8y], S: leToBigInt(sigBytes.subarray(32)) };
     if (sig.S >= SUBGROUP_ORDER) return false;
     const { x, y } = unpackPublicKeyHex(pubHex);
+    if (!inCurve([x, y]) || isSmallOrder([x, y])) return false;
     return verifySignature(fe(message, "message"), sig, [x, y]);
   } catch {
     return false;

@@ -205,7 +205,7 @@ export class PayerSession {
     // Head of what this page has signed and sent (seq, spent, chain).
     this.head = { seq: 0n, spent: 0n, chain: CHAIN_0 };
     // Head the hub has acked (durable).
-    this.acked = { seq: 0n, spent: 0n };
+    this.acked = { seq: 0n, spent: 0n, chain: CHAIN_0 };
     // Sent, not yet acked vouchers, oldest first.
     this.inflight = [];
     this.status = null;
@@ -216,7 +216,7 @@ export class PayerSession {
     this.onClose = () => {};
   }
 
-  /** Connect, answer the challenge with `hello`, and adopt the hub's committed head. */
+  /** Connect, answer the challenge with `hello`, and continue from the hub's committed head. */
   async connect() {
     const ch = await this.rpc.open();
     this.hubId = ch.hubId;
@@ -224,22 +224,31 @@ export class PayerSession {
     this.rpc.onClose = (ev) => this.onClose(ev);
     const sig = signHex(this.privateKey, helloMessage(ch.hubId, ch.nonce, this.channel));
     const status = parseStatus(await this.rpc.request("hello", { channel: this.channel, sig }));
-    this.adopt(status);
+    this.adopt(status, true);
     return status;
   }
 
-  adopt(status) {
+  /**
+   * Take in the hub's view. With `resetHead` (on connect, or when nothing is in flight) the
+   * next voucher follows the hub's committed head; otherwise only deposit / received / the
+   * acked head move forward, and vouchers in flight stay valid.
+   */
+  adopt(status, resetHead) {
     this.status = status;
-    this.head = { seq: status.seq, spent: status.spent, chain: status.chain };
-    this.acked = { seq: status.seq, spent: status.spent };
-    this.inflight = [];
+    if (resetHead) {
+      this.head = { seq: status.seq, spent: status.spent, chain: status.chain };
+      this.acked = { ...this.head };
+      this.inflight = [];
+    } else if (status.seq > this.acked.seq) {
+      this.acked = { seq: status.seq, spent: status.spent, chain: status.chain };
+    }
     this.onStatus(status);
   }
 
-  /** Re-read the hub's committed state (`status`) and continue from it. */
-  async resync() {
+  /** Re-read the hub's state (`status`). */
+  async refresh() {
     const status = parseStatus(await this.rpc.request("status"));
-    this.adopt(status);
+    this.adopt(status, this.inflight.length === 0);
     return status;
   }
 
@@ -286,18 +295,21 @@ export class PayerSession {
         while (this.inflight.length && this.inflight[0].seq <= seq) done.push(this.inflight.shift());
         if (seq > this.acked.seq) {
           const last = done.at(-1);
-          this.acked = { seq, spent: last ? last.spent : this.acked.spent };
+          if (last) this.acked = { seq, spent: last.spent, chain: last.chain };
         }
         this.onAck({ seq, spent: this.acked.spent, tips: done });
         break;
       }
       case "reject": {
         const r = { seq: u64Read(p.seq), code: Number(p.code), message: String(p.message ?? "") };
-        // Everything from the refused voucher on chains on it: drop it and resynchronise.
+        // Every voucher from the refused one on chains on it and is void: continue from the
+        // voucher before it (still in flight, or acked), then re-read the hub's state.
         const dropped = this.inflight.filter((v) => v.seq >= r.seq);
         this.inflight = this.inflight.filter((v) => v.seq < r.seq);
+        const last = this.inflight.at(-1) ?? this.acked;
+        this.head = { seq: last.seq, spent: last.spent, chain: last.chain };
         this.onReject({ ...r, dropped });
-        this.resync().catch(() => {});
+        this.refresh().catch(() => {});
         break;
       }
       case "credit":

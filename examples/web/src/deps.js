@@ -9,6 +9,7 @@ export {
   unpackPublicKey,
   verifySignature,
 } from "@zk-kit/eddsa-poseidon";
+export { Base8, inCurve, mulPointEscalar } from "@zk-kit/baby-jubjub";
 export { poseidon4 } from "poseidon-lite/poseidon4";
 export { poseidon5 } from "poseidon-lite/poseidon5";
 export { poseidon6 } from "poseidon-lite/poseidon6";

@@ -1,0 +1,155 @@
+// End-to-end test of the tip page in a real headless Chromium against a real hub.
+//
+// A hub (`zkhub serve`, binary from $ZKHUB_BIN) runs on a loopback port and serves examples/web.
+// The fan page makes its key in the browser; the test deposits for the key the page shows and
+// for a creator, the fan connects (challenge → signed hello), tips (each voucher signed in the
+// browser), and the test waits for the acks on the fan page and the credits on the creator page
+// (a second page), then checks the hub's own view of both channels. Screenshots go to
+// test/screenshot.png (fan) and test/screenshot-creator.png.
+//
+// Run through ../run-test.sh, which installs Chromium and the npm packages and builds the hub.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { newPrivateKey, publicKeyOf } from "../js/crypto.js";
+import { channelStatus, deposit, startHub } from "./hub.mjs";
+
+const webDir = fileURLToPath(new URL("..", import.meta.url));
+const shot = (name) => fileURLToPath(new URL(name, import.meta.url));
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const HUB_BIN = process.env.ZKHUB_BIN ?? fileURLToPath(new URL("../../../target/release/zkhub", import.meta.url));
+const STEP_MS = 20_000; // bound on every wait for the page
+
+const FAN_DEPOSIT = 1_000n;
+
+let hub;
+let browser;
+let profileDir;
+let creatorChannel;
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (run install.sh)`);
+  assert.ok(existsSync(HUB_BIN), `hub binary not found at ${HUB_BIN} (cargo build --release)`);
+  hub = await startHub({ bin: HUB_BIN, staticDir: webDir });
+  // The creator only receives: a channel with a key and a small deposit.
+  creatorChannel = await deposit(hub.base, publicKeyOf(newPrivateKey()).packed, 1n);
+  profileDir = mkdtempSync(join(tmpdir(), "zkhub-chromium-"));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1200, height: 860 },
+    timeout: 30_000,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  browser.setDefaultTimeout(STEP_MS);
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await hub?.stop();
+});
+
+async function openPage(path) {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => pageErrors.push(`${path}: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && pageErrors.push(`${path}: console: ${m.text()}`));
+  await page.goto(`${hub.base}${path}`);
+  return page;
+}
+
+const digits = (s) => BigInt(String(s).replace(/[^0-9]/g, "") || "0");
+const text = (page, sel) => page.locator(sel).innerText();
+
+async function waitText(page, sel, expected) {
+  await page.waitForFunction(
+    ([s, want]) => document.querySelector(s)?.textContent.replace(/[^0-9]/g, "") === want,
+    [sel, String(expected)],
+    { timeout: STEP_MS },
+  );
+}
+
+test("fan tips from the browser, creator sees the credits live", { timeout: 120_000 }, async (t) => {
+  // --- fan: key made in the browser, deposited for by the "settlement layer" ------------------
+  const fan = await openPage("/index.html");
+  const pk = (await text(fan, "#pubkey")).trim();
+  assert.match(pk, /^[0-9a-f]{64}$/, "page shows a packed public key");
+  const fanChannel = await deposit(hub.base, pk, FAN_DEPOSIT);
+  assert.notEqual(fanChannel, creatorChannel);
+
+  await fan.fill("#my-channel", String(fanChannel));
+  await fan.click("#connect");
+  await fan.waitForSelector('#conn[data-state="online"]');
+  await waitText(fan, "#balance", FAN_DEPOSIT);
+
+  // --- creator: a second page watching the creator channel ------------------------------------
+  const creator = await openPage(`/index.html?view=creator&channel=${creatorChannel}`);
+  await creator.waitForSelector('#conn[data-state="online"]');
+  await waitText(creator, "#total", 0);
+
+  // --- three tips in a row, each voucher signed in the page -----------------------------------
+  await fan.fill("#to-channel", String(creatorChannel));
+  for (const amount of [5, 10, 1]) await fan.click(`button.amount[data-amount="${amount}"]`);
+  await fan.waitForFunction(() => document.querySelectorAll("#tips .badge.acked").length === 3, null, { timeout: STEP_MS });
+  await waitText(fan, "#balance", FAN_DEPOSIT - 16n);
+  await waitText(fan, "#seq", 3);
+  await waitText(creator, "#total", 16);
+  await waitText(creator, "#session-sum", 16);
+  assert.ok((await creator.locator("#credits li").count()) >= 1, "creator feed lists the credits");
+
+  // The hub's own view agrees: three signed vouchers, 16 spent, 16 received.
+  const fanState = await channelStatus(hub.base, fanChannel);
+  assert.equal(BigInt(fanState.status.seq), 3n);
+  assert.equal(BigInt(fanState.status.spent), 16n);
+  assert.equal(fanState.pk, pk);
+  const creatorState = await channelStatus(hub.base, creatorChannel);
+  assert.equal(BigInt(creatorState.status.received), 16n);
+
+  await t.test("a tip the hub refuses is shown as rejected and the page resynchronises", async () => {
+    await fan.fill("#to-channel", "4000000000"); // no such channel
+    await fan.click('button.amount[data-amount="50"]');
+    await fan.waitForSelector("#tips .badge.rejected");
+    assert.match(await text(fan, "#tip-error"), /refused/);
+    // The page continues from the hub's committed head: the next tip is seq 4 and is acked.
+    await fan.fill("#to-channel", String(creatorChannel));
+    await fan.click('button.amount[data-amount="50"]');
+    await fan.waitForFunction(() => document.querySelectorAll("#tips .badge.acked").length === 4, null, { timeout: STEP_MS });
+    await waitText(fan, "#balance", FAN_DEPOSIT - 66n);
+    await waitText(creator, "#total", 66);
+  });
+
+  await t.test("the page refuses to overspend before signing anything", async () => {
+    await fan.fill("#custom-amount", String(FAN_DEPOSIT));
+    await fan.click("#tip-custom");
+    assert.match(await text(fan, "#tip-error"), /insufficient balance/);
+    assert.equal(await fan.locator("#tips li").count(), 5);
+  });
+
+  await fan.screenshot({ path: shot("screenshot.png"), fullPage: true });
+  await creator.screenshot({ path: shot("screenshot-creator.png"), fullPage: true });
+
+  await t.test("the key survives a reload and the page resumes from the hub's state", async () => {
+    await fan.reload();
+    assert.equal((await text(fan, "#pubkey")).trim(), pk, "same key from localStorage");
+    await fan.click("#connect");
+    await fan.waitForSelector('#conn[data-state="online"]');
+    await waitText(fan, "#balance", FAN_DEPOSIT - 66n);
+    await waitText(fan, "#seq", 4);
+  });
+
+  assert.deepEqual(pageErrors, [], "no errors in the pages");
+});
