@@ -1,0 +1,487 @@
+//! Hub metrics: lock-free counters, gauges and fixed-bucket histograms, rendered in the
+//! Prometheus text exposition format (version 0.0.4) at `GET /metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use channel::codec::ErrorCode;
+
+use crate::writer::{HistogramSnapshot, WriterMetrics};
+
+/// Every error code a voucher or request can be refused with, in a fixed order, so
+/// that the per-code counters are a plain array.
+pub const REFUSAL_CODES: [ErrorCode; 27] = [
+    ErrorCode::ParseError,
+    ErrorCode::InvalidRequest,
+    ErrorCode::MethodNotFound,
+    ErrorCode::InvalidParams,
+    ErrorCode::InternalError,
+    ErrorCode::BadSeq,
+    ErrorCode::BadSpent,
+    ErrorCode::BadChain,
+    ErrorCode::UnknownPayee,
+    ErrorCode::InsufficientBalance,
+    ErrorCode::PendingLimit,
+    ErrorCode::BadSignature,
+    ErrorCode::ZeroAmount,
+    ErrorCode::SelfPayment,
+    ErrorCode::Overflow,
+    ErrorCode::ChannelExiting,
+    ErrorCode::NotAuthenticated,
+    ErrorCode::WrongChannel,
+    ErrorCode::UnknownChannel,
+    ErrorCode::RateLimited,
+    ErrorCode::Overloaded,
+    ErrorCode::StorageFailed,
+    ErrorCode::AlreadyAuthenticated,
+    ErrorCode::HelloFailed,
+    ErrorCode::BadFrame,
+    ErrorCode::TooLarge,
+    ErrorCode::NotAvailable,
+];
+
+/// Index of `InternalError` in [`REFUSAL_CODES`]: where an unlisted code is counted.
+const INTERNAL_ERROR_INDEX: usize = 4;
+const _: () = assert!(matches!(
+    REFUSAL_CODES[INTERNAL_ERROR_INDEX],
+    ErrorCode::InternalError
+));
+
+fn code_index(code: ErrorCode) -> usize {
+    REFUSAL_CODES
+        .iter()
+        .position(|c| *c == code)
+        .unwrap_or(INTERNAL_ERROR_INDEX)
+}
+
+/// A histogram with fixed upper bounds (Prometheus `le` buckets, cumulative on render).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    /// Sum in micro-units (µs for seconds histograms, units ×10⁶ otherwise).
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram over `bounds` (strictly increasing).
+    pub fn new(bounds: &'static [f64]) -> Self {
+        assert!(
+            bounds.windows(2).all(|w| w[0] < w[1]),
+            "bucket bounds increase"
+        );
+        Histogram {
+            bounds,
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Record one observation.
+    pub fn observe(&self, value: f64) {
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(self.bounds.len());
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add((value * 1e6).max(0.0) as u64, Relaxed);
+    }
+
+    /// Record a duration in seconds.
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, bound) in self.bounds.iter().enumerate() {
+            cumulative += self.buckets[i].load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[self.bounds.len()].load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Relaxed));
+    }
+}
+
+const SIZES: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
+];
+
+/// All hub metrics. One instance per hub, shared by reference.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Open WebSocket connections.
+    pub connections: AtomicI64,
+    /// Connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// Upgrades refused because `max_connections` was reached.
+    pub connections_refused: AtomicU64,
+    /// Sessions closed by the hub, by reason (index: [`CloseReason`]).
+    pub closed_by_hub: [AtomicU64; CloseReason::COUNT],
+    /// Sessions bound to a channel by `hello`.
+    pub sessions_bound: AtomicI64,
+    /// Vouchers admitted (pending or checkpoint).
+    pub vouchers_accepted: AtomicU64,
+    /// Vouchers and requests refused, by code.
+    pub refused: [AtomicU64; REFUSAL_CODES.len()],
+    /// Vouchers acknowledged after a durable commit.
+    pub vouchers_acked: AtomicU64,
+    /// Staged vouchers not yet covered by a verified checkpoint (all channels).
+    pub pending_vouchers: AtomicI64,
+    /// Checkpoint signatures verified (valid or not).
+    pub signatures_verified: AtomicU64,
+    /// Checkpoint signature verification batches (one pool wake-up each).
+    pub verify_batch_size: Histogram,
+    /// Group commits that failed.
+    pub commit_failures: AtomicU64,
+    /// Receipts signed.
+    pub receipts_signed: AtomicU64,
+}
+
+/// Why the hub closed a session (a metrics label and a close-frame reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No `hello`/`subscribe` within the handshake timeout.
+    HandshakeTimeout = 0,
+    /// Nothing received within the idle timeout.
+    Idle = 1,
+    /// The outbound queue filled up: the peer does not read.
+    SlowReader = 2,
+    /// A frame or message over the size limit.
+    TooLarge = 3,
+    /// Malformed WebSocket framing or a protocol violation.
+    Protocol = 4,
+    /// Another session said `hello` for the same channel.
+    Superseded = 5,
+    /// The hub is shutting down.
+    Shutdown = 6,
+    /// The storage layer failed; the hub stops taking payments.
+    StorageFailed = 7,
+}
+
+impl CloseReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 8;
+    const NAMES: [&'static str; Self::COUNT] = [
+        "handshake_timeout",
+        "idle",
+        "slow_reader",
+        "too_large",
+        "protocol",
+        "superseded",
+        "shutdown",
+        "storage_failed",
+    ];
+
+    /// Stable label.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            connections: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            closed_by_hub: Default::default(),
+            sessions_bound: AtomicI64::new(0),
+            vouchers_accepted: AtomicU64::new(0),
+            refused: std::array::from_fn(|_| AtomicU64::new(0)),
+            vouchers_acked: AtomicU64::new(0),
+            pending_vouchers: AtomicI64::new(0),
+            signatures_verified: AtomicU64::new(0),
+            verify_batch_size: Histogram::new(SIZES),
+            commit_failures: AtomicU64::new(0),
+            receipts_signed: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Count one refusal.
+    pub fn refuse(&self, code: ErrorCode) {
+        self.refused[code_index(code)].fetch_add(1, Relaxed);
+    }
+
+    /// Refusals so far with `code`.
+    pub fn refused_with(&self, code: ErrorCode) -> u64 {
+        self.refused[code_index(code)].load(Relaxed)
+    }
+
+    /// Count one session closed by the hub.
+    pub fn closed(&self, reason: CloseReason) {
+        self.closed_by_hub[reason as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Render every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        gauge(
+            &mut out,
+            "zkhub_connections",
+            "Open WebSocket connections.",
+            self.connections.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "zkhub_connections_total",
+            "WebSocket connections accepted.",
+            self.connections_total.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "zkhub_connections_refused_total",
+            "Upgrades refused at the connection limit.",
+            self.connections_refused.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "zkhub_sessions_bound",
+            "Sessions bound to a channel by hello.",
+            self.sessions_bound.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP zkhub_sessions_closed_total Sessions closed by the hub, by reason.\n# TYPE zkhub_sessions_closed_total counter"
+        );
+        for (i, name) in CloseReason::NAMES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "zkhub_sessions_closed_total{{reason=\"{name}\"}} {}",
+                self.closed_by_hub[i].load(Relaxed)
+            );
+        }
+        counter(
+            &mut out,
+            "zkhub_vouchers_accepted_total",
+            "Vouchers admitted (pending or checkpoint).",
+            self.vouchers_accepted.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP zkhub_refused_total Vouchers and requests refused, by error code.\n# TYPE zkhub_refused_total counter"
+        );
+        for (i, code) in REFUSAL_CODES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "zkhub_refused_total{{code=\"{}\",name=\"{code:?}\"}} {}",
+                code.as_i32(),
+                self.refused[i].load(Relaxed)
+            );
+        }
+        counter(
+            &mut out,
+            "zkhub_vouchers_acked_total",
+            "Vouchers acknowledged after a durable commit.",
+            self.vouchers_acked.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "zkhub_pending_vouchers",
+            "Staged vouchers not yet covered by a verified checkpoint.",
+            self.pending_vouchers.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "zkhub_signatures_verified_total",
+            "Checkpoint signatures verified.",
+            self.signatures_verified.load(Relaxed),
+        );
+        self.verify_batch_size.render(
+            &mut out,
+            "zkhub_verify_batch_size",
+            "Checkpoints verified per verifier wake-up.",
+        );
+        counter(
+            &mut out,
+            "zkhub_commit_failures_total",
+            "Group commits that failed.",
+            self.commit_failures.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "zkhub_receipts_signed_total",
+            "Receipts signed by the hub key.",
+            self.receipts_signed.load(Relaxed),
+        );
+        out
+    }
+}
+
+/// Render the group-commit writer's metrics: batch sizes, commit latency (first
+/// request dequeued → acks released), fsync time (the durable `commit` itself), fold
+/// and snapshot counters.
+pub fn render_writer(w: &WriterMetrics) -> String {
+    let mut out = String::with_capacity(4096);
+    let c = |out: &mut String, name: &str, help: &str, v: &std::sync::atomic::AtomicU64| {
+        counter(out, name, help, v.load(Relaxed));
+    };
+    c(
+        &mut out,
+        "zkhub_commit_batches_total",
+        "Group commits (log records appended).",
+        &w.batches,
+    );
+    c(
+        &mut out,
+        "zkhub_commit_payments_total",
+        "Payments made durable.",
+        &w.payments,
+    );
+    c(
+        &mut out,
+        "zkhub_commit_ranges_total",
+        "Covered ranges made durable.",
+        &w.ranges,
+    );
+    c(
+        &mut out,
+        "zkhub_commit_events_total",
+        "Settlement events made durable.",
+        &w.events,
+    );
+    c(
+        &mut out,
+        "zkhub_commit_bytes_total",
+        "Log bytes appended.",
+        &w.bytes,
+    );
+    c(
+        &mut out,
+        "zkhub_fold_rows_total",
+        "Channel rows rewritten by the checkpointer.",
+        &w.fold_rows,
+    );
+    c(
+        &mut out,
+        "zkhub_snapshots_total",
+        "Epoch snapshots written.",
+        &w.snapshots,
+    );
+    gauge(
+        &mut out,
+        "zkhub_commit_last_batch",
+        "Last committed batch number.",
+        w.last_batch.load(Relaxed) as i64,
+    );
+    gauge(
+        &mut out,
+        "zkhub_writer_failed",
+        "1 once the writer fail-stopped.",
+        i64::from(w.failed.load(Relaxed)),
+    );
+    render_snapshot(
+        &mut out,
+        "zkhub_commit_batch_size",
+        "Payments per group commit.",
+        &w.batch_payments.snapshot(),
+        1.0,
+    );
+    render_snapshot(
+        &mut out,
+        "zkhub_commit_latency_seconds",
+        "From the first request of a batch dequeued to its acks released.",
+        &w.batch_us.snapshot(),
+        1e-6,
+    );
+    render_snapshot(
+        &mut out,
+        "zkhub_fsync_seconds",
+        "Time in the durable commit (page writes and fsync) of a batch.",
+        &w.commit_us.snapshot(),
+        1e-6,
+    );
+    render_snapshot(
+        &mut out,
+        "zkhub_commit_batch_bytes",
+        "Bytes per log record.",
+        &w.batch_bytes.snapshot(),
+        1.0,
+    );
+    out
+}
+
+fn render_snapshot(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot, scale: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (i, bound) in h.bounds.iter().enumerate() {
+        cumulative += h.counts[i];
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"{}\"}} {cumulative}",
+            *bound as f64 * scale
+        );
+    }
+    cumulative += h.counts.last().copied().unwrap_or(0);
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+    let _ = writeln!(out, "{name}_sum {}", h.sum as f64 * scale);
+    let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: i64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::new(&[1.0, 10.0]);
+        h.observe(0.5);
+        h.observe(5.0);
+        h.observe(50.0);
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"1\"} 1"));
+        assert!(out.contains("x_bucket{le=\"10\"} 2"));
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3"));
+        assert!(out.contains("x_count 3"));
+    }
+
+    #[test]
+    fn every_code_has_its_own_counter() {
+        let m = Metrics::default();
+        m.refuse(ErrorCode::BadSeq);
+        m.refuse(ErrorCode::BadSeq);
+        m.refuse(ErrorCode::NotAvailable);
+        assert_eq!(m.refused_with(ErrorCode::BadSeq), 2);
+        assert_eq!(m.refused_with(ErrorCode::NotAvailable), 1);
+        assert_eq!(m.refused_with(ErrorCode::BadChain), 0);
+        assert!(
+            m.render()
+                .contains("zkhub_refused_total{code=\"1001\",name=\"BadSeq\"} 2")
+        );
+    }
+}

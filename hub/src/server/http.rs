@@ -1,0 +1,144 @@
+//! HTTP routes on the hub's port: the WebSocket upgrade at `/v1`, `GET /healthz`,
+//! `GET /metrics`, the operator's read-only channel status `GET /v1/channels/{id}`,
+//! the operator interface (`/operator/*`, see [`super::operator`]) and, optionally,
+//! a static directory at `/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::Semaphore;
+
+use super::core::{Shared, status_of};
+use super::session;
+use crate::config::OperatorAccess;
+
+/// State of the HTTP routes.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub shared: Arc<Shared>,
+    /// One permit per allowed concurrent WebSocket connection.
+    pub connections: Arc<Semaphore>,
+    /// The settlement layer's operator interface.
+    pub operator: Arc<crate::settlement_service::Operator>,
+}
+
+/// The hub's router.
+pub(crate) fn router(state: AppState) -> Router {
+    let static_dir = state.shared.config.static_dir.clone();
+    let router = Router::new()
+        .route("/v1", get(upgrade))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/channels/{id}", get(channel_status))
+        .merge(super::operator::routes())
+        .with_state(state);
+    match static_dir {
+        Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => router,
+    }
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let shared = &state.shared;
+    if shared.is_stopping() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "hub shutting down\n").into_response();
+    }
+    let Ok(permit) = Arc::clone(&state.connections).try_acquire_owned() else {
+        shared
+            .metrics
+            .connections_refused
+            .fetch_add(1, Ordering::Relaxed);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "connection limit reached\n",
+        )
+            .into_response();
+    };
+    let limits = &shared.config.limits;
+    let shared = Arc::clone(shared);
+    ws.max_frame_size(limits.max_frame_bytes)
+        .max_message_size(limits.max_message_bytes)
+        // Bound what a non-reading peer can pin in the socket's write buffer.
+        .max_write_buffer_size(limits.max_message_bytes.saturating_mul(4).max(1 << 20))
+        .on_upgrade(move |socket| session::run(shared, socket, remote, permit))
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.shared.is_stopping() {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut body = state.shared.metrics.render();
+    body.push_str(&state.shared.extra_metrics());
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Refuse peers the operator interface is not open to.
+pub(crate) fn operator_allowed(state: &AppState, remote: &SocketAddr) -> Result<(), Response> {
+    let allowed = match state.shared.config.operator {
+        OperatorAccess::Any => true,
+        OperatorAccess::Loopback => remote.ip().is_loopback(),
+        OperatorAccess::Disabled => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err((
+            StatusCode::FORBIDDEN,
+            "operator interface is not open to this peer\n",
+        )
+            .into_response())
+    }
+}
+
+async fn channel_status(
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<u32>,
+) -> Response {
+    if let Err(refused) = operator_allowed(&state, &remote) {
+        return refused;
+    }
+    let shared = &state.shared;
+    let Some(record) = shared.channels.record(id) else {
+        return (StatusCode::NOT_FOUND, "no such channel\n").into_response();
+    };
+    let (pending_count, pending_amount) = shared
+        .channels
+        .with_channel_ref(id, |c| (c.pending_count(), c.pending_amount()))
+        .unwrap_or((0, 0));
+    let status = status_of(&record);
+    let body = serde_json::json!({
+        "status": status,
+        "pk": record.pk,
+        "pending_count": pending_count,
+        "pending_amount": pending_amount.to_string(),
+        "session": shared.registry.bound_peer(id).map(|p| p.ctl.id),
+        "epoch": shared.epoch(),
+    });
+    axum::Json(body).into_response()
+}

@@ -1,0 +1,213 @@
+//! The hub's network server: [`Hub::start`] wires the pieces together and returns a
+//! [`HubHandle`].
+//!
+//! ```text
+//!  socket ─► session (reader task) ── admit ──► Channels (dashmap)
+//!              │  checkpoints                        ▲ apply_batch
+//!              ▼                                     │
+//!          verifier pool ── cover ──► writer (group commit, fsync) ── Applied ─┐
+//!                                                                             │
+//!  socket ◄─ session (writer task) ◄── bounded queue ◄── registry ◄── acks, credits
+//! ```
+//!
+//! - [`session`]: one WebSocket session (challenge, hello, requests, payments).
+//! - [`registry`]: sessions by channel and subscription; bounded delivery.
+//! - [`verifier`]: the checkpoint signature pool.
+//! - [`core`]: shared state; verified checkpoints → writer; commits → notifications.
+//! - [`http`]: routes (`/v1`, `/healthz`, `/metrics`, `/v1/channels/{id}`, static).
+//! - [`operator`]: the operator interface over the in-process settlement layer.
+//! - [`rate`]: per-connection token bucket.
+
+pub(crate) mod core;
+pub(crate) mod http;
+pub(crate) mod operator;
+pub(crate) mod rate;
+pub(crate) mod registry;
+pub(crate) mod session;
+pub(crate) mod verifier;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use self::core::Shared;
+use crate::config::HubConfig;
+use crate::metrics::{CloseReason, Metrics};
+
+/// Why the hub could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The ledger store could not be opened or loaded.
+    #[error("hub store: {0}")]
+    Store(String),
+    /// The hub key could not be read or created.
+    #[error("hub key: {0}")]
+    Key(String),
+    /// The settlement layer could not be opened.
+    #[error("settlement layer: {0}")]
+    Settlement(String),
+    /// The listen address could not be bound.
+    #[error("listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The writer did not stop cleanly.
+    #[error("writer: {0}")]
+    Writer(String),
+}
+
+/// The hub: see [`Hub::start`].
+pub struct Hub;
+
+/// A running hub. Dropping it does not stop it; call [`HubHandle::shutdown`].
+pub struct HubHandle {
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+    backend: Backend,
+}
+
+impl HubHandle {
+    /// The address the hub listens on (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `ws://ADDR/v1`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/v1", self.local_addr)
+    }
+
+    /// `http://ADDR`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// The hub's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// The in-memory channel table (read it; never mutate it from outside).
+    pub fn channels(&self) -> &crate::state::Channels {
+        &self.shared.channels
+    }
+
+    /// The epoch now accumulating payments.
+    pub fn epoch(&self) -> channel::Epoch {
+        self.shared.epoch()
+    }
+
+    /// The in-process settlement layer and operator actions.
+    pub fn operator(&self) -> &crate::settlement_service::Operator {
+        &self.backend.operator
+    }
+
+    /// Graceful shutdown: stop accepting connections, close every session (their
+    /// uncovered vouchers are dropped; the clients resend), let the verifier pool and
+    /// the writer finish what they hold (every covered range is committed and acked),
+    /// then stop the writer.
+    pub async fn shutdown(mut self) -> Result<(), HubError> {
+        info!("hub shutting down");
+        self.shared.stop(CloseReason::Shutdown);
+        // Axum's graceful shutdown waits for in-flight requests and upgraded sessions.
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.server).await;
+        self.server.abort();
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.verifier.shutdown())
+            .await
+            .map_err(|e| HubError::Writer(e.to_string()))?;
+        for task in self.background.drain(..) {
+            task.abort();
+        }
+        self.backend.shutdown().await
+    }
+}
+
+impl Hub {
+    /// Start a hub: open (or create) the data directory, load the ledger (channel
+    /// table plus log tail), open the settlement layer, start the writer, the verifier
+    /// pool and the HTTP/WebSocket server. Must be called inside a multi-threaded
+    /// tokio runtime.
+    pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| HubError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| HubError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| HubError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+
+        let (shared, backend) = Backend::open(Arc::clone(&config), Arc::clone(&metrics)).await?;
+
+        let state = http::AppState {
+            shared: Arc::clone(&shared),
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            operator: Arc::clone(&backend.operator),
+        };
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = shared.stop_signal();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+
+        let receipts = {
+            let shared = Arc::clone(&shared);
+            let interval = config.receipt_interval;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if shared.is_stopping() {
+                        return;
+                    }
+                    let shared = Arc::clone(&shared);
+                    // Signing is CPU work: keep it off the I/O threads.
+                    let _ = tokio::task::spawn_blocking(move || shared.push_due_receipts()).await;
+                }
+            })
+        };
+        info!(%local_addr, hub_id = config.hub_id, channels = shared.channels.len(), "hub started");
+        Ok(HubHandle {
+            local_addr,
+            shared,
+            server,
+            background: vec![receipts],
+            backend,
+        })
+    }
+}
+
+pub(crate) use backend::Backend;
+
+mod backend;

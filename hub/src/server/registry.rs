@@ -1,0 +1,260 @@
+//! Who is connected: the session bound to each channel, the read-only subscribers of
+//! each payee, and delivery of notifications (acks, rejects, credits, receipts,
+//! epochs) into their bounded outbound queues.
+//!
+//! Delivery never blocks and never grows memory: it `try_send`s into a session's
+//! bounded queue, and a session whose queue is full is told to close
+//! ([`CloseReason::SlowReader`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use channel::ChannelId;
+use channel::codec::ServerMessage;
+use dashmap::DashMap;
+use tokio::sync::{Notify, mpsc};
+
+use crate::metrics::{CloseReason, Metrics};
+
+/// Something the hub sends a session: a protocol message, encoded on the session's
+/// writer task (acks and rejects as binary frames once the client sent binary).
+pub type Outbound = ServerMessage;
+
+/// Shared control of one session: the registry uses it to close a session from outside.
+#[derive(Debug)]
+pub struct SessionCtl {
+    /// Unique id (also the session's generation for verification results).
+    pub id: u64,
+    reason: AtomicU8,
+    notify: Notify,
+}
+
+const NO_REASON: u8 = u8::MAX;
+
+impl SessionCtl {
+    /// A live session control.
+    pub fn new(id: u64) -> Self {
+        SessionCtl {
+            id,
+            reason: AtomicU8::new(NO_REASON),
+            notify: Notify::new(),
+        }
+    }
+
+    /// Ask the session to close; the first reason wins.
+    pub fn close(&self, reason: CloseReason) {
+        if self
+            .reason
+            .compare_exchange(NO_REASON, reason as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Why the session was asked to close, if it was.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        const ALL: [CloseReason; CloseReason::COUNT] = [
+            CloseReason::HandshakeTimeout,
+            CloseReason::Idle,
+            CloseReason::SlowReader,
+            CloseReason::TooLarge,
+            CloseReason::Protocol,
+            CloseReason::Superseded,
+            CloseReason::Shutdown,
+            CloseReason::StorageFailed,
+        ];
+        ALL.get(self.reason.load(Ordering::Acquire) as usize)
+            .copied()
+    }
+
+    /// Resolves once `close` has been called.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.close_reason().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A session's address: its control and its outbound queue.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Control.
+    pub ctl: Arc<SessionCtl>,
+    /// Bounded outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+}
+
+impl Peer {
+    /// Queue `msg`; if the queue is full, close the session as a slow reader. Returns
+    /// whether the message was queued.
+    pub fn deliver(&self, msg: Outbound, metrics: &Metrics) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if self.ctl.close_reason().is_none() {
+                    metrics.closed(CloseReason::SlowReader);
+                }
+                self.ctl.close(CloseReason::SlowReader);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// A channel's binding to a session.
+#[derive(Debug, Clone)]
+struct Binding {
+    peer: Peer,
+    /// Bumped whenever staged vouchers are dropped by a refused checkpoint, so that a
+    /// verification result for a voucher staged before the drop is recognised as stale
+    /// even if the client has staged a different voucher at the same seq since.
+    staging: u64,
+}
+
+/// Identifies what a verification job was admitted against: the session holding the
+/// channel and its staging generation. Read and compared under the channel's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    /// Session id.
+    pub session: u64,
+    /// Staging generation within the session.
+    pub staging: u64,
+}
+
+/// All sessions.
+#[derive(Debug, Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    /// The session bound to each channel by `hello` (at most one).
+    bound: DashMap<ChannelId, Binding>,
+    /// Read-only subscribers per payee channel.
+    subscribers: DashMap<ChannelId, Vec<Peer>>,
+    /// Every live session (for epoch broadcasts and shutdown).
+    all: DashMap<u64, Peer>,
+}
+
+impl Registry {
+    /// A fresh session id.
+    pub fn next_session_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Track a live session.
+    pub fn register(&self, peer: Peer) {
+        self.all.insert(peer.ctl.id, peer);
+    }
+
+    /// Forget a session everywhere (its channel binding is released separately).
+    pub fn unregister(&self, id: u64, subscriptions: &[ChannelId]) {
+        self.all.remove(&id);
+        for ch in subscriptions {
+            if let Some(mut subs) = self.subscribers.get_mut(ch) {
+                subs.retain(|p| p.ctl.id != id);
+            }
+            self.subscribers.remove_if(ch, |_, subs| subs.is_empty());
+        }
+    }
+
+    /// Bind `peer` to `channel`, returning the session it replaces.
+    ///
+    /// Call inside the channel's lock together with `drop_staged`, so that no voucher
+    /// of the old session survives the takeover.
+    pub fn bind(&self, channel: ChannelId, peer: Peer) -> Option<Peer> {
+        self.bound
+            .insert(channel, Binding { peer, staging: 0 })
+            .map(|b| b.peer)
+    }
+
+    /// The generation of `channel`'s binding (call under the channel's lock).
+    pub fn generation(&self, channel: ChannelId) -> Option<Generation> {
+        self.bound.get(&channel).map(|b| Generation {
+            session: b.peer.ctl.id,
+            staging: b.staging,
+        })
+    }
+
+    /// Staged vouchers of `channel` were dropped: results for them are now stale
+    /// (call under the channel's lock).
+    pub fn bump_staging(&self, channel: ChannelId) {
+        if let Some(mut b) = self.bound.get_mut(&channel) {
+            b.staging += 1;
+        }
+    }
+
+    /// Release `channel` if session `id` still holds it. Returns whether it did.
+    pub fn unbind(&self, channel: ChannelId, id: u64) -> bool {
+        self.bound
+            .remove_if(&channel, |_, b| b.peer.ctl.id == id)
+            .is_some()
+    }
+
+    /// The session bound to `channel`.
+    pub fn bound_peer(&self, channel: ChannelId) -> Option<Peer> {
+        self.bound.get(&channel).map(|b| b.peer.clone())
+    }
+
+    /// Subscribe `peer` to credits of `channel`.
+    pub fn subscribe(&self, channel: ChannelId, peer: Peer) {
+        let mut subs = self.subscribers.entry(channel).or_default();
+        if !subs.iter().any(|p| p.ctl.id == peer.ctl.id) {
+            subs.push(peer);
+        }
+    }
+
+    /// Whether anyone subscribed to `channel`.
+    pub fn has_subscribers(&self, channel: ChannelId) -> bool {
+        self.subscribers
+            .get(&channel)
+            .is_some_and(|s| !s.is_empty())
+    }
+
+    /// Deliver to the session bound to `channel`.
+    pub fn to_bound(&self, channel: ChannelId, msg: Outbound, metrics: &Metrics) {
+        if let Some(peer) = self.bound_peer(channel) {
+            peer.deliver(msg, metrics);
+        }
+    }
+
+    /// Deliver to the bound session of `channel` and to its subscribers (each once).
+    pub fn to_channel_watchers(&self, channel: ChannelId, msg: Outbound, metrics: &Metrics) {
+        let bound = self.bound_peer(channel);
+        let bound_id = bound.as_ref().map(|p| p.ctl.id);
+        if let Some(peer) = bound {
+            peer.deliver(msg.clone(), metrics);
+        }
+        let subs: Vec<Peer> = self
+            .subscribers
+            .get(&channel)
+            .map(|s| {
+                s.iter()
+                    .filter(|p| Some(p.ctl.id) != bound_id)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for peer in subs {
+            peer.deliver(msg.clone(), metrics);
+        }
+    }
+
+    /// Deliver to every live session.
+    pub fn broadcast(&self, msg: Outbound, metrics: &Metrics) {
+        let peers: Vec<Peer> = self.all.iter().map(|p| p.clone()).collect();
+        for peer in peers {
+            peer.deliver(msg.clone(), metrics);
+        }
+    }
+
+    /// Ask every live session to close.
+    pub fn close_all(&self, reason: CloseReason) {
+        for p in self.all.iter() {
+            p.ctl.close(reason);
+        }
+    }
+}

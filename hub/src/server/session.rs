@@ -1,0 +1,656 @@
+//! One WebSocket session: challenge, `hello`, requests and payments in, notifications
+//! out through a bounded queue.
+//!
+//! Two tasks per connection. The *reader* (this module's `run`) decodes and admits;
+//! it never writes to the socket. The *writer* drains the session's bounded outbound
+//! queue into the socket with a per-write timeout. Anything that wants to talk to the
+//! peer (the reader's responses, acks and credits from the commit listener, epoch
+//! broadcasts) goes through that queue, and a full queue closes the session
+//! ([`CloseReason::SlowReader`]): a peer that does not read never costs more than
+//! `outbound_queue` messages of server memory.
+//!
+//! **One session per channel.** A second `hello` for a channel that already has a
+//! session takes the channel over: the older session is closed with reason
+//! `superseded` and its staged (uncovered, never acked) vouchers are dropped, all
+//! under the channel's lock, so nothing of the old session is admitted afterwards. A
+//! reconnecting client therefore never waits for its old, half-dead connection to time
+//! out. Covered vouchers still on their way to commit are acked to the new session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use channel::codec::ErrorCode;
+use channel::codec::{
+    Challenge, ClientMessage, Id, Pay, Reject, Reply, Request, RpcError, ServerMessage, Subscribed,
+};
+use channel::ledger::{Admit, AdmitContext, ChannelTable, VoucherError};
+use channel::types::{VoucherIn, hello_message};
+use channel::{ChannelId, Fe, Seq};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::time::{Instant, timeout_at};
+use tracing::{Instrument, debug, info_span, warn};
+
+use super::core::Shared;
+use super::rate::TokenBucket;
+use super::registry::{Peer, SessionCtl};
+use super::verifier::VerifyJob;
+use crate::metrics::CloseReason;
+
+/// How long the writer may take to flush its queue and the close frame once the
+/// session ends before the socket is dropped.
+const WRITER_GRACE: Duration = Duration::from_secs(2);
+
+/// WebSocket close codes (RFC 6455 §7.4.1; 4000–4999 private use).
+mod close_code {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const SUPERSEDED: u16 = 4001;
+    pub const IDLE: u16 = 4002;
+    pub const HANDSHAKE_TIMEOUT: u16 = 4003;
+    pub const SLOW_READER: u16 = 4004;
+}
+
+fn close_frame(reason: Option<CloseReason>) -> CloseFrame {
+    let (code, text) = match reason {
+        None => (close_code::NORMAL, "bye"),
+        Some(CloseReason::HandshakeTimeout) => (close_code::HANDSHAKE_TIMEOUT, "handshake timeout"),
+        Some(CloseReason::Idle) => (close_code::IDLE, "idle timeout"),
+        Some(CloseReason::SlowReader) => (
+            close_code::SLOW_READER,
+            "outbound queue full: peer does not read",
+        ),
+        Some(CloseReason::TooLarge) => (close_code::TOO_BIG, "frame or message too large"),
+        Some(CloseReason::Protocol) => (close_code::PROTOCOL, "protocol violation"),
+        Some(CloseReason::Superseded) => (
+            close_code::SUPERSEDED,
+            "another session said hello for this channel",
+        ),
+        Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "hub shutting down"),
+        Some(CloseReason::StorageFailed) => (close_code::TRY_AGAIN_LATER, "hub storage failed"),
+    };
+    let _ = (close_code::POLICY, close_code::INTERNAL);
+    CloseFrame {
+        code,
+        reason: text.into(),
+    }
+}
+
+/// Per-session state owned by the reader task.
+struct Session {
+    shared: Arc<Shared>,
+    peer: Peer,
+    nonce: Fe,
+    /// The channel bound by `hello`.
+    channel: Option<ChannelId>,
+    /// Channels watched by `subscribe`.
+    subscriptions: Vec<ChannelId>,
+    bucket: TokenBucket,
+    /// Set once the client sent a binary pay frame: acks and rejects go out binary too.
+    binary: Arc<AtomicBool>,
+    /// Reused buffer for decoding binary pay frames.
+    scratch: Vec<VoucherIn>,
+}
+
+/// Run a session on an upgraded socket until it ends. `_permit` holds the session's
+/// slot under `max_connections`.
+pub async fn run(
+    shared: Arc<Shared>,
+    socket: WebSocket,
+    remote: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) {
+    let id = shared.registry.next_session_id();
+    let span = info_span!("session", id, %remote, channel = tracing::field::Empty);
+    run_inner(shared, socket, id).instrument(span).await
+}
+
+async fn run_inner(shared: Arc<Shared>, socket: WebSocket, id: u64) {
+    let metrics = Arc::clone(&shared.metrics);
+    metrics.connections.fetch_add(1, Ordering::Relaxed);
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+
+    let limits = &shared.config.limits;
+    let (tx, rx) = mpsc::channel(limits.outbound_queue.max(2));
+    let ctl = Arc::new(SessionCtl::new(id));
+    let peer = Peer {
+        ctl: Arc::clone(&ctl),
+        tx,
+    };
+    let binary = Arc::new(AtomicBool::new(false));
+    let (sink, stream) = socket.split();
+    let writer = tokio::spawn(
+        write_loop(
+            sink,
+            rx,
+            Arc::clone(&ctl),
+            Arc::clone(&binary),
+            limits.write_timeout,
+            Arc::clone(&metrics),
+        )
+        .in_current_span(),
+    );
+
+    let nonce = shared.fresh_nonce();
+    let challenge = ServerMessage::Challenge(Challenge {
+        hub_id: shared.config.hub_id,
+        epoch: shared.epoch(),
+        nonce,
+    });
+    peer.deliver(challenge, &metrics);
+    shared.registry.register(peer.clone());
+
+    let mut session = Session {
+        bucket: TokenBucket::new(
+            limits.rate_per_sec,
+            limits.rate_burst,
+            std::time::Instant::now(),
+        ),
+        shared: Arc::clone(&shared),
+        peer,
+        nonce,
+        channel: None,
+        subscriptions: Vec::new(),
+        binary,
+        scratch: Vec::new(),
+    };
+    if shared.is_stopping() {
+        ctl.close(CloseReason::Shutdown);
+    }
+    session.read_loop(stream).await;
+    session.end();
+
+    // Dropping the session dropped the reader's sender; the registry dropped its
+    // clones in `end`. The writer drains what is queued, sends the close frame, exits.
+    drop(session);
+    let mut writer = writer;
+    if tokio::time::timeout(WRITER_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    metrics.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<ServerMessage>,
+    ctl: Arc<SessionCtl>,
+    binary: Arc<AtomicBool>,
+    write_timeout: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            msg = rx.recv() => msg,
+            // A slow reader: stop draining, go straight to the close frame.
+            () = ctl.closed(), if ctl.close_reason() == Some(CloseReason::SlowReader) => None,
+        };
+        let Some(msg) = msg else { break };
+        let frame = encode(&msg, binary.load(Ordering::Relaxed), &mut buf);
+        match tokio::time::timeout(write_timeout, sink.send(frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                debug!(error = %e, "write failed");
+                return;
+            }
+            Err(_) => {
+                if ctl.close_reason().is_none() {
+                    metrics.closed(CloseReason::SlowReader);
+                }
+                ctl.close(CloseReason::SlowReader);
+                return; // dropping the sink drops the socket
+            }
+        }
+    }
+    let frame = Message::Close(Some(close_frame(ctl.close_reason())));
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(frame)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+fn encode(msg: &ServerMessage, binary: bool, buf: &mut Vec<u8>) -> Message {
+    if binary {
+        match msg {
+            ServerMessage::Ack(ack) => {
+                buf.clear();
+                channel::codec::encode_ack_frame(ack.seq, buf);
+                return Message::Binary(buf.clone().into());
+            }
+            ServerMessage::Reject(r) => {
+                if let Some(code) = r.error_code() {
+                    buf.clear();
+                    channel::codec::encode_reject_frame(r.seq, code, &r.message, buf);
+                    return Message::Binary(buf.clone().into());
+                }
+            }
+            _ => {}
+        }
+    }
+    Message::Text(msg.to_text().into())
+}
+
+impl Session {
+    fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
+    }
+
+    fn send(&self, msg: ServerMessage) {
+        self.peer.deliver(msg, &self.shared.metrics);
+    }
+
+    fn reply(&self, id: Id, result: Result<Reply, RpcError>) {
+        if let Err(e) = &result
+            && let Some(code) = e.error_code()
+        {
+            self.metrics().refuse(code);
+        }
+        self.send(ServerMessage::Response { id, result });
+    }
+
+    fn reject(&self, seq: Seq, code: ErrorCode, message: &str) {
+        self.metrics().refuse(code);
+        self.send(ServerMessage::Reject(Reject::new(seq, code, message)));
+    }
+
+    async fn read_loop(&mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+        let limits = self.shared.config.limits.clone();
+        let handshake_deadline = Instant::now() + limits.handshake_timeout;
+        let mut stop = self.shared.stop_signal();
+        loop {
+            let deadline = if self.channel.is_none() && self.subscriptions.is_empty() {
+                handshake_deadline
+            } else {
+                Instant::now() + limits.idle_timeout
+            };
+            let next = tokio::select! {
+                biased;
+                () = self.peer.ctl.closed() => return,
+                _ = stop.changed() => {
+                    self.peer.ctl.close(CloseReason::Shutdown);
+                    return;
+                }
+                next = timeout_at(deadline, stream.next()) => next,
+            };
+            let msg = match next {
+                Err(_) => {
+                    let reason = if self.channel.is_none() && self.subscriptions.is_empty() {
+                        CloseReason::HandshakeTimeout
+                    } else {
+                        CloseReason::Idle
+                    };
+                    self.metrics().closed(reason);
+                    self.peer.ctl.close(reason);
+                    return;
+                }
+                Ok(None) => return,
+                Ok(Some(Err(e))) => {
+                    // Malformed framing, an oversize frame or message, or a reset.
+                    let text = e.to_string();
+                    let reason = if text.contains("too long")
+                        || text.contains("too big")
+                        || text.contains("Space limit")
+                    {
+                        CloseReason::TooLarge
+                    } else {
+                        CloseReason::Protocol
+                    };
+                    debug!(error = %text, "read failed");
+                    self.metrics().closed(reason);
+                    self.peer.ctl.close(reason);
+                    return;
+                }
+                Ok(Some(Ok(msg))) => msg,
+            };
+            match msg {
+                Message::Text(text) => self.on_text(text.as_str()).await,
+                Message::Binary(bytes) => self.on_binary(&bytes).await,
+                Message::Ping(_) | Message::Pong(_) => {}
+                Message::Close(_) => return,
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let limits = channel::codec::TextLimits {
+            max_message_bytes: self.shared.config.limits.max_message_bytes,
+            max_vouchers: self.shared.config.limits.max_vouchers_per_message,
+        };
+        match ClientMessage::decode(text, &limits) {
+            Err(e) => self.on_decode_error(&e, false),
+            Ok(ClientMessage::Pay(pay)) => self.on_json_pay(pay).await,
+            Ok(ClientMessage::Request { id, request }) => {
+                if !self.bucket.try_take(1, std::time::Instant::now()) {
+                    self.reply(
+                        id,
+                        Err(RpcError::new(ErrorCode::RateLimited, "inbound rate limit")),
+                    );
+                    return;
+                }
+                let result = self.on_request(request);
+                self.reply(id, result);
+            }
+        }
+    }
+
+    async fn on_binary(&mut self, bytes: &[u8]) {
+        let mut vouchers = std::mem::take(&mut self.scratch);
+        let max = self.shared.config.limits.max_vouchers_per_message;
+        match channel::codec::decode_pay_frame(bytes, max, &mut vouchers) {
+            Ok(()) => {
+                self.binary.store(true, Ordering::Relaxed);
+                // A binary frame names no channel: it is the session's.
+                self.pay(None, &vouchers).await;
+            }
+            Err(e) => self.on_decode_error(&e, true),
+        }
+        vouchers.clear();
+        self.scratch = vouchers;
+    }
+
+    /// Answer a message that could not be decoded: a JSON-RPC error for text, a
+    /// binary reject with `seq = 0` for a binary frame. Oversize input also closes.
+    fn on_decode_error(&self, e: &channel::codec::CodecError, binary: bool) {
+        self.metrics().refuse(e.code());
+        if binary {
+            self.binary.store(true, Ordering::Relaxed);
+            self.send(ServerMessage::Reject(Reject::new(
+                0,
+                e.code(),
+                &e.to_string(),
+            )));
+        } else {
+            self.send(ServerMessage::error_response(e));
+        }
+        if e.closes_connection() {
+            self.metrics().closed(CloseReason::TooLarge);
+            self.peer.ctl.close(CloseReason::TooLarge);
+        }
+    }
+
+    async fn on_json_pay(&mut self, pay: Pay) {
+        let Some(first) = pay.vouchers.first() else {
+            return;
+        };
+        let channel = first.channel;
+        if let Some(bad) = pay.vouchers.iter().find(|v| v.channel != channel) {
+            self.reject(
+                bad.seq,
+                ErrorCode::WrongChannel,
+                "all vouchers of a pay must name the session's channel",
+            );
+            return;
+        }
+        let vouchers: Vec<VoucherIn> = pay.vouchers.iter().map(|v| v.to_incoming()).collect();
+        self.pay(Some(channel), &vouchers).await;
+    }
+
+    /// Admit `vouchers` in order, up to the first refusal, then hand the checkpoints to
+    /// the verifier pool. `named` is the channel the message names (JSON), if any.
+    async fn pay(&mut self, named: Option<ChannelId>, vouchers: &[VoucherIn]) {
+        let Some(first) = vouchers.first() else {
+            return;
+        };
+        let Some(channel) = self.channel else {
+            self.reject(
+                first.seq,
+                ErrorCode::NotAuthenticated,
+                "say hello before paying",
+            );
+            return;
+        };
+        if named.is_some_and(|n| n != channel) {
+            self.reject(
+                first.seq,
+                ErrorCode::WrongChannel,
+                "vouchers must name the session's channel",
+            );
+            return;
+        }
+        let n = u32::try_from(vouchers.len()).unwrap_or(u32::MAX);
+        if !self.bucket.try_take(n, std::time::Instant::now()) {
+            self.reject(
+                first.seq,
+                ErrorCode::RateLimited,
+                "inbound rate limit; nothing in this message was admitted",
+            );
+            return;
+        }
+        let outcome = self.shared.admit_all(channel, self.peer.ctl.id, vouchers);
+        let metrics = self.metrics();
+        metrics
+            .vouchers_accepted
+            .fetch_add(outcome.accepted, Ordering::Relaxed);
+        metrics
+            .pending_vouchers
+            .fetch_add(outcome.accepted as i64, Ordering::Relaxed);
+        if let Some(seq) = outcome.reack {
+            self.send(ServerMessage::Ack(channel::codec::Ack { seq }));
+        }
+        if let Some((seq, e)) = outcome.refused {
+            self.reject(seq, e.code(), &e.to_string());
+        }
+        for job in outcome.checkpoints {
+            if self.shared.verifier.submit(job).await.is_err() {
+                // The pool only stops at shutdown; the client resends after reconnecting.
+                self.peer.ctl.close(CloseReason::Shutdown);
+                return;
+            }
+        }
+    }
+
+    fn on_request(&mut self, request: Request) -> Result<Reply, RpcError> {
+        match request {
+            Request::Hello(hello) => self.on_hello(hello.channel, &hello.sig),
+            Request::Status => {
+                let ch = self.require_bound()?;
+                self.shared.status(ch).map(Reply::Status)
+            }
+            Request::Receipt => {
+                let ch = self.require_bound()?;
+                self.shared.sign_receipt(ch).map(Reply::Receipt)
+            }
+            Request::Subscribe(sub) => self.on_subscribe(sub.channel),
+            Request::Opening(req) => {
+                let ch = self.require_bound()?;
+                self.shared.opening(ch, req.epoch).map(Reply::Opening)
+            }
+            Request::Ping => Ok(Reply::Pong),
+        }
+    }
+
+    fn require_bound(&self) -> Result<ChannelId, RpcError> {
+        self.channel
+            .ok_or_else(|| RpcError::new(ErrorCode::NotAuthenticated, "say hello first"))
+    }
+
+    fn on_hello(
+        &mut self,
+        channel: ChannelId,
+        sig: &channel::crypto::Signature,
+    ) -> Result<Reply, RpcError> {
+        if self.channel.is_some() {
+            return Err(RpcError::new(
+                ErrorCode::AlreadyAuthenticated,
+                "this session is already bound to a channel",
+            ));
+        }
+        let record = self
+            .shared
+            .channels
+            .record(channel)
+            .ok_or_else(|| RpcError::new(ErrorCode::UnknownChannel, "no such channel"))?;
+        let msg = hello_message(self.shared.config.hub_id, &self.nonce, channel);
+        if record.pk.verify(&msg, sig).is_err() {
+            return Err(RpcError::new(
+                ErrorCode::HelloFailed,
+                "hello signature does not verify",
+            ));
+        }
+        let registry = &self.shared.registry;
+        let peer = self.peer.clone();
+        let taken = self.shared.channels.with_channel(channel, |c| {
+            let old = registry.bind(channel, peer);
+            (old, c.drop_staged())
+        });
+        let Some((old, dropped)) = taken else {
+            return Err(RpcError::new(ErrorCode::UnknownChannel, "no such channel"));
+        };
+        self.metrics()
+            .pending_vouchers
+            .fetch_sub(dropped as i64, Ordering::Relaxed);
+        if let Some(old) = old {
+            self.metrics().closed(CloseReason::Superseded);
+            old.ctl.close(CloseReason::Superseded);
+        } else {
+            self.metrics()
+                .sessions_bound
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.channel = Some(channel);
+        tracing::Span::current().record("channel", channel);
+        self.shared.status(channel).map(Reply::Status)
+    }
+
+    fn on_subscribe(&mut self, channel: ChannelId) -> Result<Reply, RpcError> {
+        let max = self.shared.config.limits.max_subscriptions;
+        if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
+            return Err(RpcError::new(
+                ErrorCode::TooLarge,
+                "too many subscriptions on one session",
+            ));
+        }
+        let record = self
+            .shared
+            .channels
+            .record(channel)
+            .ok_or_else(|| RpcError::new(ErrorCode::UnknownChannel, "no such channel"))?;
+        self.shared.registry.subscribe(channel, self.peer.clone());
+        if !self.subscriptions.contains(&channel) {
+            self.subscriptions.push(channel);
+        }
+        Ok(Reply::Subscribed(Subscribed {
+            channel,
+            received: record.received,
+        }))
+    }
+
+    /// Release the channel (dropping its staged vouchers) and every subscription.
+    fn end(&mut self) {
+        let id = self.peer.ctl.id;
+        if let Some(ch) = self.channel.take() {
+            let registry = &self.shared.registry;
+            let dropped = self
+                .shared
+                .channels
+                .with_channel(ch, |c| {
+                    if registry.unbind(ch, id) {
+                        Some(c.drop_staged())
+                    } else {
+                        None
+                    }
+                })
+                .flatten();
+            if let Some(n) = dropped {
+                self.metrics()
+                    .pending_vouchers
+                    .fetch_sub(n as i64, Ordering::Relaxed);
+                self.metrics()
+                    .sessions_bound
+                    .fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.shared.registry.unregister(id, &self.subscriptions);
+        if let Some(reason) = self.peer.ctl.close_reason() {
+            debug!(reason = reason.name(), "session closed by hub");
+        }
+    }
+}
+
+/// What admitting one message did.
+#[derive(Debug, Default)]
+pub(crate) struct AdmitOutcome {
+    /// Vouchers newly staged.
+    pub accepted: u64,
+    /// Some voucher was already committed: re-ack this committed seq.
+    pub reack: Option<Seq>,
+    /// The first refused voucher (nothing after it in the message was admitted).
+    pub refused: Option<(Seq, VoucherError)>,
+    /// Checkpoints to verify, in seq order.
+    pub checkpoints: Vec<VerifyJob>,
+}
+
+impl Shared {
+    /// Admit `vouchers` on `channel` for session `session`, under one lock of the
+    /// channel. Payees are looked up first: the closure must not touch the table.
+    pub(crate) fn admit_all(
+        &self,
+        channel: ChannelId,
+        session: u64,
+        vouchers: &[VoucherIn],
+    ) -> AdmitOutcome {
+        let mut payees: Vec<ChannelId> = vouchers.iter().map(|v| v.to).collect();
+        payees.sort_unstable();
+        payees.dedup();
+        // Channels are never removed: a payee seen now still exists under the lock.
+        let known: Vec<ChannelId> = payees
+            .into_iter()
+            .filter(|p| self.channels.contains(*p))
+            .collect();
+        let exists = |id: ChannelId| known.binary_search(&id).is_ok();
+        let ctx = AdmitContext {
+            hub_id: self.config.hub_id,
+            limits: self.config.limits.pending,
+            payee_exists: &exists,
+        };
+        let registry = &self.registry;
+        let result = self.channels.with_channel(channel, |c| {
+            let mut out = AdmitOutcome::default();
+            let Some(generation) = registry
+                .generation(channel)
+                .filter(|g| g.session == session)
+            else {
+                // Superseded between decode and lock: admit nothing.
+                return out;
+            };
+            let pk = c.record.pk;
+            for v in vouchers {
+                match c.admit(v, &ctx) {
+                    Ok(Admit::Pending) => out.accepted += 1,
+                    Ok(Admit::Checkpoint { msg, sig }) => {
+                        out.accepted += 1;
+                        out.checkpoints.push(VerifyJob {
+                            channel,
+                            generation,
+                            seq: v.seq,
+                            pk,
+                            msg,
+                            sig,
+                        });
+                    }
+                    Ok(Admit::AlreadyCommitted) => out.reack = Some(c.record.seq),
+                    Ok(Admit::AlreadyStaged) => {}
+                    Err(e) => {
+                        out.refused = Some((v.seq, e));
+                        break;
+                    }
+                }
+            }
+            out
+        });
+        result.unwrap_or_else(|| {
+            warn!(channel, "bound channel vanished");
+            AdmitOutcome::default()
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! The checkpoint verifier pool: EdDSA-Poseidon verification off the connection tasks.
+//!
+//! Sessions admit vouchers on their own task (cheap: a few comparisons and one BLAKE3
+//! call) and hand each checkpoint's signature to this pool. A verification costs far
+//! more than admission, so it runs on dedicated OS threads, batched across every
+//! connection: a worker wakes, drains up to [`MAX_BATCH`] jobs from its queue and
+//! verifies them back to back.
+//!
+//! **Order.** The jobs of one channel always go to the same worker (`channel mod N`)
+//! and each worker handles its queue in order, so the covered ranges of a channel
+//! reach the writer in seq order, as `BatchBuilder::push_covered` requires.
+//!
+//! **Backpressure.** Each worker's queue is bounded; a session that submits to a full
+//! queue waits, which stops it reading its socket, which pushes back on its peer.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use channel::crypto::{PublicKey, Signature};
+use channel::{ChannelId, Fe, Seq};
+use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
+
+/// Most jobs a worker takes per wake-up.
+pub const MAX_BATCH: usize = 1024;
+
+/// One checkpoint to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyJob {
+    /// Paying channel.
+    pub channel: ChannelId,
+    /// What it was admitted against: a result for an older generation (the session
+    /// ended, or a refused checkpoint dropped the staged vouchers) is discarded.
+    pub generation: super::registry::Generation,
+    /// Checkpoint seq.
+    pub seq: Seq,
+    /// Channel key.
+    pub pk: PublicKey,
+    /// Voucher message.
+    pub msg: Fe,
+    /// Signature to verify.
+    pub sig: Signature,
+}
+
+/// What to do with a verified (or refused) checkpoint. Called on a worker thread, in
+/// submission order per channel.
+pub trait VerifySink: Send + Sync + 'static {
+    /// `valid` tells whether the signature verified.
+    fn verified(&self, job: VerifyJob, valid: bool);
+}
+
+/// Why a job could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The pool has shut down.
+    #[error("verifier pool stopped")]
+    Stopped,
+}
+
+/// The running pool.
+pub struct VerifierPool {
+    /// One queue per worker; emptied by [`VerifierPool::shutdown`], which ends the workers.
+    queues: parking_lot::RwLock<Vec<mpsc::Sender<VerifyJob>>>,
+    workers: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl VerifierPool {
+    /// Start `threads` workers, each with a queue of `queue / threads` jobs.
+    pub fn start(
+        threads: usize,
+        queue: usize,
+        sink: Arc<dyn VerifySink>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        assert!(threads > 0, "at least one verifier thread");
+        let per_worker = (queue / threads).max(MAX_BATCH);
+        let mut queues = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let (tx, rx) = mpsc::channel(per_worker);
+            queues.push(tx);
+            let sink = Arc::clone(&sink);
+            let metrics = Arc::clone(&metrics);
+            let handle = std::thread::Builder::new()
+                .name(format!("zkhub-verify-{i}"))
+                .spawn(move || run_worker(rx, sink.as_ref(), &metrics))
+                .expect("spawn verifier thread");
+            workers.push(handle);
+        }
+        VerifierPool {
+            queues: parking_lot::RwLock::new(queues),
+            workers: parking_lot::Mutex::new(workers),
+        }
+    }
+
+    fn queue_of(&self, channel: ChannelId) -> Option<mpsc::Sender<VerifyJob>> {
+        let queues = self.queues.read();
+        if queues.is_empty() {
+            return None;
+        }
+        Some(queues[channel as usize % queues.len()].clone())
+    }
+
+    /// Queue a job, waiting while the channel's worker queue is full.
+    pub async fn submit(&self, job: VerifyJob) -> Result<(), SubmitError> {
+        let queue = self.queue_of(job.channel).ok_or(SubmitError::Stopped)?;
+        queue.send(job).await.map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Stop accepting jobs, let the workers finish what is queued, and join them.
+    /// Sessions still holding a sender clone keep a worker alive until they drop it,
+    /// so call this after the sessions have ended.
+    pub fn shutdown(&self) {
+        self.queues.write().clear();
+        let workers = std::mem::take(&mut *self.workers.lock());
+        for w in workers {
+            let _ = w.join();
+        }
+    }
+}
+
+fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        batch.clear();
+        match rx.blocking_recv() {
+            Some(job) => batch.push(job),
+            None => return,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        metrics.verify_batch_size.observe(batch.len() as f64);
+        for job in batch.drain(..) {
+            let valid = job.pk.verify(&job.msg, &job.sig).is_ok();
+            metrics
+                .signatures_verified
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            sink.verified(job, valid);
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The in-process settlement layer and the operator's actions on it.
+//!
+//! The settlement model ([`channel::settlement::Settlement`]) is a deterministic state
+//! machine; this module persists it in its own redb file (`DATA/settlement.redb`,
+//! rewritten in one durable transaction after every successful operation) and keeps
+//! the hub's ledger in step with it.
+//!
+//! **Mirroring is state-based, not event-based.** After each operation, and once at
+//! start, the hub compares every touched channel's settlement account with its ledger
+//! record and submits the `Open`/`TopUp`/`Withdraw`/`Exit` events that make them
+//! equal, then waits until they are durable. Whatever the crash point (settlement
+//! persisted, ledger not yet), the next start finds the difference and applies it
+//! exactly once; nothing needs a second durable counter kept in step. Operations are
+//! serialized by one lock, so the ledger's deposits change only here.
+//!
+//! Operations: deposit (opens a channel), top-up, epoch cut (settlement cut + hub
+//! snapshot), exit (signed by the channel key), close (a proof file, checked by the
+//! [`CloseBackend`] the binary passes in), withdraw (the hub builds the opening from
+//! its epoch snapshot), advance the block height. See docs/OPERATOR.md.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use channel::crypto::{PublicKey, Signature};
+use channel::ledger::{ChannelRecord, Event, Snapshot};
+use channel::settlement::{CloseVerifier, Params, Settlement, SettlementError};
+use channel::statement::{BalanceOpening, PublicInputs, balance_opening};
+use channel::{Amount, ChannelId, Epoch, HubId};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tracing::info;
+
+/// The settlement file's name inside the data directory.
+pub const SETTLEMENT_FILE: &str = "settlement.redb";
+
+const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("settlement");
+const STATE_KEY: &str = "state";
+
+/// Parses close proof files and verifies them. The hub does not know the prover or
+/// its file format: the root binary implements this over `closer`.
+pub trait CloseBackend: Send + Sync + 'static {
+    /// Split a proof file into its public inputs and proof bytes.
+    fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String>;
+    /// The verifier the settlement layer runs on the proof.
+    fn verifier(&self) -> &dyn CloseVerifier;
+}
+
+/// Shared handle to a [`CloseBackend`] (what `HubConfig::close_verifier` holds).
+pub type CloseVerifierRef = Arc<dyn CloseBackend>;
+
+/// A boxed future (the ledger port is a trait object).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the operator needs from the hub's ledger: read records, apply settlement
+/// events durably, and cut an epoch.
+pub trait LedgerPort: Send + Sync + 'static {
+    /// Channel `id`'s committed record.
+    fn record(&self, id: ChannelId) -> Option<ChannelRecord>;
+    /// Apply `events` in one group commit; resolves once durable.
+    fn apply_events(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), String>>;
+    /// Cut epoch `epoch`: raise the hub's epoch, record the cut durably, write the
+    /// snapshot file; resolves to its path.
+    fn cut(&self, epoch: Epoch) -> BoxFuture<'_, Result<PathBuf, String>>;
+    /// Read the snapshot of cut epoch `epoch`.
+    fn snapshot(&self, epoch: Epoch) -> Result<Snapshot, String>;
+}
+
+/// Why an operator action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// The settlement layer refused the operation (nothing changed).
+    #[error("settlement: {0}")]
+    Settlement(#[from] SettlementError),
+    /// A bad request (unknown channel, malformed proof file, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No close verifier is configured.
+    #[error("this hub has no close verifier configured")]
+    NoVerifier,
+    /// The settlement file could not be read or written.
+    #[error("settlement storage: {0}")]
+    Storage(String),
+    /// The hub ledger could not apply the change (it is retried at next start).
+    #[error("hub ledger: {0}")]
+    Ledger(String),
+}
+
+impl OperatorError {
+    /// Whether the caller is at fault (HTTP 4xx) rather than the hub (5xx).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            OperatorError::Settlement(_) | OperatorError::BadRequest(_) | OperatorError::NoVerifier
+        )
+    }
+}
+
+struct SettlementFile {
+    db: Database,
+}
+
+impl SettlementFile {
+    fn open(dir: &Path) -> Result<(Self, Option<Settlement>), OperatorError> {
+        let storage = |e: &dyn std::fmt::Display| OperatorError::Storage(e.to_string());
+        let db = Database::create(dir.join(SETTLEMENT_FILE)).map_err(|e| storage(&e))?;
+        let txn = db.begin_read().map_err(|e| storage(&e))?;
+        let state = match txn.open_table(STATE) {
+            Ok(table) => match table.get(STATE_KEY).map_err(|e| storage(&e))? {
+                Some(bytes) => {
+                    Some(serde_json::from_slice(bytes.value()).map_err(|e| storage(&e))?)
+                }
+                None => None,
+            },
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(storage(&e)),
+        };
+        drop(txn);
+        Ok((SettlementFile { db }, state))
+    }
+
+    fn persist(&self, settlement: &Settlement) -> Result<(), OperatorError> {
+        let storage = |e: &dyn std::fmt::Display| OperatorError::Storage(e.to_string());
+        let bytes = serde_json::to_vec(settlement).map_err(|e| storage(&e))?;
+        let mut txn = self.db.begin_write().map_err(|e| storage(&e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| storage(&e))?;
+        {
+            let mut table = txn.open_table(STATE).map_err(|e| storage(&e))?;
+            table
+                .insert(STATE_KEY, bytes.as_slice())
+                .map_err(|e| storage(&e))?;
+        }
+        txn.commit().map_err(|e| storage(&e))
+    }
+}
+
+struct Inner {
+    settlement: Settlement,
+    file: SettlementFile,
+}
+
+/// The operator's interface to the in-process settlement layer.
+pub struct Operator {
+    hub_id: HubId,
+    inner: Mutex<Inner>,
+    ledger: Arc<dyn LedgerPort>,
+    close: Option<CloseVerifierRef>,
+}
+
+/// Result of a deposit.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Deposited {
+    /// The new channel's id.
+    pub channel: ChannelId,
+    /// Its deposit.
+    pub amount: Amount,
+}
+
+/// Settlement summary for `GET /operator/settlement`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettlementSummary {
+    /// Hub id.
+    pub hub_id: HubId,
+    /// Block height.
+    pub height: u64,
+    /// Remaining bond.
+    pub bond: Option<Amount>,
+    /// Channels registered.
+    pub channels: usize,
+    /// Latest cut epoch.
+    pub latest_epoch: Option<Epoch>,
+    /// Latest accepted close.
+    pub last_accepted: Option<Epoch>,
+    /// Forced exit began.
+    pub forced_exit: bool,
+    /// Value totals.
+    pub totals: channel::settlement::Totals,
+    /// Every epoch record (cut, deadline, n, roots, close).
+    pub epochs: Vec<EpochSummary>,
+}
+
+/// One epoch in [`SettlementSummary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochSummary {
+    /// Epoch.
+    pub epoch: Epoch,
+    /// Height of the cut.
+    pub cut_height: u64,
+    /// Close deadline height.
+    pub deadline: u64,
+    /// Channels at the cut.
+    pub n: u64,
+    /// Deposits root (decimal).
+    pub deposits_root: String,
+    /// Accepted balances root (decimal), if closed.
+    pub balances_root: Option<String>,
+}
+
+impl Operator {
+    /// Open (or create) the settlement file in `dir`, register the hub on first start,
+    /// and bring the hub's ledger in step with it.
+    pub async fn open(
+        dir: &Path,
+        hub_id: HubId,
+        hub_pk: PublicKey,
+        bond: Amount,
+        ledger: Arc<dyn LedgerPort>,
+        close: Option<CloseVerifierRef>,
+    ) -> Result<Operator, OperatorError> {
+        let (file, state) = SettlementFile::open(dir)?;
+        let settlement = match state {
+            Some(s) => {
+                let registered = s.hub().map(|h| h.hub_id);
+                if registered != Some(hub_id) {
+                    return Err(OperatorError::BadRequest(format!(
+                        "settlement file registers hub {registered:?}, this hub is {hub_id}"
+                    )));
+                }
+                s
+            }
+            None => {
+                let mut s = Settlement::new(Params::DEFAULT);
+                s.register_hub(hub_id, hub_pk, bond)?;
+                file.persist(&s)?;
+                info!(hub_id, bond, "registered the hub on the settlement layer");
+                s
+            }
+        };
+        let operator = Operator {
+            hub_id,
+            inner: Mutex::new(Inner { settlement, file }),
+            ledger,
+            close,
+        };
+        let inner = operator.inner.lock().await;
+        let all: Vec<ChannelId> = (1..=inner.settlement.channel_count() as ChannelId).collect();
+        operator.mirror(&inner.settlement, &all).await?;
+        drop(inner);
+        Ok(operator)
+    }
+
+    /// Submit the ledger events that bring `channels` in step with the settlement.
+    async fn mirror(
+        &self,
+        settlement: &Settlement,
+        channels: &[ChannelId],
+    ) -> Result<(), OperatorError> {
+        let mut events = Vec::new();
+        for &id in channels {
+            let Some(account) = settlement.channel(id) else {
+                continue;
+            };
+            let net = account.net_deposit;
+            let net = Amount::try_from(net).map_err(|_| {
+                OperatorError::Ledger(format!(
+                    "channel {id}: net deposit {net} is outside the ledger's range (0..2^64)"
+                ))
+            })?;
+            match self.ledger.record(id) {
+                None => events.push(Event::Open {
+                    channel: id,
+                    pk: account.pk,
+                    deposit: net,
+                }),
+                Some(record) => {
+                    if net > record.deposit {
+                        events.push(Event::TopUp {
+                            channel: id,
+                            amount: net - record.deposit,
+                        });
+                    } else if net < record.deposit {
+                        events.push(Event::Withdraw {
+                            channel: id,
+                            amount: record.deposit - net,
+                        });
+                    }
+                }
+            }
+            let exiting = self.ledger.record(id).is_some_and(|r| r.exiting);
+            if account.exit.is_some() && !exiting {
+                events.push(Event::Exit { channel: id });
+            }
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.ledger
+            .apply_events(events)
+            .await
+            .map_err(OperatorError::Ledger)
+    }
+
+    /// Persist, then mirror `touched` channels.
+    async fn commit(&self, inner: &Inner, touched: &[ChannelId]) -> Result<(), OperatorError> {
+        inner.file.persist(&inner.settlement)?;
+        self.mirror(&inner.settlement, touched).await
+    }
+
+    /// Open channels, one per `(pk, amount)`, in one settlement commit.
+    pub async fn deposit(
+        &self,
+        deposits: &[(PublicKey, Amount)],
+    ) -> Result<Vec<Deposited>, OperatorError> {
+        let mut inner = self.inner.lock().await;
+        let mut out = Vec::with_capacity(deposits.len());
+        let before = inner.settlement.clone();
+        for &(pk, amount) in deposits {
+            match inner.settlement.deposit(pk, amount) {
+                Ok(channel) => out.push(Deposited { channel, amount }),
+                Err(e) => {
+                    // All or nothing.
+                    inner.settlement = before;
+                    return Err(e.into());
+                }
+            }
+        }
+        let touched: Vec<ChannelId> = out.iter().map(|d| d.channel).collect();
+        self.commit(&inner, &touched).await?;
+        Ok(out)
+    }
+
+    /// Add to channel `id`'s deposit.
+    pub async fn top_up(&self, id: ChannelId, amount: Amount) -> Result<(), OperatorError> {
+        let mut inner = self.inner.lock().await;
+        inner.settlement.top_up(id, amount)?;
+        self.commit(&inner, &[id]).await
+    }
+
+    /// Channel `id` requests exit (signed by its key over `exit_message`).
+    pub async fn exit(&self, id: ChannelId, sig: &Signature) -> Result<(), OperatorError> {
+        let mut inner = self.inner.lock().await;
+        inner.settlement.request_exit(id, sig)?;
+        self.commit(&inner, &[id]).await
+    }
+
+    /// Cut the next epoch on the settlement layer and in the hub (snapshot file).
+    /// Returns the epoch and the snapshot's path.
+    pub async fn cut(&self) -> Result<(Epoch, PathBuf), OperatorError> {
+        let mut inner = self.inner.lock().await;
+        let epoch = inner.settlement.latest_epoch().map_or(1, |e| e + 1);
+        let before = inner.settlement.clone();
+        inner.settlement.cut_epoch(epoch)?;
+        // The hub's snapshot first: if it fails, the settlement cut is undone, so the
+        // two never disagree about which epochs exist.
+        let path = match self.ledger.cut(epoch).await {
+            Ok(path) => path,
+            Err(e) => {
+                inner.settlement = before;
+                return Err(OperatorError::Ledger(e));
+            }
+        };
+        inner.file.persist(&inner.settlement)?;
+        info!(epoch, snapshot = %path.display(), "epoch cut");
+        Ok((epoch, path))
+    }
+
+    /// Submit a close proof file for its epoch.
+    pub async fn close(&self, file: &[u8]) -> Result<PublicInputs, OperatorError> {
+        let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
+        let (inputs, proof) = backend.parse(file).map_err(OperatorError::BadRequest)?;
+        let mut inner = self.inner.lock().await;
+        inner
+            .settlement
+            .submit_close(&inputs, &proof, backend.verifier())?;
+        inner.file.persist(&inner.settlement)?;
+        info!(epoch = inputs.epoch, "close accepted");
+        Ok(inputs)
+    }
+
+    /// The balance opening of `channel` in the latest cut epoch, from its snapshot.
+    pub async fn opening(
+        &self,
+        channel: ChannelId,
+        epoch: Option<Epoch>,
+    ) -> Result<BalanceOpening, OperatorError> {
+        let latest = {
+            let inner = self.inner.lock().await;
+            inner.settlement.latest_epoch()
+        };
+        let epoch = epoch
+            .or(latest)
+            .ok_or_else(|| OperatorError::BadRequest("no epoch has been cut".into()))?;
+        let snapshot = self.ledger.snapshot(epoch).map_err(OperatorError::Ledger)?;
+        balance_opening(&snapshot, channel).map_err(|e| OperatorError::BadRequest(e.to_string()))
+    }
+
+    /// Pay an exiting channel its balance from the latest close: the hub opens its leaf
+    /// from the epoch snapshot and submits the opening. Returns the amount paid.
+    pub async fn withdraw(&self, id: ChannelId) -> Result<Amount, OperatorError> {
+        let opening = self.opening(id, None).await?;
+        let mut inner = self.inner.lock().await;
+        let paid = inner.settlement.withdraw(id, &opening)?;
+        self.commit(&inner, &[id]).await?;
+        Ok(paid)
+    }
+
+    /// Advance the settlement layer's block height by `blocks`.
+    pub async fn advance(&self, blocks: u64) -> Result<u64, OperatorError> {
+        let mut inner = self.inner.lock().await;
+        let height = inner
+            .settlement
+            .height()
+            .checked_add(blocks)
+            .ok_or_else(|| OperatorError::BadRequest("height overflows".into()))?;
+        inner.settlement.advance(height)?;
+        inner.file.persist(&inner.settlement)?;
+        Ok(height)
+    }
+
+    /// A summary of the settlement layer.
+    pub async fn summary(&self) -> SettlementSummary {
+        let inner = self.inner.lock().await;
+        let s = &inner.settlement;
+        let latest = s.latest_epoch().unwrap_or(0);
+        let epochs = (1..=latest)
+            .filter_map(|e| s.epoch(e))
+            .map(|r| EpochSummary {
+                epoch: r.epoch,
+                cut_height: r.cut.height,
+                deadline: r.deadline,
+                n: r.n,
+                deposits_root: channel::field::fe_to_dec(&r.deposits_root),
+                balances_root: r
+                    .close
+                    .as_ref()
+                    .map(|c| channel::field::fe_to_dec(&c.balances_root)),
+            })
+            .collect();
+        SettlementSummary {
+            hub_id: self.hub_id,
+            height: s.height(),
+            bond: s.hub().map(|h| h.bond),
+            channels: s.channel_count(),
+            latest_epoch: s.latest_epoch(),
+            last_accepted: s.last_accepted(),
+            forced_exit: s.forced_exit().is_some(),
+            totals: s.totals().clone(),
+            epochs,
+        }
+    }
+
+    /// The latest cut epoch (0: none).
+    pub async fn latest_epoch(&self) -> Epoch {
+        self.inner
+            .lock()
+            .await
+            .settlement
+            .latest_epoch()
+            .unwrap_or(0)
+    }
+
+    /// A copy of the whole settlement state (for tests and tools).
+    pub async fn settlement(&self) -> Settlement {
+        self.inner.lock().await.settlement.clone()
+    }
+}
