@@ -109,24 +109,25 @@ function fanView() {
     const b = li.querySelector(".badge");
     b.className = `badge ${badge}`;
     b.textContent = text;
+    li.dataset.state = badge;
     if (title) li.title = title;
   };
 
-  async function connect() {
-    const channel = parseChannel($("my-channel").value);
-    if (channel === null) {
-      $("tip-error").textContent = "Enter your channel id (a number).";
-      return;
-    }
-    store.set("channel", channel);
-    wantOnline = true;
-    if (session) session.close();
-    setConn("connecting", "connecting…");
+  function newSession(channel) {
     const s = new PayerSession({ url: hubUrl, channel, privateKey: key });
-    session = s;
-    s.onStatus = render;
+    s.onStatus = (status) => {
+      // Tips the hub committed while the page was away count as acked.
+      for (const [seq, li] of items) {
+        if (BigInt(seq) <= status.seq && li.dataset.state !== "acked" && li.dataset.state !== "rejected") {
+          markItem(seq, "acked", "acked ✓");
+          ackedCount += 1;
+        }
+      }
+      render();
+    };
     s.onAck = ({ tips }) => {
       for (const t of tips) {
+        if (items.get(String(t.seq))?.dataset.state === "acked") continue;
         markItem(t.seq, "acked", "acked ✓");
         ackedCount += 1;
       }
@@ -134,35 +135,68 @@ function fanView() {
     };
     s.onReject = ({ seq, code, message, dropped }) => {
       for (const t of dropped) markItem(t.seq, "rejected", "rejected", message);
-      const why = code === ErrorCode.InsufficientBalance ? "insufficient balance" : code === ErrorCode.UnknownPayee ? "unknown creator channel" : message;
-      $("tip-error").textContent = `Tip #${seq} refused: ${why} (code ${code}).`;
+      const why =
+        code === ErrorCode.InsufficientBalance ? "insufficient balance" : code === ErrorCode.UnknownPayee ? "unknown creator channel" : message;
+      $("tip-error").textContent = `Tip #${seq} refused: ${why}${code ? ` (code ${code})` : ""}.`;
+      render();
     };
     s.onCredit = () => s.refresh().catch(() => {});
     s.onClose = (ev) => {
       if (session !== s) return;
       setTipping(false);
       setConn("offline", "offline");
-      for (const t of s.inflight) markItem(t.seq, "rejected", "not acked", "connection closed before the hub acked");
       if (wantOnline) {
         const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
         $("tip-error").textContent = `Disconnected (${ev.code}); reconnecting in ${wait / 1000}s…`;
-        setTimeout(() => wantOnline && session === s && connect(), wait);
+        setTimeout(() => wantOnline && session === s && open(s), wait);
       }
     };
+    return s;
+  }
+
+  async function open(s) {
+    setConn("connecting", "connecting…");
     try {
       const status = await s.connect();
       if (session !== s) return;
       retry = 0;
+      s.wasOnline = true;
       $("tip-error").textContent = status.exiting ? "This channel is exiting: it can no longer tip." : "";
-      setConn("online", `online · hub ${s.hubId} · channel ${channel}`);
+      setConn("online", `online · hub ${s.hubId} · channel ${s.channel}`);
       setTipping(!status.exiting);
     } catch (e) {
       if (session !== s) return;
-      setConn("error", "not connected");
-      $("tip-error").textContent = `Could not connect: ${e.message}`;
-      wantOnline = false;
       s.close();
+      if (s.wasOnline && wantOnline) {
+        // Reconnecting: keep trying with backoff.
+        const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
+        setConn("offline", "offline");
+        $("tip-error").textContent = `Could not reconnect (${e.message}); retrying in ${wait / 1000}s…`;
+        setTimeout(() => wantOnline && session === s && open(s), wait);
+      } else {
+        // First attempt failed (wrong channel, key not deposited, hub down): tell, don't loop.
+        wantOnline = false;
+        setConn("error", "not connected");
+        $("tip-error").textContent = `Could not connect: ${e.message}`;
+      }
     }
+  }
+
+  function connect() {
+    const channel = parseChannel($("my-channel").value);
+    if (channel === null) {
+      $("tip-error").textContent = "Enter your channel id (a number).";
+      return;
+    }
+    store.set("channel", channel);
+    wantOnline = true;
+    retry = 0;
+    if (!session || session.channel !== channel) {
+      const old = session;
+      session = newSession(channel);
+      old?.close();
+    }
+    open(session);
   }
 
   function tip(amount) {
@@ -202,6 +236,9 @@ function fanView() {
     if (!confirm("Replace this browser's key? Funds of the current channel stay with the old key.")) return;
     wantOnline = false;
     session?.close();
+    session = null;
+    setTipping(false);
+    setConn("offline", "offline");
     key = newPrivateKey();
     store.set("key", toHex(key));
     store.set("channel", null);

@@ -13,6 +13,8 @@
 import { CHAIN_0, chainNext, helloMessage, signHex, voucherMessage } from "./crypto.js";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Interval of keepalive pings, well inside the hub's default idle timeout (120 s). */
+const KEEPALIVE_MS = 30_000;
 
 /** A u64 for the wire: a number when exact in a double, else a decimal string. */
 export function u64Wire(v) {
@@ -99,6 +101,12 @@ class RpcSocket {
     this.onClose = () => {};
     this.ws = null;
     this.challenge = null;
+    this.keepalive = null;
+  }
+
+  /** Whether the socket is open. */
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === 1;
   }
 
   /** Open the socket and wait for the hub's `challenge`. */
@@ -122,6 +130,8 @@ class RpcSocket {
           const p = msg.params ?? {};
           this.challenge = { hubId: u64Read(p.hub_id), epoch: u64Read(p.epoch), nonce: feRead(p.nonce) };
           clearTimeout(timer);
+          // The hub closes sessions that stay silent; a JSON-RPC ping keeps a quiet page alive.
+          this.keepalive = setInterval(() => this.request("ping").catch(() => {}), KEEPALIVE_MS);
           resolve(this.challenge);
           return;
         }
@@ -129,6 +139,7 @@ class RpcSocket {
       };
       ws.onclose = (ev) => {
         clearTimeout(timer);
+        clearInterval(this.keepalive);
         reject(new ProtocolError(`connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`));
         for (const { reject: rej, timer: t } of this.pending.values()) {
           clearTimeout(t);
@@ -200,13 +211,14 @@ export class PayerSession {
     this.url = url;
     this.channel = channel;
     this.privateKey = privateKey;
-    this.rpc = new RpcSocket(url, { WebSocketImpl, timeoutMs });
+    this.socketOptions = { WebSocketImpl, timeoutMs };
+    this.rpc = null;
     this.hubId = null;
-    // Head of what this page has signed and sent (seq, spent, chain).
+    // Head of what this session has signed and sent (seq, spent, chain).
     this.head = { seq: 0n, spent: 0n, chain: CHAIN_0 };
     // Head the hub has acked (durable).
     this.acked = { seq: 0n, spent: 0n, chain: CHAIN_0 };
-    // Sent, not yet acked vouchers, oldest first.
+    // Sent, not yet acked vouchers, oldest first. Kept across reconnects and resent.
     this.inflight = [];
     this.status = null;
     this.onStatus = () => {};
@@ -216,40 +228,79 @@ export class PayerSession {
     this.onClose = () => {};
   }
 
-  /** Connect, answer the challenge with `hello`, and continue from the hub's committed head. */
+  /** Whether the session is connected and bound to its channel. */
+  get connected() {
+    return this.rpc !== null && this.rpc.isOpen && this.status !== null;
+  }
+
+  /**
+   * Connect (or reconnect), answer the challenge with `hello`, and continue from the hub's
+   * committed head: vouchers in flight that the hub committed are reported acked, the rest are
+   * resent (the hub re-acks, never re-applies, a voucher it already has).
+   */
   async connect() {
-    const ch = await this.rpc.open();
+    this.rpc?.close();
+    const rpc = new RpcSocket(this.url, this.socketOptions);
+    this.rpc = rpc;
+    this.status = null;
+    const ch = await rpc.open();
+    if (this.hubId !== null && this.hubId !== ch.hubId) this.inflight = []; // another hub: vouchers void
     this.hubId = ch.hubId;
-    this.rpc.onNotification = (m, p) => this.handle(m, p);
-    this.rpc.onClose = (ev) => this.onClose(ev);
+    rpc.onNotification = (m, p) => this.handle(m, p);
+    rpc.onClose = (ev) => {
+      if (this.rpc === rpc) this.onClose(ev);
+    };
     const sig = signHex(this.privateKey, helloMessage(ch.hubId, ch.nonce, this.channel));
-    const status = parseStatus(await this.rpc.request("hello", { channel: this.channel, sig }));
-    this.adopt(status, true);
+    const status = parseStatus(await rpc.request("hello", { channel: this.channel, sig }));
+    const committed = this.inflight.filter((v) => v.seq <= status.seq);
+    const rest = this.inflight.filter((v) => v.seq > status.seq);
+    this.status = status;
+    this.acked = { seq: status.seq, spent: status.spent, chain: status.chain };
+    if (committed.length) this.onAck({ seq: status.seq, spent: status.spent, tips: committed });
+    if (rest.length && rest[0].seq === status.seq + 1n) {
+      this.inflight = rest;
+      this.send(rest);
+    } else {
+      if (rest.length) this.onReject({ seq: rest[0].seq, code: 0, message: "not delivered before the connection closed", dropped: rest });
+      this.inflight = [];
+      this.head = { ...this.acked };
+    }
+    this.onStatus(status);
     return status;
   }
 
   /**
-   * Take in the hub's view. With `resetHead` (on connect, or when nothing is in flight) the
-   * next voucher follows the hub's committed head; otherwise only deposit / received / the
-   * acked head move forward, and vouchers in flight stay valid.
+   * Take in the hub's view from `status`: deposit and received always; the acked head moves
+   * forward; with nothing in flight the next voucher follows the hub's committed head.
    */
-  adopt(status, resetHead) {
+  adopt(status) {
     this.status = status;
-    if (resetHead) {
-      this.head = { seq: status.seq, spent: status.spent, chain: status.chain };
-      this.acked = { ...this.head };
-      this.inflight = [];
-    } else if (status.seq > this.acked.seq) {
+    if (status.seq > this.acked.seq || this.inflight.length === 0) {
       this.acked = { seq: status.seq, spent: status.spent, chain: status.chain };
     }
+    if (this.inflight.length === 0) this.head = { ...this.acked };
     this.onStatus(status);
   }
 
   /** Re-read the hub's state (`status`). */
   async refresh() {
     const status = parseStatus(await this.rpc.request("status"));
-    this.adopt(status, this.inflight.length === 0);
+    this.adopt(status);
     return status;
+  }
+
+  send(vouchers) {
+    this.rpc.notify("pay", {
+      vouchers: vouchers.map((v) => ({
+        channel: this.channel,
+        seq: u64Wire(v.seq),
+        spent: u64Wire(v.spent),
+        to: v.to,
+        amount: u64Wire(v.amount),
+        chain: v.chain.toString(),
+        sig: v.sig,
+      })),
+    });
   }
 
   /** The balance the hub will hold once everything in flight is acked. */
@@ -260,7 +311,7 @@ export class PayerSession {
 
   /** Sign and send one tip of `amount` to channel `to`; returns the signed voucher. */
   tip(to, amount) {
-    if (this.hubId === null) throw new ProtocolError("not connected");
+    if (!this.connected) throw new ProtocolError("not connected");
     const amt = BigInt(amount);
     if (amt <= 0n) throw new RangeError("amount must be positive");
     if (amt > this.availableBalance) throw new RangeError("insufficient balance");
@@ -269,19 +320,7 @@ export class PayerSession {
     const chain = chainNext(this.head.chain, seq, to, amt);
     const sig = signHex(this.privateKey, voucherMessage(this.hubId, this.channel, seq, spent, chain));
     const voucher = { channel: this.channel, seq, spent, to, amount: amt, chain, sig };
-    this.rpc.notify("pay", {
-      vouchers: [
-        {
-          channel: this.channel,
-          seq: u64Wire(seq),
-          spent: u64Wire(spent),
-          to,
-          amount: u64Wire(amt),
-          chain: chain.toString(),
-          sig,
-        },
-      ],
-    });
+    this.send([voucher]);
     this.head = { seq, spent, chain };
     this.inflight.push(voucher);
     return voucher;
@@ -321,7 +360,7 @@ export class PayerSession {
   }
 
   close() {
-    this.rpc.close();
+    this.rpc?.close();
   }
 }
 
