@@ -30,7 +30,9 @@ const store = {
 };
 
 const fmt = (n) => (typeof n === "bigint" ? n.toLocaleString("en-US") : String(n));
-const time = () => new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const time = () => new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+/** WebSocket close code the hub uses when another session said hello for the same channel. */
+const CLOSE_SUPERSEDED = 4001;
 
 function setConn(state, text) {
   const el = $("conn");
@@ -145,7 +147,11 @@ function fanView() {
       if (session !== s) return;
       setTipping(false);
       setConn("offline", "offline");
-      if (wantOnline) {
+      if (ev.code === CLOSE_SUPERSEDED) {
+        // Another tab or device took this channel over; reconnecting would take it back and forth.
+        wantOnline = false;
+        $("tip-error").textContent = "Another page connected with this channel; press Connect to take it back.";
+      } else if (wantOnline) {
         const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
         $("tip-error").textContent = `Disconnected (${ev.code}); reconnecting in ${wait / 1000}s…`;
         setTimeout(() => wantOnline && session === s && open(s), wait);
@@ -215,6 +221,7 @@ function fanView() {
       return;
     }
     const li = feedItem({ seq: v.seq, what: `#${v.seq} → channel ${to}`, amount: v.amount, badge: "sent", badgeText: "signed · sent" });
+    li.title = `voucher seq ${v.seq}, spent ${v.spent}, chain ${v.chain}\nsignature ${v.sig}`;
     items.set(String(v.seq), li);
     $("tips").prepend(li);
     $("tips-empty").hidden = true;
@@ -276,7 +283,7 @@ function creatorView() {
       $("total").textContent = fmt(s.received);
       $("tip-count").textContent = fmt(count);
       $("session-sum").textContent = fmt(sum);
-      $("credits").prepend(feedItem({ what: `tip to channel ${c.channel}`, amount: c.amount, badge: "credit", badgeText: "credited" }));
+      $("credits").prepend(feedItem({ what: `Tip received · total ${fmt(c.received)}`, amount: c.amount, badge: "credit", badgeText: "credited" }));
       $("credits-empty").hidden = true;
     };
     s.onReceipt = (r) => {

@@ -53,6 +53,10 @@ before(async () => {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // Two pages are open at once: keep the one in the background fully live (timers, frames).
+      "--disable-background-timer-throttling",
+      "--disable-backgrounding-occluded-windows",
+      "--disable-renderer-backgrounding",
     ],
   });
   browser.setDefaultTimeout(STEP_MS);
@@ -102,6 +106,8 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
   await waitText(creator, "#total", 0);
 
   // --- three tips in a row, each voucher signed in the page -----------------------------------
+  // (Playwright waits for animation frames before a click, which background pages don't get.)
+  await fan.bringToFront();
   await fan.fill("#to-channel", String(creatorChannel));
   for (const amount of [5, 10, 1]) await fan.click(`button.amount[data-amount="${amount}"]`);
   await fan.waitForFunction(() => document.querySelectorAll("#tips .badge.acked").length === 3, null, { timeout: STEP_MS });
@@ -120,6 +126,7 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
   assert.equal(BigInt(creatorState.status.received), 16n);
 
   await t.test("a tip the hub refuses is shown as rejected and the page resynchronises", async () => {
+    await fan.bringToFront();
     await fan.fill("#to-channel", "4000000000"); // no such channel
     await fan.click('button.amount[data-amount="50"]');
     await fan.waitForSelector("#tips .badge.rejected");
@@ -140,9 +147,11 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
   });
 
   await fan.screenshot({ path: shot("screenshot.png"), fullPage: true });
+  await creator.bringToFront();
   await creator.screenshot({ path: shot("screenshot-creator.png"), fullPage: true });
 
   await t.test("the key survives a reload and the page resumes from the hub's state", async () => {
+    await fan.bringToFront();
     await fan.reload();
     assert.equal((await text(fan, "#pubkey")).trim(), pk, "same key from localStorage");
     await fan.click("#connect");
