@@ -1,0 +1,270 @@
+//! Fixed-layout binary encodings of what the store keeps: channel rows, epoch
+//! records, and fast field-element conversions.
+//!
+//! Channel row (value of the `channels` table, key = channel id), big-endian, 202 bytes:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | row version (1) |
+//! | 1 | 8 | `as_of`: the last batch number this row reflects |
+//! | 9 | 32 | `pk.x` |
+//! | 41 | 32 | `pk.y` |
+//! | 73 | 8 | deposit `D` |
+//! | 81 | 8 | spent `S` |
+//! | 89 | 8 | received `R` |
+//! | 97 | 8 | seq |
+//! | 105 | 32 | chain |
+//! | 137 | 1 | flags: bit 0 = has checkpoint signature, bit 1 = exiting |
+//! | 138 | 64 | checkpoint signature (packed), zero when absent |
+//!
+//! Keys are read back with [`PublicKey::from_xy_unchecked`]: they were validated when
+//! the channel was opened, and skipping point decompression keeps loading a million
+//! rows cheap.
+
+use ark_ff::{BigInt, PrimeField};
+use channel::crypto::PublicKey;
+use channel::field::Fe;
+use channel::ledger::ChannelRecord;
+use channel::types::{ChannelId, Epoch};
+
+/// Length of an encoded channel row.
+pub const ROW_LEN: usize = 202;
+const ROW_VERSION: u8 = 1;
+const FLAG_SIG: u8 = 1;
+const FLAG_EXITING: u8 = 2;
+
+/// Why a stored row could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    /// Wrong length.
+    #[error("row has {0} bytes, expected {ROW_LEN}")]
+    Length(usize),
+    /// Unknown row version.
+    #[error("unknown row version {0}")]
+    Version(u8),
+    /// A field element is not below the modulus.
+    #[error("field element out of range")]
+    Field,
+    /// Unknown flag bits, or a signature without a seq (or the reverse).
+    #[error("inconsistent flags")]
+    Flags,
+}
+
+/// 32 big-endian bytes of `x` (same bytes as `channel::field::fe_to_be_bytes`, without
+/// the big-integer detour).
+pub fn fe_to_be(x: &Fe) -> [u8; 32] {
+    let limbs = x.into_bigint().0; // little-endian u64 limbs
+    let mut out = [0u8; 32];
+    for (i, limb) in limbs.iter().rev().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&limb.to_be_bytes());
+    }
+    out
+}
+
+/// Parse 32 big-endian bytes, `None` if the value is not below the modulus.
+pub fn fe_from_be(bytes: &[u8; 32]) -> Option<Fe> {
+    let mut limbs = [0u64; 4];
+    for (i, limb) in limbs.iter_mut().enumerate() {
+        let at = 24 - i * 8;
+        *limb = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    }
+    Fe::from_bigint(BigInt(limbs))
+}
+
+/// Encode `record` as a row reflecting every batch up to `as_of`.
+pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
+    let mut out = [0u8; ROW_LEN];
+    out[0] = ROW_VERSION;
+    out[1..9].copy_from_slice(&as_of.to_be_bytes());
+    out[9..41].copy_from_slice(&fe_to_be(&record.pk.0.x));
+    out[41..73].copy_from_slice(&fe_to_be(&record.pk.0.y));
+    out[73..81].copy_from_slice(&record.deposit.to_be_bytes());
+    out[81..89].copy_from_slice(&record.spent.to_be_bytes());
+    out[89..97].copy_from_slice(&record.received.to_be_bytes());
+    out[97..105].copy_from_slice(&record.seq.to_be_bytes());
+    out[105..137].copy_from_slice(&fe_to_be(&record.chain));
+    let mut flags = 0;
+    if let Some(sig) = &record.checkpoint_sig {
+        flags |= FLAG_SIG;
+        out[138..202].copy_from_slice(sig);
+    }
+    if record.exiting {
+        flags |= FLAG_EXITING;
+    }
+    out[137] = flags;
+    out
+}
+
+/// Decode a row of channel `id`; returns the record and its `as_of`.
+pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), RowError> {
+    let b: &[u8; ROW_LEN] = bytes
+        .try_into()
+        .map_err(|_| RowError::Length(bytes.len()))?;
+    if b[0] != ROW_VERSION {
+        return Err(RowError::Version(b[0]));
+    }
+    let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+    let fe_at =
+        |at: usize| fe_from_be(b[at..at + 32].try_into().expect("32 bytes")).ok_or(RowError::Field);
+    let flags = b[137];
+    if flags & !(FLAG_SIG | FLAG_EXITING) != 0 {
+        return Err(RowError::Flags);
+    }
+    let seq = u64_at(97);
+    let has_sig = flags & FLAG_SIG != 0;
+    if has_sig != (seq != 0) {
+        return Err(RowError::Flags);
+    }
+    let record = ChannelRecord {
+        id,
+        pk: PublicKey::from_xy_unchecked(fe_at(9)?, fe_at(41)?),
+        deposit: u64_at(73),
+        spent: u64_at(81),
+        received: u64_at(89),
+        seq,
+        chain: fe_at(105)?,
+        checkpoint_sig: has_sig.then(|| b[138..202].try_into().expect("64 bytes")),
+        exiting: flags & FLAG_EXITING != 0,
+    };
+    Ok((record, u64_at(1)))
+}
+
+/// The `epochs` table's value: what the store knows about one epoch cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochRecord {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The last batch included in the epoch (the snapshot is the state after it).
+    pub cut_batch: u64,
+    /// Wall-clock time of the cut, milliseconds since the Unix epoch.
+    pub cut_unix_ms: u64,
+    /// Set once the snapshot file is durably written.
+    pub snapshot: Option<SnapshotMeta>,
+}
+
+/// A written snapshot file: how many channels and its BLAKE3 digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    /// Number of channels in the snapshot.
+    pub channels: u64,
+    /// BLAKE3 of the file's body (the file's last 32 bytes).
+    pub digest: [u8; 32],
+}
+
+/// Length of an encoded [`EpochRecord`].
+pub const EPOCH_LEN: usize = 66;
+
+impl EpochRecord {
+    /// `version u8 (1), epoch u64, cut_batch u64, cut_unix_ms u64, has_snapshot u8,
+    /// channels u64, digest [32]`, big-endian.
+    pub fn encode(&self) -> [u8; EPOCH_LEN] {
+        let mut out = [0u8; EPOCH_LEN];
+        out[0] = 1;
+        out[1..9].copy_from_slice(&self.epoch.to_be_bytes());
+        out[9..17].copy_from_slice(&self.cut_batch.to_be_bytes());
+        out[17..25].copy_from_slice(&self.cut_unix_ms.to_be_bytes());
+        if let Some(s) = &self.snapshot {
+            out[25] = 1;
+            out[26..34].copy_from_slice(&s.channels.to_be_bytes());
+            out[34..66].copy_from_slice(&s.digest);
+        }
+        out
+    }
+
+    /// Inverse of [`EpochRecord::encode`]; `None` if malformed.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let b: &[u8; EPOCH_LEN] = bytes.try_into().ok()?;
+        if b[0] != 1 || b[25] > 1 {
+            return None;
+        }
+        let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        Some(EpochRecord {
+            epoch: u64_at(1),
+            cut_batch: u64_at(9),
+            cut_unix_ms: u64_at(17),
+            snapshot: (b[25] == 1).then(|| SnapshotMeta {
+                channels: u64_at(26),
+                digest: b[34..66].try_into().expect("32 bytes"),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use channel::field::{fe_from_be_bytes, fe_to_be_bytes};
+
+    fn record(seq: u64) -> ChannelRecord {
+        ChannelRecord {
+            id: 7,
+            pk: PublicKey::from_xy_unchecked(Fe::from(123u64), -Fe::from(5u64)),
+            deposit: 1_000,
+            spent: 40,
+            received: u64::MAX - 3,
+            seq,
+            chain: -Fe::from(99u64),
+            checkpoint_sig: (seq > 0).then_some([0xab; 64]),
+            exiting: seq % 2 == 1,
+        }
+    }
+
+    #[test]
+    fn field_bytes_agree_with_channel_encoding() {
+        for x in [
+            Fe::from(0u64),
+            Fe::from(1u64),
+            -Fe::from(1u64),
+            Fe::from(u64::MAX) * Fe::from(77u64),
+        ] {
+            assert_eq!(fe_to_be(&x), fe_to_be_bytes(&x));
+            assert_eq!(fe_from_be(&fe_to_be(&x)), Some(x));
+            assert_eq!(fe_from_be_bytes(&fe_to_be(&x)).ok(), Some(x));
+        }
+        assert_eq!(fe_from_be(&[0xff; 32]), None);
+    }
+
+    #[test]
+    fn row_round_trip() {
+        for seq in [0, 1, 2] {
+            let r = record(seq);
+            let row = encode_row(&r, 42 + seq);
+            assert_eq!(decode_row(7, &row), Ok((r, 42 + seq)));
+        }
+    }
+
+    #[test]
+    fn malformed_rows_are_refused() {
+        let row = encode_row(&record(1), 1);
+        assert_eq!(decode_row(7, &row[..100]), Err(RowError::Length(100)));
+        let mut bad = row;
+        bad[0] = 9;
+        assert_eq!(decode_row(7, &bad), Err(RowError::Version(9)));
+        let mut bad = row;
+        bad[9..41].copy_from_slice(&[0xff; 32]);
+        assert_eq!(decode_row(7, &bad), Err(RowError::Field));
+        let mut bad = row;
+        bad[137] = 0x80;
+        assert_eq!(decode_row(7, &bad), Err(RowError::Flags));
+        let mut bad = row;
+        bad[137] = 0; // seq 1 without a signature
+        assert_eq!(decode_row(7, &bad), Err(RowError::Flags));
+    }
+
+    #[test]
+    fn epoch_record_round_trip() {
+        let mut e = EpochRecord {
+            epoch: 3,
+            cut_batch: 900,
+            cut_unix_ms: 1_700_000_000_000,
+            snapshot: None,
+        };
+        assert_eq!(EpochRecord::decode(&e.encode()), Some(e));
+        e.snapshot = Some(SnapshotMeta {
+            channels: 10,
+            digest: [7; 32],
+        });
+        assert_eq!(EpochRecord::decode(&e.encode()), Some(e));
+        assert_eq!(EpochRecord::decode(&e.encode()[..10]), None);
+    }
+}

@@ -1,0 +1,561 @@
+//! The hub's durable state: one redb file in the data directory (DESIGN.md §6, §7).
+//!
+//! Tables (layout private to this module):
+//! - `meta` (`&str → u64`): `schema_version`, `hub_id`, `last_batch` (last committed
+//!   batch number, 0 = none), `folded_through` (every batch up to it is reflected in
+//!   `channels` and deleted from `log`), `last_epoch` (last cut epoch, 0 = none).
+//! - `channels` (`u32 → row`): one fixed-layout row per channel ([`codec`]), each
+//!   carrying `as_of`, the last batch it reflects.
+//! - `log` (`u64 → Batch::encode()`): one record per group commit after `folded_through`.
+//! - `epochs` (`u64 → EpochRecord`): epoch cuts and their snapshot files.
+//!
+//! The ack path only appends to `log` ([`Store::append_batch`], one `Immediate`
+//! transaction: its cost grows with the batch's bytes). Folding ([`Store::fold`])
+//! rewrites channel rows from the in-memory table in bounded slices, off the ack
+//! path; because every row carries `as_of`, a fold round can be spread over many
+//! slices and a crash in the middle loses nothing: replay skips, per channel, the
+//! batches its row already reflects ([`Store::load`]). The last slice of a round
+//! deletes the folded log records and advances `folded_through` atomically.
+//!
+//! Epoch cuts ([`Store::cut_epoch`]) record the cut batch durably and hand back a
+//! read transaction over exactly that state, from which [`snapshot`] materialises a
+//! self-contained snapshot file that another process reads with [`read_snapshot`].
+
+pub mod codec;
+mod error;
+mod key;
+mod replay;
+pub mod snapshot;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use channel::ledger::{Batch, ChannelRecord};
+use channel::types::{ChannelId, Epoch, HubId};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
+};
+
+pub use codec::{EpochRecord, SnapshotMeta};
+pub use error::{CommitError, KeyError, LoadError, OpenError, SnapshotError, StoreError};
+pub use key::{KEY_FILE, blind_seed, hub_key};
+pub use replay::{batch_channels, event_channel};
+pub use snapshot::{SnapshotFile, read_snapshot, read_snapshot_file, snapshot_path};
+
+use crate::state::Channels;
+
+/// Schema version this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "hub.redb";
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const CHANNELS: TableDefinition<u32, &[u8]> = TableDefinition::new("channels");
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const EPOCHS: TableDefinition<u64, &[u8]> = TableDefinition::new("epochs");
+
+const M_SCHEMA: &str = "schema_version";
+const M_HUB_ID: &str = "hub_id";
+const M_LAST_BATCH: &str = "last_batch";
+const M_FOLDED: &str = "folded_through";
+const M_LAST_EPOCH: &str = "last_epoch";
+
+/// Tuning for [`Store::open_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// redb's page cache, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// What one [`Store::append_batch`] cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendStats {
+    /// Bytes of the log record.
+    pub bytes: usize,
+    /// Time spent in `commit` (page writes and fsync).
+    pub commit: Duration,
+}
+
+/// What one [`Store::fold`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldStats {
+    /// Rows written.
+    pub rows: usize,
+    /// Log records deleted.
+    pub deleted: u64,
+    /// Time spent in `commit`.
+    pub commit: Duration,
+}
+
+/// The durable counters of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreMeta {
+    /// Hub id.
+    pub hub_id: HubId,
+    /// Last committed batch (0: none).
+    pub last_batch: u64,
+    /// Every batch up to this one is folded into `channels`.
+    pub folded_through: u64,
+    /// Last cut epoch (0: none).
+    pub last_epoch: Epoch,
+}
+
+/// Where loading left off, for the writer to continue from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Durable counters at load.
+    pub meta: StoreMeta,
+    /// Log records replayed on top of the channel rows.
+    pub replayed: u64,
+    /// Channels touched by the replayed records (their rows are stale: the writer's
+    /// first fold round rewrites them), sorted.
+    pub dirty: Vec<ChannelId>,
+    /// Every epoch cut, oldest first.
+    pub epochs: Vec<EpochRecord>,
+}
+
+impl Recovery {
+    /// Cut epochs whose snapshot file was not written yet (the writer resumes them).
+    pub fn pending_snapshots(&self) -> impl Iterator<Item = &EpochRecord> {
+        self.epochs.iter().filter(|e| e.snapshot.is_none())
+    }
+}
+
+/// The result of [`Store::load`].
+#[derive(Debug)]
+pub struct Loaded {
+    /// Every channel's committed state.
+    pub channels: Channels,
+    /// Where the writer continues.
+    pub recovery: Recovery,
+}
+
+/// The hub's store: a cheap handle (clones share one database).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    dir: PathBuf,
+    hub_id: HubId,
+    failed: AtomicBool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.inner.dir)
+            .field("hub_id", &self.inner.hub_id)
+            .field("failed", &self.is_failed())
+            .finish()
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn read_err(e: impl Into<redb::Error>) -> LoadError {
+    LoadError::Read(e.into())
+}
+
+fn meta_get(
+    table: &impl ReadableTable<&'static str, u64>,
+    key: &'static str,
+) -> Result<u64, LoadError> {
+    Ok(table
+        .get(key)
+        .map_err(read_err)?
+        .ok_or(LoadError::MissingMeta(key))?
+        .value())
+}
+
+fn read_meta(txn: &ReadTransaction) -> Result<StoreMeta, LoadError> {
+    let meta = txn.open_table(META).map_err(read_err)?;
+    Ok(StoreMeta {
+        hub_id: meta_get(&meta, M_HUB_ID)?,
+        last_batch: meta_get(&meta, M_LAST_BATCH)?,
+        folded_through: meta_get(&meta, M_FOLDED)?,
+        last_epoch: meta_get(&meta, M_LAST_EPOCH)?,
+    })
+}
+
+fn read_epochs(txn: &ReadTransaction) -> Result<Vec<EpochRecord>, LoadError> {
+    let table = txn.open_table(EPOCHS).map_err(read_err)?;
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(read_err)? {
+        let (k, v) = entry.map_err(read_err)?;
+        let rec = EpochRecord::decode(v.value()).ok_or(LoadError::Epoch(k.value()))?;
+        if rec.epoch != k.value() {
+            return Err(LoadError::Epoch(k.value()));
+        }
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Open (or create) the store in `dir` for hub `hub_id`, with default options.
+    pub fn open(dir: impl AsRef<Path>, hub_id: HubId) -> Result<Store, OpenError> {
+        Self::open_with(dir, hub_id, StoreOptions::default())
+    }
+
+    /// Open (or create) the store in `dir` for hub `hub_id`. Fails if another process
+    /// has the database open, or if it belongs to another hub.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        hub_id: HubId,
+        options: StoreOptions,
+    ) -> Result<Store, OpenError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| OpenError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(dir.join(DB_FILE))?;
+        let init = |db: &Database| -> Result<Option<OpenError>, redb::Error> {
+            let txn = db.begin_write()?;
+            {
+                let mut meta = txn.open_table(META)?;
+                txn.open_table(CHANNELS)?;
+                txn.open_table(LOG)?;
+                txn.open_table(EPOCHS)?;
+                let schema = meta.get(M_SCHEMA)?.map(|g| g.value());
+                match schema {
+                    None => {
+                        meta.insert(M_SCHEMA, SCHEMA_VERSION)?;
+                        meta.insert(M_HUB_ID, hub_id)?;
+                        meta.insert(M_LAST_BATCH, 0)?;
+                        meta.insert(M_FOLDED, 0)?;
+                        meta.insert(M_LAST_EPOCH, 0)?;
+                    }
+                    Some(found) if found != SCHEMA_VERSION => {
+                        return Ok(Some(OpenError::SchemaVersion {
+                            found,
+                            expected: SCHEMA_VERSION,
+                        }));
+                    }
+                    Some(_) => {
+                        let stored = meta.get(M_HUB_ID)?.map(|g| g.value());
+                        if stored != Some(hub_id) {
+                            return Ok(Some(OpenError::HubIdMismatch {
+                                stored: stored.unwrap_or(0),
+                                expected: hub_id,
+                            }));
+                        }
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(None)
+        };
+        if let Some(refused) = init(&db).map_err(OpenError::Init)? {
+            return Err(refused);
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                dir,
+                hub_id,
+                failed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The hub id.
+    pub fn hub_id(&self) -> HubId {
+        self.inner.hub_id
+    }
+
+    /// Whether a write has failed (the store is fail-stopped).
+    pub fn is_failed(&self) -> bool {
+        self.inner.failed.load(Ordering::Acquire)
+    }
+
+    /// Mark the store failed and pass `e` through.
+    fn fail(&self, e: impl Into<redb::Error>) -> CommitError {
+        self.inner.failed.store(true, Ordering::Release);
+        CommitError::Write(e.into())
+    }
+
+    fn begin_write(&self) -> Result<WriteTransaction, CommitError> {
+        if self.is_failed() {
+            return Err(CommitError::PreviousIo);
+        }
+        let mut txn = self.inner.db.begin_write().map_err(|e| self.fail(e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| self.fail(e))?;
+        Ok(txn)
+    }
+
+    fn commit(&self, txn: WriteTransaction) -> Result<Duration, CommitError> {
+        let t = Instant::now();
+        txn.commit().map_err(|e| {
+            self.inner.failed.store(true, Ordering::Release);
+            CommitError::Commit(e)
+        })?;
+        Ok(t.elapsed())
+    }
+
+    /// A read transaction over the latest committed state.
+    pub fn begin_read(&self) -> Result<ReadTransaction, LoadError> {
+        self.inner.db.begin_read().map_err(read_err)
+    }
+
+    /// The durable counters.
+    pub fn meta(&self) -> Result<StoreMeta, LoadError> {
+        read_meta(&self.begin_read()?)
+    }
+
+    /// Every epoch cut, oldest first.
+    pub fn epochs(&self) -> Result<Vec<EpochRecord>, LoadError> {
+        read_epochs(&self.begin_read()?)
+    }
+
+    /// Number of log records not folded yet.
+    pub fn log_records(&self) -> Result<u64, LoadError> {
+        let txn = self.begin_read()?;
+        txn.open_table(LOG)
+            .map_err(read_err)?
+            .len()
+            .map_err(read_err)
+    }
+
+    /// The group commit: append `batch` to the log and advance `last_batch`, in one
+    /// `Durability::Immediate` transaction. `batch.number` must be `last_batch + 1`.
+    pub fn append_batch(&self, batch: &Batch) -> Result<AppendStats, CommitError> {
+        let bytes = batch.encode();
+        let txn = self.begin_write()?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
+            let last = meta
+                .get(M_LAST_BATCH)
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |g| g.value());
+            if batch.number != last + 1 {
+                drop(meta);
+                txn.abort().map_err(|e| self.fail(e))?;
+                return Err(CommitError::OutOfOrder {
+                    last,
+                    got: batch.number,
+                });
+            }
+            let mut log = txn.open_table(LOG).map_err(|e| self.fail(e))?;
+            log.insert(batch.number, bytes.as_slice())
+                .map_err(|e| self.fail(e))?;
+            meta.insert(M_LAST_BATCH, batch.number)
+                .map_err(|e| self.fail(e))?;
+        }
+        let commit = self.commit(txn)?;
+        Ok(AppendStats {
+            bytes: bytes.len(),
+            commit,
+        })
+    }
+
+    /// One fold slice: write `rows` (each channel's committed record as of batch
+    /// `as_of`, which must be committed) into the channel table; if `complete_through`
+    /// is set, every batch up to it is now reflected in the rows, so delete those log
+    /// records and advance `folded_through`, in the same transaction.
+    ///
+    /// Refused while an epoch cut before `as_of` has no snapshot yet (the rows must
+    /// still describe the cut state if the hub restarts before the snapshot is written).
+    pub fn fold<'a>(
+        &self,
+        rows: impl IntoIterator<Item = &'a ChannelRecord>,
+        as_of: u64,
+        complete_through: Option<u64>,
+    ) -> Result<FoldStats, CommitError> {
+        let txn = self.begin_write()?;
+        let mut written = 0;
+        let mut deleted = 0;
+        let refused = (|| -> Result<Option<CommitError>, CommitError> {
+            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
+            let last = meta
+                .get(M_LAST_BATCH)
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |g| g.value());
+            let folded = meta
+                .get(M_FOLDED)
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |g| g.value());
+            if as_of > last || complete_through.is_some_and(|c| c > as_of) {
+                return Ok(Some(CommitError::FoldAhead { as_of, last }));
+            }
+            // Newest epochs first; cuts are snapshotted in order, so the scan stops
+            // at the first snapshotted one.
+            let epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
+            for entry in epochs.iter().map_err(|e| self.fail(e))?.rev() {
+                let (_, v) = entry.map_err(|e| self.fail(e))?;
+                match EpochRecord::decode(v.value()) {
+                    Some(e) if e.snapshot.is_some() => break,
+                    Some(e) if as_of > e.cut_batch => {
+                        return Ok(Some(CommitError::SnapshotPending { epoch: e.epoch }));
+                    }
+                    _ => {}
+                }
+            }
+            let mut channels = txn.open_table(CHANNELS).map_err(|e| self.fail(e))?;
+            for r in rows {
+                channels
+                    .insert(r.id, codec::encode_row(r, as_of).as_slice())
+                    .map_err(|e| self.fail(e))?;
+                written += 1;
+            }
+            if let Some(through) = complete_through.filter(|&t| t > folded) {
+                let mut log = txn.open_table(LOG).map_err(|e| self.fail(e))?;
+                log.retain_in(..=through, |_, _| {
+                    deleted += 1;
+                    false
+                })
+                .map_err(|e| self.fail(e))?;
+                meta.insert(M_FOLDED, through).map_err(|e| self.fail(e))?;
+            }
+            Ok(None)
+        })()?;
+        if let Some(err) = refused {
+            txn.abort().map_err(|e| self.fail(e))?;
+            return Err(err);
+        }
+        let commit = self.commit(txn)?;
+        Ok(FoldStats {
+            rows: written,
+            deleted,
+            commit,
+        })
+    }
+
+    /// Cut epoch `epoch` after the last committed batch: record it durably and return
+    /// the record with a read transaction over exactly the cut state (no write can
+    /// slip in between: the caller is the only writer). Materialise the snapshot with
+    /// [`snapshot::materialize`] (no hurry: the read transaction pins the pages).
+    pub fn cut_epoch(&self, epoch: Epoch) -> Result<(EpochRecord, ReadTransaction), CommitError> {
+        let txn = self.begin_write()?;
+        let record;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
+            let last_epoch = meta
+                .get(M_LAST_EPOCH)
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |g| g.value());
+            let last_batch = meta
+                .get(M_LAST_BATCH)
+                .map_err(|e| self.fail(e))?
+                .map_or(0, |g| g.value());
+            if epoch <= last_epoch {
+                drop(meta);
+                txn.abort().map_err(|e| self.fail(e))?;
+                return Err(CommitError::EpochNotAfter {
+                    last: last_epoch,
+                    got: epoch,
+                });
+            }
+            record = EpochRecord {
+                epoch,
+                cut_batch: last_batch,
+                cut_unix_ms: now_unix_ms(),
+                snapshot: None,
+            };
+            let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
+            epochs
+                .insert(epoch, record.encode().as_slice())
+                .map_err(|e| self.fail(e))?;
+            meta.insert(M_LAST_EPOCH, epoch).map_err(|e| self.fail(e))?;
+        }
+        self.commit(txn)?;
+        let read = self
+            .inner
+            .db
+            .begin_read()
+            .map_err(|e| CommitError::Write(e.into()))?;
+        Ok((record, read))
+    }
+
+    /// Record that epoch `epoch`'s snapshot file is durably written.
+    pub fn record_snapshot(
+        &self,
+        epoch: Epoch,
+        meta: SnapshotMeta,
+    ) -> Result<EpochRecord, CommitError> {
+        let txn = self.begin_write()?;
+        let record;
+        {
+            let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
+            let found = epochs
+                .get(epoch)
+                .map_err(|e| self.fail(e))?
+                .and_then(|v| EpochRecord::decode(v.value()));
+            let Some(mut r) = found else {
+                drop(epochs);
+                txn.abort().map_err(|e| self.fail(e))?;
+                return Err(CommitError::UnknownEpoch(epoch));
+            };
+            r.snapshot = Some(meta);
+            epochs
+                .insert(epoch, r.encode().as_slice())
+                .map_err(|e| self.fail(e))?;
+            record = r;
+        }
+        self.commit(txn)?;
+        Ok(record)
+    }
+
+    /// Load every channel: read the channel rows, then replay the log tail (each
+    /// record applied only to channels whose row does not already reflect it), and
+    /// check the ledger invariants.
+    pub fn load(&self) -> Result<Loaded, LoadError> {
+        let txn = self.begin_read()?;
+        let meta = read_meta(&txn)?;
+        let epochs = read_epochs(&txn)?;
+        let out = replay::replay(&txn, &meta, meta.last_batch, |n| Channels::with_capacity(n))?;
+        let mut bad = None;
+        out.table.for_each_record(|r| {
+            if bad.is_none() && r.balance().is_none() {
+                bad = Some(r.id);
+            }
+        });
+        if let Some(id) = bad {
+            return Err(LoadError::Invariant(format!(
+                "channel {id} has a negative balance"
+            )));
+        }
+        let totals = out.table.totals();
+        if !totals.balanced() {
+            return Err(LoadError::Invariant(format!(
+                "Σ S = {} but Σ R = {}",
+                totals.spent, totals.received
+            )));
+        }
+        Ok(Loaded {
+            channels: out.table,
+            recovery: Recovery {
+                meta,
+                replayed: out.replayed,
+                dirty: out.dirty,
+                epochs,
+            },
+        })
+    }
+}

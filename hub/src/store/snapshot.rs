@@ -1,0 +1,289 @@
+//! Epoch snapshot files: the committed state of every channel at an epoch cut,
+//! self-contained so that another process (`zkhub close`) can read it while the hub
+//! runs and keeps the database file locked.
+//!
+//! File `DIR/epochs/<epoch>/snapshot.bin`, big-endian:
+//!
+//! | size | field |
+//! |---|---|
+//! | 8 | magic `b"ZKHSNAP\0"` |
+//! | 4 | format version (1) |
+//! | 8 | hub id |
+//! | 8 | epoch |
+//! | 8 | cut batch (the state is the one after this batch) |
+//! | 8 | `n`, number of channels |
+//! | n × 238 | per channel, ids strictly increasing: id `u32`, the channel row exactly as in the store (`codec`, 202 bytes, `as_of` = cut batch), blind (32) |
+//! | 32 | BLAKE3 of every byte before it |
+//!
+//! Written atomically: to a temporary file in the same directory, fsync, rename,
+//! fsync of the directory. A file that exists is complete.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use channel::field::Fe;
+use channel::ledger::{ChannelRecord, ChannelState, ChannelTable, Snapshot};
+use channel::types::{ChannelId, Epoch, HubId};
+use redb::ReadTransaction;
+
+use super::codec::{self, EpochRecord, ROW_LEN, SnapshotMeta};
+use super::replay::replay;
+use super::{LoadError, SnapshotError, Store, read_meta};
+
+const MAGIC: &[u8; 8] = b"ZKHSNAP\0";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 * 4;
+const ENTRY_LEN: usize = 4 + ROW_LEN + 32;
+
+/// The snapshot file of `epoch` in data directory `dir`.
+pub fn snapshot_path(dir: impl AsRef<Path>, epoch: Epoch) -> PathBuf {
+    dir.as_ref()
+        .join("epochs")
+        .join(epoch.to_string())
+        .join("snapshot.bin")
+}
+
+/// A snapshot file's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFile {
+    /// The snapshot (records and blinds).
+    pub snapshot: Snapshot,
+    /// The cut batch.
+    pub cut_batch: u64,
+    /// The file's digest.
+    pub digest: [u8; 32],
+}
+
+/// A channel table over a sorted vector (snapshots are built single-threaded and
+/// handed out sorted by id).
+struct SortedTable(RefCell<Vec<ChannelState>>);
+
+impl ChannelTable for SortedTable {
+    fn with_channel<R>(&self, id: ChannelId, f: impl FnOnce(&mut ChannelState) -> R) -> Option<R> {
+        let mut v = self.0.borrow_mut();
+        let i = v.binary_search_by_key(&id, |c| c.record.id).ok()?;
+        Some(f(&mut v[i]))
+    }
+
+    fn insert_channel(&self, state: ChannelState) {
+        let mut v = self.0.borrow_mut();
+        // Rows arrive in id order: pushing is the common case.
+        if v.last().is_none_or(|c| c.record.id < state.record.id) {
+            v.push(state);
+        } else if let Err(i) = v.binary_search_by_key(&state.record.id, |c| c.record.id) {
+            v.insert(i, state);
+        }
+    }
+}
+
+/// The committed records as of `cut.cut_batch`, sorted by id, read from `txn` (a
+/// read transaction taken at the cut, or later provided no fold ran past the cut).
+pub fn materialize(
+    txn: &ReadTransaction,
+    cut: &EpochRecord,
+) -> Result<Vec<ChannelRecord>, LoadError> {
+    let meta = read_meta(txn)?;
+    if cut.cut_batch > meta.last_batch || cut.cut_batch < meta.folded_through {
+        return Err(LoadError::Inconsistent {
+            number: cut.cut_batch,
+            reason: format!(
+                "epoch {} cut at batch {} is outside the readable range {}..={}",
+                cut.epoch, cut.cut_batch, meta.folded_through, meta.last_batch
+            ),
+        });
+    }
+    let out = replay(txn, &meta, cut.cut_batch, |n| {
+        SortedTable(RefCell::new(Vec::with_capacity(n)))
+    })?;
+    let states = out.table.0.into_inner();
+    let mut records = Vec::with_capacity(states.len());
+    let (mut s, mut r) = (0u128, 0u128);
+    for c in states {
+        if c.record.balance().is_none() {
+            return Err(LoadError::Invariant(format!(
+                "channel {} has a negative balance",
+                c.record.id
+            )));
+        }
+        s += u128::from(c.record.spent);
+        r += u128::from(c.record.received);
+        records.push(c.record);
+    }
+    if s != r {
+        return Err(LoadError::Invariant(format!("Σ S = {s} but Σ R = {r}")));
+    }
+    Ok(records)
+}
+
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write `snapshot` (state after `cut_batch`) to its file in `dir`, atomically.
+pub fn write_snapshot(
+    dir: &Path,
+    snapshot: &Snapshot,
+    cut_batch: u64,
+) -> Result<SnapshotMeta, SnapshotError> {
+    assert_eq!(
+        snapshot.channels.len(),
+        snapshot.blinds.len(),
+        "one blind per channel"
+    );
+    let path = snapshot_path(dir, snapshot.epoch);
+    let parent = path
+        .parent()
+        .expect("snapshot path has a parent")
+        .to_path_buf();
+    let tmp = parent.join(format!("snapshot.bin.tmp.{}", std::process::id()));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| SnapshotError::Io { path: p, source }
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let result = (|| -> std::io::Result<[u8; 32]> {
+        let file = File::create(&tmp)?;
+        let mut w = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+        };
+        w.write_all(MAGIC)?;
+        w.write_all(&VERSION.to_be_bytes())?;
+        w.write_all(&snapshot.hub_id.to_be_bytes())?;
+        w.write_all(&snapshot.epoch.to_be_bytes())?;
+        w.write_all(&cut_batch.to_be_bytes())?;
+        w.write_all(&(snapshot.channels.len() as u64).to_be_bytes())?;
+        for (r, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
+            w.write_all(&r.id.to_be_bytes())?;
+            w.write_all(&codec::encode_row(r, cut_batch))?;
+            w.write_all(&codec::fe_to_be(blind))?;
+        }
+        let digest: [u8; 32] = w.hasher.finalize().into();
+        let mut inner = w.inner;
+        inner.write_all(&digest)?;
+        let file = inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(digest)
+    })();
+    let digest = match result {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+    };
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    File::open(&parent)
+        .and_then(|d| d.sync_all())
+        .map_err(io(&parent))?;
+    Ok(SnapshotMeta {
+        channels: snapshot.channels.len() as u64,
+        digest,
+    })
+}
+
+/// Materialise epoch `cut`'s snapshot from `txn`, write its file and record it in the
+/// store. The read transaction is released as soon as the records are in memory
+/// (before the blinds are derived), so it pins old pages only briefly.
+pub fn take_snapshot(
+    store: &Store,
+    txn: ReadTransaction,
+    cut: &EpochRecord,
+    blind_seed: &Fe,
+) -> Result<SnapshotMeta, SnapshotError> {
+    let records = materialize(&txn, cut)?;
+    drop(txn);
+    let snapshot = Snapshot::new(store.hub_id(), cut.epoch, records, blind_seed);
+    let meta = write_snapshot(store.dir(), &snapshot, cut.cut_batch)?;
+    store.record_snapshot(cut.epoch, meta)?;
+    Ok(meta)
+}
+
+/// Read epoch `epoch`'s snapshot from data directory `dir` (works while the hub runs).
+pub fn read_snapshot(dir: impl AsRef<Path>, epoch: Epoch) -> Result<Snapshot, SnapshotError> {
+    Ok(read_snapshot_file(dir, epoch)?.snapshot)
+}
+
+/// Read epoch `epoch`'s snapshot file with its cut batch and digest, verifying the
+/// digest, the header and the id order.
+pub fn read_snapshot_file(
+    dir: impl AsRef<Path>,
+    epoch: Epoch,
+) -> Result<SnapshotFile, SnapshotError> {
+    let path = snapshot_path(dir, epoch);
+    let bytes = std::fs::read(&path).map_err(|source| SnapshotError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let bad = |reason| SnapshotError::Format {
+        path: path.clone(),
+        reason,
+    };
+    if bytes.len() < HEADER_LEN + 32 {
+        return Err(bad("truncated"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - 32);
+    if blake3::hash(body).as_bytes() != digest {
+        return Err(SnapshotError::Digest(path));
+    }
+    if &body[..8] != MAGIC {
+        return Err(bad("not a zkhub snapshot"));
+    }
+    let u64_at = |at: usize| u64::from_be_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+    if u32::from_be_bytes(body[8..12].try_into().expect("4 bytes")) != VERSION {
+        return Err(bad("unknown version"));
+    }
+    let hub_id: HubId = u64_at(12);
+    let file_epoch = u64_at(20);
+    let cut_batch = u64_at(28);
+    let n = u64_at(36);
+    if file_epoch != epoch {
+        return Err(bad("epoch does not match the file's place"));
+    }
+    let entries = &body[HEADER_LEN..];
+    if u64::try_from(entries.len()).ok() != n.checked_mul(ENTRY_LEN as u64) {
+        return Err(bad("length does not match the channel count"));
+    }
+    let mut channels = Vec::with_capacity(entries.len() / ENTRY_LEN);
+    let mut blinds = Vec::with_capacity(entries.len() / ENTRY_LEN);
+    for e in entries.chunks_exact(ENTRY_LEN) {
+        let id = u32::from_be_bytes(e[..4].try_into().expect("4 bytes"));
+        if channels.last().is_some_and(|c: &ChannelRecord| c.id >= id) {
+            return Err(bad("ids not strictly increasing"));
+        }
+        let (record, as_of) =
+            codec::decode_row(id, &e[4..4 + ROW_LEN]).map_err(|_| bad("channel row"))?;
+        if as_of != cut_batch {
+            return Err(bad("row not at the cut batch"));
+        }
+        let blind = codec::fe_from_be(e[4 + ROW_LEN..].try_into().expect("32 bytes"))
+            .ok_or_else(|| bad("blind"))?;
+        channels.push(record);
+        blinds.push(blind);
+    }
+    Ok(SnapshotFile {
+        snapshot: Snapshot {
+            hub_id,
+            epoch,
+            channels,
+            blinds,
+        },
+        cut_batch,
+        digest: digest.try_into().expect("32 bytes"),
+    })
+}

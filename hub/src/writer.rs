@@ -1,0 +1,801 @@
+//! The group committer (DESIGN.md §6): one OS thread that owns all writes to the
+//! store.
+//!
+//! Loop: block for the first [`CommitRequest`], drain more without blocking up to
+//! [`WriterConfig::max_batch_payments`] / [`WriterConfig::max_batch_requests`] or
+//! up to the next control request, build one [`Batch`], append it to the log in one
+//! `Durability::Immediate` transaction ([`Store::append_batch`]), apply it to the
+//! in-memory [`Channels`], and only then hand the [`Applied`] acks and credits to
+//! the [`CommitListener`]. Nothing is acknowledged before its batch is durable.
+//!
+//! Between batches the same thread folds the log into the channel table in bounded
+//! slices ([`Store::fold`]): a fold *round* starts once
+//! [`WriterConfig::fold_after_records`] records are unfolded (or the writer is idle
+//! and a fold is due), takes the set of channels touched since the last round, and
+//! writes their current committed records [`WriterConfig::fold_slice_rows`] at a
+//! time, one slice per loop iteration; its last slice deletes the folded records.
+//! So a batch waits for at most one slice, and storage stays bounded.
+//!
+//! Epoch cuts are executed at a batch boundary: everything submitted before the
+//! [`CommitRequest::Cut`] is committed first, the cut is recorded durably, and a
+//! background thread materialises the snapshot from a read transaction taken right
+//! after. Folding pauses until the snapshot file is written (so that a restart can
+//! still rebuild the cut state).
+//!
+//! Fail-stop: if a write fails, the listener is told, waiting control requests get
+//! an error, no further acks are released, and the thread exits; the hub must
+//! restart and recover from what is durable.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use channel::field::Fe;
+use channel::ledger::{Applied, BatchBuilder, ChannelRecord, Covered, Event, apply_batch};
+use channel::types::{ChannelId, Epoch};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::state::Channels;
+use crate::store::{
+    CommitError, EpochRecord, Recovery, SnapshotError, SnapshotMeta, Store, snapshot,
+};
+
+/// Something for the group committer.
+#[derive(Debug)]
+pub enum CommitRequest {
+    /// A covered range ([`channel::ledger::ChannelState::cover`]).
+    Covered(Covered),
+    /// Several covered ranges in one queue slot (ranges of one channel in seq order).
+    CoveredMany(Vec<Covered>),
+    /// A settlement-layer event (applied before the batch's debits and credits).
+    Event(Event),
+    /// Cut epoch `epoch` after everything submitted before this request. The reply
+    /// comes once the cut is durable; the snapshot file follows in the background
+    /// ([`CommitListener::snapshot_written`]).
+    Cut {
+        /// The epoch to cut (must be after the last cut).
+        epoch: Epoch,
+        /// Receives the cut record.
+        reply: oneshot::Sender<Result<EpochRecord, WriterError>>,
+    },
+    /// Barrier: replies with the last committed batch number once everything
+    /// submitted before it is durable, applied and handed to the listener.
+    Flush(oneshot::Sender<Result<u64, WriterError>>),
+    /// Fold every unfolded log record into the channel table now (a full round,
+    /// in slices), then reply with the folded-through batch number.
+    FoldAll(oneshot::Sender<Result<u64, WriterError>>),
+}
+
+/// Why a request was not carried out.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriterError {
+    /// The writer has stopped (shut down, or fail-stopped after an error).
+    #[error("the writer has stopped")]
+    Stopped,
+    /// The store refused or failed.
+    #[error(transparent)]
+    Commit(Arc<CommitError>),
+}
+
+/// Why [`WriterHandle::submit`] gave a request back.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue is full (back-pressure: retry later or slow the client down).
+    #[error("the commit queue is full")]
+    Full(CommitRequest),
+    /// The writer has stopped.
+    #[error("the writer has stopped")]
+    Stopped(CommitRequest),
+}
+
+impl SubmitError {
+    /// The request that was not queued.
+    pub fn into_request(self) -> CommitRequest {
+        match self {
+            SubmitError::Full(r) | SubmitError::Stopped(r) => r,
+        }
+    }
+}
+
+/// Receives the outcome of each group commit. Called on the writer thread: keep it
+/// short (e.g. push to per-session queues).
+pub trait CommitListener: Send + Sync + 'static {
+    /// Batch `batch_number` is durable and applied: release these acks and credits.
+    fn committed(&self, batch_number: u64, applied: Applied);
+    /// A write failed: the writer stops; nothing more will be committed.
+    fn failed(&self, err: &CommitError);
+    /// An epoch's snapshot file was written (or could not be).
+    fn snapshot_written(&self, epoch: Epoch, result: Result<&SnapshotMeta, &SnapshotError>) {
+        let _ = (epoch, result);
+    }
+}
+
+/// Writer tuning.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Queue slots (requests) between the server and the writer.
+    pub queue_capacity: usize,
+    /// Stop draining once a batch holds this many payments.
+    pub max_batch_payments: u64,
+    /// Stop draining after this many requests.
+    pub max_batch_requests: usize,
+    /// Rows per fold slice (bounds how long a batch can wait behind a fold).
+    pub fold_slice_rows: usize,
+    /// Start a fold round once this many log records are unfolded.
+    pub fold_after_records: u64,
+    /// When idle, start a fold round if the last one ended this long ago.
+    pub fold_idle_interval: Duration,
+    /// Fold everything before exiting on shutdown.
+    pub fold_on_shutdown: bool,
+    /// Seed of the per-channel blinds in epoch snapshots (from the hub's secret,
+    /// see [`crate::store::blind_seed`]).
+    pub blind_seed: Fe,
+}
+
+impl WriterConfig {
+    /// Defaults with the given blind seed.
+    pub fn new(blind_seed: Fe) -> Self {
+        WriterConfig {
+            queue_capacity: 16_384,
+            max_batch_payments: 65_536,
+            max_batch_requests: 16_384,
+            fold_slice_rows: 1_024,
+            fold_after_records: 256,
+            fold_idle_interval: Duration::from_millis(500),
+            fold_on_shutdown: true,
+            blind_seed,
+        }
+    }
+}
+
+/// A fixed-bucket histogram of `u64` observations (lock-free).
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [u64],
+    counts: Box<[AtomicU64]>,
+    sum: AtomicU64,
+}
+
+/// A copy of a [`Histogram`]'s state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramSnapshot {
+    /// Inclusive upper bounds of the buckets.
+    pub bounds: &'static [u64],
+    /// Observations per bucket (not cumulative); one more than `bounds`: the last
+    /// counts observations above every bound.
+    pub counts: Vec<u64>,
+    /// Sum of observations.
+    pub sum: u64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// A histogram with the given inclusive upper bounds (increasing).
+    pub fn new(bounds: &'static [u64]) -> Self {
+        debug_assert!(bounds.windows(2).all(|w| w[0] < w[1]));
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+        }
+    }
+
+    /// Record one observation.
+    pub fn observe(&self, v: u64) {
+        let i = self.bounds.partition_point(|&b| b < v);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum.fetch_add(v, Relaxed);
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        HistogramSnapshot {
+            bounds: self.bounds,
+            count: counts.iter().sum(),
+            counts,
+            sum: self.sum.load(Relaxed),
+        }
+    }
+}
+
+/// Microsecond buckets for latencies.
+pub const LATENCY_US_BUCKETS: &[u64] = &[
+    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+/// Buckets for per-batch counts (payments).
+pub const COUNT_BUCKETS: &[u64] = &[1, 4, 16, 64, 256, 1_024, 4_096, 16_384, 65_536, 262_144];
+/// Byte buckets for batch records.
+pub const BYTES_BUCKETS: &[u64] = &[
+    256,
+    1_024,
+    4_096,
+    16_384,
+    65_536,
+    262_144,
+    1 << 20,
+    4 << 20,
+    16 << 20,
+];
+
+/// What the writer has done, for `/metrics` (read with `Relaxed` loads).
+#[derive(Debug)]
+pub struct WriterMetrics {
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Payments committed.
+    pub payments: AtomicU64,
+    /// Covered ranges committed.
+    pub ranges: AtomicU64,
+    /// Settlement events committed.
+    pub events: AtomicU64,
+    /// Log bytes appended.
+    pub bytes: AtomicU64,
+    /// Last committed batch number.
+    pub last_batch: AtomicU64,
+    /// Every batch up to this one is folded.
+    pub folded_through: AtomicU64,
+    /// Fold slices committed.
+    pub fold_slices: AtomicU64,
+    /// Channel rows written by folds.
+    pub fold_rows: AtomicU64,
+    /// Log records deleted by folds.
+    pub fold_deleted: AtomicU64,
+    /// Epoch snapshots written.
+    pub snapshots: AtomicU64,
+    /// Set once the writer fail-stopped.
+    pub failed: AtomicBool,
+    /// Time in the group commit's `commit` (page writes + fsync), µs.
+    pub commit_us: Histogram,
+    /// From the first request of a batch dequeued to the listener notified, µs.
+    pub batch_us: Histogram,
+    /// Time in a fold slice's `commit` plus row gathering, µs.
+    pub fold_us: Histogram,
+    /// Payments per batch.
+    pub batch_payments: Histogram,
+    /// Bytes per log record.
+    pub batch_bytes: Histogram,
+}
+
+impl WriterMetrics {
+    fn new(last_batch: u64, folded_through: u64) -> Self {
+        WriterMetrics {
+            batches: AtomicU64::new(0),
+            payments: AtomicU64::new(0),
+            ranges: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            last_batch: AtomicU64::new(last_batch),
+            folded_through: AtomicU64::new(folded_through),
+            fold_slices: AtomicU64::new(0),
+            fold_rows: AtomicU64::new(0),
+            fold_deleted: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            commit_us: Histogram::new(LATENCY_US_BUCKETS),
+            batch_us: Histogram::new(LATENCY_US_BUCKETS),
+            fold_us: Histogram::new(LATENCY_US_BUCKETS),
+            batch_payments: Histogram::new(COUNT_BUCKETS),
+            batch_bytes: Histogram::new(BYTES_BUCKETS),
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+enum Msg {
+    Req(CommitRequest),
+    Shutdown,
+}
+
+/// The submit side of the writer (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Req(r) => r.fmt(f),
+            Msg::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+impl WriterHandle {
+    /// Queue a request without blocking.
+    pub fn submit(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        self.tx.try_send(Msg::Req(req)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(Msg::Req(r)) => SubmitError::Full(r),
+            mpsc::error::TrySendError::Closed(Msg::Req(r)) => SubmitError::Stopped(r),
+            _ => unreachable!("only requests are submitted here"),
+        })
+    }
+
+    /// Queue a request, waiting for room.
+    pub async fn submit_async(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        self.tx.send(Msg::Req(req)).await.map_err(|e| match e.0 {
+            Msg::Req(r) => SubmitError::Stopped(r),
+            Msg::Shutdown => unreachable!("only requests are submitted here"),
+        })
+    }
+
+    /// Queue a request from a thread outside any async runtime, blocking for room.
+    pub fn submit_blocking(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        self.tx.blocking_send(Msg::Req(req)).map_err(|e| match e.0 {
+            Msg::Req(r) => SubmitError::Stopped(r),
+            Msg::Shutdown => unreachable!("only requests are submitted here"),
+        })
+    }
+
+    /// Requests waiting in the queue.
+    pub fn queue_len(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Wait until everything submitted so far is durable and applied; returns the
+    /// last committed batch number.
+    pub async fn flush(&self) -> Result<u64, WriterError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_async(CommitRequest::Flush(tx))
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        rx.await.map_err(|_| WriterError::Stopped)?
+    }
+
+    /// [`WriterHandle::flush`] for threads outside any async runtime.
+    pub fn flush_blocking(&self) -> Result<u64, WriterError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_blocking(CommitRequest::Flush(tx))
+            .map_err(|_| WriterError::Stopped)?;
+        rx.blocking_recv().map_err(|_| WriterError::Stopped)?
+    }
+
+    /// Cut epoch `epoch` after everything submitted so far.
+    pub async fn cut(&self, epoch: Epoch) -> Result<EpochRecord, WriterError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_async(CommitRequest::Cut { epoch, reply: tx })
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        rx.await.map_err(|_| WriterError::Stopped)?
+    }
+
+    /// [`WriterHandle::cut`] for threads outside any async runtime.
+    pub fn cut_blocking(&self, epoch: Epoch) -> Result<EpochRecord, WriterError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_blocking(CommitRequest::Cut { epoch, reply: tx })
+            .map_err(|_| WriterError::Stopped)?;
+        rx.blocking_recv().map_err(|_| WriterError::Stopped)?
+    }
+
+    /// Fold everything now (for tests and maintenance), from outside any runtime.
+    pub fn fold_all_blocking(&self) -> Result<u64, WriterError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit_blocking(CommitRequest::FoldAll(tx))
+            .map_err(|_| WriterError::Stopped)?;
+        rx.blocking_recv().map_err(|_| WriterError::Stopped)?
+    }
+}
+
+/// The running writer: owns its thread. Dropping it shuts it down (blocking).
+pub struct Writer {
+    handle: WriterHandle,
+    metrics: Arc<WriterMetrics>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Start the writer thread over `store` and the loaded `channels`, continuing
+    /// from `recovery` (resumes unwritten snapshots, folds the replayed tail).
+    pub fn spawn(
+        store: Store,
+        channels: Arc<Channels>,
+        recovery: Recovery,
+        config: WriterConfig,
+        listener: Arc<dyn CommitListener>,
+    ) -> std::io::Result<Writer> {
+        assert!(config.queue_capacity > 0 && config.fold_slice_rows > 0);
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let metrics = Arc::new(WriterMetrics::new(
+            recovery.meta.last_batch,
+            recovery.meta.folded_through,
+        ));
+        let mut core = Core {
+            store,
+            channels,
+            listener,
+            metrics: metrics.clone(),
+            last_batch: recovery.meta.last_batch,
+            folded_through: recovery.meta.folded_through,
+            dirty: recovery.dirty.iter().copied().collect(),
+            round: None,
+            last_fold: Instant::now(),
+            snapshots_pending: Arc::new(AtomicUsize::new(0)),
+            snapshot_threads: Vec::new(),
+            config,
+        };
+        let pending: Vec<EpochRecord> = recovery.pending_snapshots().copied().collect();
+        let thread = std::thread::Builder::new()
+            .name("zkhub-writer".into())
+            .spawn(move || {
+                for cut in pending {
+                    if core.resume_snapshot(cut).is_err() {
+                        return;
+                    }
+                }
+                core.run(rx);
+            })?;
+        Ok(Writer {
+            handle: WriterHandle { tx },
+            metrics,
+            thread: Some(thread),
+        })
+    }
+
+    /// A submit handle.
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// The writer's metrics.
+    pub fn metrics(&self) -> Arc<WriterMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Commit everything queued before this call, fold (if configured), wait for
+    /// snapshot threads, and stop. Blocks: call from a blocking context.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // The queue may be full: the writer drains it first either way.
+            let _ = self.handle.tx.blocking_send(Msg::Shutdown);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A fold round in progress: every batch up to `through` is reflected in the rows
+/// once `todo` is written.
+struct Round {
+    through: u64,
+    /// Channels still to write, sorted descending (popped from the end, so slices
+    /// walk the key space in order).
+    todo: Vec<ChannelId>,
+}
+
+struct Core {
+    store: Store,
+    channels: Arc<Channels>,
+    listener: Arc<dyn CommitListener>,
+    metrics: Arc<WriterMetrics>,
+    config: WriterConfig,
+    last_batch: u64,
+    folded_through: u64,
+    /// Channels touched by batches after the current round's start.
+    dirty: HashSet<ChannelId>,
+    round: Option<Round>,
+    last_fold: Instant,
+    snapshots_pending: Arc<AtomicUsize>,
+    snapshot_threads: Vec<JoinHandle<()>>,
+}
+
+/// The writer stopped on an I/O failure (already reported).
+struct Fatal;
+
+impl Core {
+    fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut shutdown = false;
+        while !shutdown {
+            let first = if self.fold_due(true) {
+                match rx.try_recv() {
+                    Ok(m) => m,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        if self.fold_step().is_err() {
+                            return self.fail_drain(rx);
+                        }
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match rx.blocking_recv() {
+                    Some(m) => m,
+                    None => break,
+                }
+            };
+            let started = Instant::now();
+            let mut builder = BatchBuilder::new();
+            let mut ranges = 0u64;
+            let mut events = 0u64;
+            let mut requests = 0usize;
+            let mut control = None;
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                requests += 1;
+                match msg {
+                    Msg::Shutdown => {
+                        shutdown = true;
+                        break;
+                    }
+                    Msg::Req(CommitRequest::Covered(c)) => {
+                        ranges += 1;
+                        builder.push_covered(c);
+                    }
+                    Msg::Req(CommitRequest::CoveredMany(cs)) => {
+                        ranges += cs.len() as u64;
+                        for c in cs {
+                            builder.push_covered(c);
+                        }
+                    }
+                    Msg::Req(CommitRequest::Event(e)) => {
+                        events += 1;
+                        builder.push_event(e);
+                    }
+                    Msg::Req(req) => {
+                        control = Some(req);
+                        break;
+                    }
+                }
+                if builder.payments() >= self.config.max_batch_payments
+                    || requests >= self.config.max_batch_requests
+                {
+                    break;
+                }
+                next = rx.try_recv().ok();
+            }
+            if !builder.is_empty() && self.commit(builder, ranges, events, started).is_err() {
+                if let Some(req) = control {
+                    reply_stopped(req);
+                }
+                return self.fail_drain(rx);
+            }
+            if let Some(req) = control {
+                if self.control(req).is_err() {
+                    return self.fail_drain(rx);
+                }
+            }
+            if !shutdown && self.fold_due(false) && self.fold_step().is_err() {
+                return self.fail_drain(rx);
+            }
+        }
+        if self.config.fold_on_shutdown && self.fold_all().is_err() {
+            return self.fail_drain(rx);
+        }
+        self.join_snapshots();
+    }
+
+    /// Commit one batch, apply it, notify.
+    fn commit(
+        &mut self,
+        builder: BatchBuilder,
+        ranges: u64,
+        events: u64,
+        started: Instant,
+    ) -> Result<(), Fatal> {
+        let payments = builder.payments();
+        let batch = builder.build(self.last_batch + 1);
+        let stats = match self.store.append_batch(&batch) {
+            Ok(s) => s,
+            Err(e) => return Err(self.fatal(e)),
+        };
+        self.last_batch = batch.number;
+        let applied = apply_batch(&*self.channels, &batch);
+        self.dirty.extend(crate::store::batch_channels(&batch));
+        let m = &self.metrics;
+        m.batches.fetch_add(1, Relaxed);
+        m.payments.fetch_add(payments, Relaxed);
+        m.ranges.fetch_add(ranges, Relaxed);
+        m.events.fetch_add(events, Relaxed);
+        m.bytes.fetch_add(stats.bytes as u64, Relaxed);
+        m.last_batch.store(batch.number, Relaxed);
+        m.commit_us.observe(micros(stats.commit));
+        m.batch_payments.observe(payments);
+        m.batch_bytes.observe(stats.bytes as u64);
+        self.listener.committed(batch.number, applied);
+        m.batch_us.observe(micros(started.elapsed()));
+        Ok(())
+    }
+
+    fn control(&mut self, req: CommitRequest) -> Result<(), Fatal> {
+        match req {
+            CommitRequest::Flush(reply) => {
+                let _ = reply.send(Ok(self.last_batch));
+            }
+            CommitRequest::FoldAll(reply) => {
+                self.fold_all()?;
+                let _ = reply.send(Ok(self.folded_through));
+            }
+            CommitRequest::Cut { epoch, reply } => match self.store.cut_epoch(epoch) {
+                Ok((record, txn)) => {
+                    self.spawn_snapshot(record, txn);
+                    let _ = reply.send(Ok(record));
+                }
+                Err(e) if !e.is_io() => {
+                    let _ = reply.send(Err(WriterError::Commit(Arc::new(e))));
+                }
+                Err(e) => {
+                    let err = self.fatal(e);
+                    let _ = reply.send(Err(WriterError::Stopped));
+                    return Err(err);
+                }
+            },
+            CommitRequest::Covered(_) | CommitRequest::CoveredMany(_) | CommitRequest::Event(_) => {
+                unreachable!("data requests are batched")
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_snapshot(&mut self, cut: EpochRecord, txn: redb::ReadTransaction) {
+        self.snapshots_pending.fetch_add(1, Relaxed);
+        let store = self.store.clone();
+        let seed = self.config.blind_seed;
+        let listener = self.listener.clone();
+        let pending = self.snapshots_pending.clone();
+        let metrics = self.metrics.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("zkhub-snapshot-{}", cut.epoch))
+            .spawn(move || {
+                let result = snapshot::take_snapshot(&store, txn, &cut, &seed);
+                match &result {
+                    Ok(meta) => {
+                        metrics.snapshots.fetch_add(1, Relaxed);
+                        listener.snapshot_written(cut.epoch, Ok(meta));
+                        // Folding may pass this cut now.
+                        pending.fetch_sub(1, Relaxed);
+                    }
+                    // Folding stays paused (the cut state must stay rebuildable);
+                    // the snapshot is retried on restart.
+                    Err(e) => listener.snapshot_written(cut.epoch, Err(e)),
+                }
+            });
+        match spawned {
+            Ok(t) => self.snapshot_threads.push(t),
+            Err(e) => {
+                let err = SnapshotError::Io {
+                    path: snapshot::snapshot_path(self.store.dir(), cut.epoch),
+                    source: e,
+                };
+                self.listener.snapshot_written(cut.epoch, Err(&err));
+            }
+        }
+    }
+
+    fn resume_snapshot(&mut self, cut: EpochRecord) -> Result<(), Fatal> {
+        match self.store.begin_read() {
+            Ok(txn) => {
+                self.spawn_snapshot(cut, txn);
+                Ok(())
+            }
+            Err(e) => {
+                let err = SnapshotError::Load(e);
+                self.listener.snapshot_written(cut.epoch, Err(&err));
+                // Without the snapshot, folding would destroy the cut state.
+                self.snapshots_pending.fetch_add(1, Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    fn join_snapshots(&mut self) {
+        for t in self.snapshot_threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// Whether a fold slice should run now. `idle`: the queue may be empty.
+    fn fold_due(&self, idle: bool) -> bool {
+        if self.snapshots_pending.load(Relaxed) > 0 {
+            return false;
+        }
+        if self.round.is_some() {
+            return true;
+        }
+        let unfolded = self.last_batch - self.folded_through;
+        unfolded > 0
+            && (unfolded >= self.config.fold_after_records
+                || (idle && self.last_fold.elapsed() >= self.config.fold_idle_interval))
+    }
+
+    /// Write one slice of the current fold round (starting one if none).
+    fn fold_step(&mut self) -> Result<(), Fatal> {
+        let round = self.round.get_or_insert_with(|| {
+            let mut todo: Vec<ChannelId> = self.dirty.drain().collect();
+            todo.sort_unstable_by(|a, b| b.cmp(a));
+            Round {
+                through: self.last_batch,
+                todo,
+            }
+        });
+        let started = Instant::now();
+        let take = round.todo.len().min(self.config.fold_slice_rows);
+        let ids = round.todo.split_off(round.todo.len() - take);
+        let rows: Vec<ChannelRecord> = ids
+            .iter()
+            .rev()
+            .filter_map(|&id| self.channels.record(id))
+            .collect();
+        debug_assert_eq!(rows.len(), ids.len(), "channels are never removed");
+        let complete = round.todo.is_empty().then_some(round.through);
+        let stats = match self.store.fold(&rows, self.last_batch, complete) {
+            Ok(s) => s,
+            Err(e) => return Err(self.fatal(e)),
+        };
+        let m = &self.metrics;
+        m.fold_slices.fetch_add(1, Relaxed);
+        m.fold_rows.fetch_add(stats.rows as u64, Relaxed);
+        m.fold_deleted.fetch_add(stats.deleted, Relaxed);
+        m.fold_us.observe(micros(started.elapsed()));
+        if let Some(through) = complete {
+            self.round = None;
+            self.folded_through = through;
+            self.last_fold = Instant::now();
+            m.folded_through.store(through, Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Fold until every committed batch is folded (unless a snapshot is pending).
+    fn fold_all(&mut self) -> Result<(), Fatal> {
+        while self.snapshots_pending.load(Relaxed) == 0
+            && (self.round.is_some() || self.folded_through < self.last_batch)
+        {
+            self.fold_step()?;
+        }
+        Ok(())
+    }
+
+    fn fatal(&self, e: CommitError) -> Fatal {
+        self.metrics.failed.store(true, Relaxed);
+        self.listener.failed(&e);
+        Fatal
+    }
+
+    /// After a failure: refuse every queued control request, then stop (dropping
+    /// the receiver makes every later submit fail with `Stopped`).
+    fn fail_drain(&mut self, mut rx: mpsc::Receiver<Msg>) {
+        rx.close();
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Req(req) = msg {
+                reply_stopped(req);
+            }
+        }
+        self.join_snapshots();
+    }
+}
+
+fn reply_stopped(req: CommitRequest) {
+    match req {
+        CommitRequest::Cut { reply, .. } => {
+            let _ = reply.send(Err(WriterError::Stopped));
+        }
+        CommitRequest::Flush(reply) | CommitRequest::FoldAll(reply) => {
+            let _ = reply.send(Err(WriterError::Stopped));
+        }
+        CommitRequest::Covered(_) | CommitRequest::CoveredMany(_) | CommitRequest::Event(_) => {}
+    }
+}
