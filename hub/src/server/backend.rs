@@ -146,6 +146,19 @@ impl Backend {
     }
 }
 
+impl Drop for Backend {
+    /// A hub dropped without [`crate::HubHandle::shutdown`]: the writer still commits
+    /// what it holds, but stopping it blocks, which must not happen on a runtime
+    /// thread, so it stops on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = std::thread::Builder::new()
+                .name("zkhub-writer-stop".into())
+                .spawn(move || writer.shutdown());
+        }
+    }
+}
+
 /// Verified covered ranges go to the writer, blocking the verifier thread while the
 /// writer's queue is full (back-pressure up to the sessions).
 struct WriterPort(WriterHandle);

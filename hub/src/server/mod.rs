@@ -140,6 +140,20 @@ impl HubHandle {
     }
 }
 
+impl Drop for HubHandle {
+    /// Dropped without `shutdown`: stop serving (sessions close, the listener stops);
+    /// the writer commits what it holds and stops in the background.
+    fn drop(&mut self) {
+        if !self.shared.is_stopping() {
+            self.shared.stop(CloseReason::Shutdown);
+        }
+        self.server.abort();
+        for task in self.background.drain(..) {
+            task.abort();
+        }
+    }
+}
+
 impl Hub {
     /// Start a hub: open (or create) the data directory, load the ledger (channel
     /// table plus log tail), open the settlement layer, start the writer, the verifier
