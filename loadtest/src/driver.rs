@@ -1,0 +1,383 @@
+//! The run: provision, pre-sign, connect, stream frames, collect acks and latencies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use channel::codec::json::{Hello, Reply, Request};
+use channel::codec::{ClientMessage, Id, ServerFrame, ServerMessage, decode_server_binary};
+use channel::crypto::PrivateKey;
+use channel::types::hello_message;
+use channel::{Amount, ChannelId, Fe, HubId};
+use futures_util::{SinkExt, StreamExt, stream};
+use hdrhistogram::Histogram;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use crate::LoadError;
+use crate::config::{LoadConfig, Rate};
+use crate::keys::key;
+use crate::plan::{ChannelPlan, Frame, PlanParams, presign};
+use crate::progress::Progress;
+use crate::provision::Provisioner;
+use crate::report::{ConnectionOutcome, Report};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Connections opened concurrently during the connect phase.
+const CONNECT_CONCURRENCY: usize = 64;
+/// Longest wait for the challenge and the `hello` response.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Counters shared by all connection tasks (read by the progress display).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Vouchers sent.
+    pub sent: AtomicU64,
+    /// Vouchers acknowledged.
+    pub acked: AtomicU64,
+    /// Vouchers rejected.
+    pub rejected: AtomicU64,
+}
+
+/// Run a load test against `cfg.url`.
+pub async fn run<P: Provisioner>(
+    cfg: &LoadConfig,
+    provisioner: &P,
+    progress: &dyn Progress,
+) -> Result<Report, LoadError> {
+    cfg.validate()?;
+    let per_conn = cfg.payments_per_connection();
+    let payer_keys: Vec<PrivateKey> = (0..cfg.connections as u64)
+        .map(|i| key(cfg.seed, "payer", i))
+        .collect();
+    let payee_keys: Vec<PrivateKey> = (0..cfg.payees as u64)
+        .map(|i| key(cfg.seed, "payee", i))
+        .collect();
+
+    // 1. Provision: deposits for payers (enough for every payment) and payees.
+    progress.phase("deposits", (cfg.connections + cfg.payees) as u64);
+    let deposit = per_conn
+        .checked_mul(cfg.amount)
+        .ok_or_else(|| LoadError::Config("deposit overflows u64".into()))?;
+    let mut deposits: Vec<(channel::crypto::PublicKey, Amount)> =
+        payer_keys.iter().map(|k| (k.public(), deposit)).collect();
+    deposits.extend(payee_keys.iter().map(|k| (k.public(), cfg.amount)));
+    let ids = provisioner.deposit(&deposits).await?;
+    let (payer_ids, payee_ids) = ids.split_at(cfg.connections);
+    progress.advance(ids.len() as u64);
+    progress.finish();
+
+    // 2. Learn the hub id from a challenge, then pre-sign every voucher.
+    let hub_id = probe_hub_id(&cfg.url).await?;
+    let plans: Vec<ChannelPlan> = payer_keys
+        .into_iter()
+        .zip(payer_ids)
+        .map(|(key, &channel)| ChannelPlan {
+            channel,
+            key,
+            start: (0, 0, Fe::from(0u64)),
+            payments: per_conn,
+        })
+        .collect();
+    let params = PlanParams {
+        hub_id,
+        payees: payee_ids,
+        amount: cfg.amount,
+        sign_every: cfg.sign_every,
+        frame_len: cfg.frame_len(),
+    };
+    let total = per_conn * cfg.connections as u64;
+    progress.phase("pre-signing vouchers", total);
+    let signed = AtomicU64::new(0);
+    let frames = std::thread::scope(|s| {
+        let worker = s.spawn(|| presign(&plans, &params, &signed));
+        while !worker.is_finished() {
+            progress.set(signed.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker
+            .join()
+            .map_err(|_| LoadError::Config("pre-signing panicked".into()))?
+    })?;
+    progress.finish();
+
+    // 3. Connect and authenticate every payer.
+    progress.phase("connecting", cfg.connections as u64);
+    let connected: Vec<Result<Ws, LoadError>> = stream::iter(plans.iter().enumerate())
+        .map(|(index, plan)| {
+            let url = cfg.url.clone();
+            async move {
+                let r = connect_and_hello(&url, &plan.key, plan.channel, hub_id).await;
+                r.map_err(|reason| LoadError::Connect { index, reason })
+            }
+        })
+        .buffered(CONNECT_CONCURRENCY)
+        .inspect(|_| progress.advance(1))
+        .collect()
+        .await;
+    let sockets: Vec<Ws> = connected.into_iter().collect::<Result<_, _>>()?;
+    progress.finish();
+
+    // 4. Stream.
+    progress.phase("streaming payments", total);
+    let live = Arc::new(LiveStats::default());
+    let started = Instant::now();
+    let send_until = started + cfg.duration;
+    let deadline = send_until + cfg.drain_timeout;
+    let frame_interval = match cfg.rate {
+        Rate::Max => None,
+        Rate::PerSecond(r) => {
+            let per_conn_rate = (r as f64 / cfg.connections as f64).max(1e-3);
+            Some(Duration::from_secs_f64(
+                cfg.frame_len() as f64 / per_conn_rate,
+            ))
+        }
+    };
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for (i, (ws, frames)) in sockets.into_iter().zip(frames).enumerate() {
+        let live = live.clone();
+        // Stagger scheduled connections over one interval so they do not send in lockstep.
+        let offset = frame_interval.map(|iv| iv.mul_f64(i as f64 / cfg.connections as f64));
+        let schedule = frame_interval
+            .zip(offset)
+            .map(|(iv, off)| (started + off, iv));
+        let window = cfg.window as u64;
+        tasks.push(tokio::spawn(drive(
+            ws, frames, schedule, window, send_until, deadline, live,
+        )));
+    }
+    let watcher = {
+        let live = live.clone();
+        async move {
+            loop {
+                progress.set(live.acked.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let outcomes = tokio::select! {
+        outcomes = futures_util::future::join_all(tasks) => outcomes,
+        _ = watcher => unreachable!("the watcher never ends"),
+    };
+    let elapsed = started.elapsed();
+    progress.set(live.acked.load(Ordering::Relaxed));
+    progress.finish();
+    let outcomes: Vec<ConnectionOutcome> = outcomes
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| ConnectionOutcome::failed(format!("task failed: {e}"))))
+        .collect();
+    Ok(Report::build(cfg, hub_id, total, elapsed, outcomes))
+}
+
+/// Connect once and read the hub id from the challenge.
+pub async fn probe_hub_id(url: &str) -> Result<HubId, LoadError> {
+    let (mut ws, _) = connect_async(url).await.map_err(|e| LoadError::Connect {
+        index: 0,
+        reason: e.to_string(),
+    })?;
+    let challenge = read_challenge(&mut ws)
+        .await
+        .map_err(|reason| LoadError::Connect { index: 0, reason })?;
+    let _ = ws.close(None).await;
+    Ok(challenge.0)
+}
+
+async fn read_challenge(ws: &mut Ws) -> Result<(HubId, Fe), String> {
+    loop {
+        let msg = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.next())
+            .await
+            .map_err(|_| "no challenge within the handshake timeout".to_string())?
+            .ok_or("connection closed before the challenge")?
+            .map_err(|e| e.to_string())?;
+        if let Message::Text(text) = msg {
+            return match ServerMessage::decode(&text) {
+                Ok(ServerMessage::Challenge(c)) => Ok((c.hub_id, c.nonce)),
+                Ok(other) => Err(format!("expected challenge, got {other:?}")),
+                Err(e) => Err(format!("bad challenge: {e}")),
+            };
+        }
+    }
+}
+
+async fn connect_and_hello(
+    url: &str,
+    key: &PrivateKey,
+    channel: ChannelId,
+    hub_id: HubId,
+) -> Result<Ws, String> {
+    let (mut ws, _) = connect_async(url).await.map_err(|e| e.to_string())?;
+    let (challenge_hub, nonce) = read_challenge(&mut ws).await?;
+    if challenge_hub != hub_id {
+        return Err(format!("hub id changed from {hub_id} to {challenge_hub}"));
+    }
+    let hello = ClientMessage::Request {
+        id: Id::Num(1),
+        request: Request::Hello(Hello {
+            channel,
+            sig: key.sign(&hello_message(hub_id, &nonce, channel)),
+        }),
+    };
+    ws.send(Message::text(hello.to_text()))
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        let msg = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.next())
+            .await
+            .map_err(|_| "no hello response within the handshake timeout".to_string())?
+            .ok_or("connection closed during hello")?
+            .map_err(|e| e.to_string())?;
+        let Message::Text(text) = msg else { continue };
+        match ServerMessage::decode(&text) {
+            Ok(ServerMessage::Response {
+                result: Ok(Reply::Status(s)),
+                ..
+            }) => {
+                if s.seq != 0 {
+                    return Err(format!("channel {channel} is not fresh (seq {})", s.seq));
+                }
+                return Ok(ws);
+            }
+            Ok(ServerMessage::Response { result: Err(e), .. }) => {
+                return Err(format!("hello refused: {}", e.message));
+            }
+            Ok(_) => continue,
+            Err(e) => return Err(format!("bad hello response: {e}")),
+        }
+    }
+}
+
+/// One connection: send frames (on schedule or as the window allows), match acks.
+async fn drive(
+    ws: Ws,
+    frames: Vec<Frame>,
+    schedule: Option<(Instant, Duration)>,
+    window: u64,
+    send_until: Instant,
+    deadline: Instant,
+    live: Arc<LiveStats>,
+) -> ConnectionOutcome {
+    let mut out = ConnectionOutcome::new();
+    let (mut sink, mut source) = ws.split();
+    let total_frames = frames.len();
+    let mut frames = frames.into_iter().enumerate().peekable();
+    // (last seq, vouchers, intended or actual send time)
+    let mut inflight: std::collections::VecDeque<(u64, u64, Instant)> = Default::default();
+    let mut inflight_vouchers = 0u64;
+    let mut sent_frames = 0usize;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            out.error
+                .get_or_insert_with(|| "deadline reached with unacked vouchers".into());
+            break;
+        }
+        let next = frames.peek().map(|(k, f)| (*k, f.vouchers as u64));
+        let due = next.and_then(|(k, vouchers)| {
+            if now >= send_until || inflight_vouchers + vouchers > window {
+                return None;
+            }
+            Some(match schedule {
+                None => now,
+                Some((start, iv)) => start + iv.mul_f64(k as f64),
+            })
+        });
+        if next.is_none() && inflight.is_empty() {
+            break;
+        }
+        if now >= send_until && inflight.is_empty() {
+            break;
+        }
+        if let Some(at) = due.filter(|at| *at <= now) {
+            let Some((_, frame)) = frames.next() else {
+                break;
+            };
+            let vouchers = frame.vouchers as u64;
+            if let Err(e) = sink.send(Message::binary(frame.bytes)).await {
+                out.error = Some(format!("send failed: {e}"));
+                break;
+            }
+            inflight.push_back((frame.last_seq, vouchers, at));
+            inflight_vouchers += vouchers;
+            sent_frames += 1;
+            live.sent.fetch_add(vouchers, Ordering::Relaxed);
+            continue;
+        }
+        let wake = due.unwrap_or(deadline).min(deadline);
+        let msg = tokio::select! {
+            m = source.next() => m,
+            _ = tokio::time::sleep_until(wake.into()) => continue,
+        };
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                out.error = Some(format!("connection error: {e}"));
+                break;
+            }
+            None => {
+                out.error = Some("hub closed the connection".into());
+                break;
+            }
+        };
+        let acked_to = match &msg {
+            Message::Binary(b) => match decode_server_binary(b) {
+                Ok(ServerFrame::Ack { seq }) => Some(seq),
+                Ok(ServerFrame::Reject { code, .. }) => {
+                    out.count_reject(code);
+                    live.rejected.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                Err(e) => {
+                    out.error = Some(format!("bad binary frame from hub: {e}"));
+                    break;
+                }
+            },
+            Message::Text(t) => match ServerMessage::decode(t) {
+                Ok(ServerMessage::Ack(a)) => Some(a.seq),
+                Ok(ServerMessage::Reject(r)) => {
+                    out.count_reject(r.code);
+                    live.rejected.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+                _ => None,
+            },
+            Message::Close(frame) => {
+                out.error = Some(format!("hub closed the connection: {frame:?}"));
+                break;
+            }
+            _ => None,
+        };
+        if let Some(seq) = acked_to {
+            let now = Instant::now();
+            while inflight.front().is_some_and(|(last, _, _)| *last <= seq) {
+                let Some((_, vouchers, at)) = inflight.pop_front() else {
+                    break;
+                };
+                inflight_vouchers -= vouchers;
+                out.acked += vouchers;
+                live.acked.fetch_add(vouchers, Ordering::Relaxed);
+                let micros = now.saturating_duration_since(at).as_micros() as u64;
+                out.latency_us.saturating_record(micros.max(1));
+            }
+        }
+        if out.rejects.values().sum::<u64>() > 0 && inflight.is_empty() {
+            // A refused voucher breaks this channel's sequence: stop sending.
+            out.error.get_or_insert_with(|| "voucher rejected".into());
+            break;
+        }
+    }
+    out.sent_frames = sent_frames;
+    out.unsent_frames = total_frames - sent_frames;
+    let _ = sink.close().await;
+    out
+}
+
+/// A histogram for ack latency in microseconds (1 µs to 10 minutes, 3 significant digits).
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// Rejections by code, merged.
+pub type RejectCounts = BTreeMap<i32, u64>;
