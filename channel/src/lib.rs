@@ -18,6 +18,7 @@ pub mod field;
 pub mod ledger;
 pub mod merkle;
 pub mod settlement;
+pub mod statement;
 pub mod types;
 
 pub use field::Fe;

@@ -1,0 +1,124 @@
+//! Epoch cuts and close submission.
+
+use crate::field::fe_to_dec;
+use crate::merkle::root_with_size;
+use crate::statement::{PublicInputs, deposit_leaf_signed, slot_count};
+use crate::types::Epoch;
+
+use super::{AcceptedClose, CloseVerifier, EpochRecord, InputField, Settlement, SettlementError};
+
+impl Settlement {
+    /// Cut epoch `epoch` at the current height: record the registry (every channel's
+    /// net deposit), `n` and `deposits_root`, and a close deadline. Epochs go `1, 2, …`;
+    /// epoch `e + 1` needs close `e` accepted. Returns the record.
+    pub fn cut_epoch(&mut self, epoch: Epoch) -> Result<&EpochRecord, SettlementError> {
+        self.require_live()?;
+        let expected = self.latest_epoch().map_or(1, |e| e + 1);
+        if epoch != expected {
+            return Err(SettlementError::EpochOutOfOrder {
+                expected,
+                got: epoch,
+            });
+        }
+        if let Some(previous) = self.epochs.get(&(epoch - 1)) {
+            if previous.close.is_none() {
+                return Err(SettlementError::CloseNotAccepted(previous.epoch));
+            }
+        }
+        let deadline = self
+            .height
+            .checked_add(self.params.close_window)
+            .ok_or(SettlementError::Overflow)?;
+        let registry: Vec<i128> = self.channels.iter().map(|c| c.net_deposit).collect();
+        let leaves: Vec<_> = self
+            .channels
+            .iter()
+            .map(|c| deposit_leaf_signed(c.id, &c.pk, c.net_deposit))
+            .collect();
+        let deposits_root = root_with_size(&leaves, slot_count(leaves.len()))?;
+        let cut = self.stamp();
+        // Only the latest accepted close's registry is needed from now on (forced exit).
+        for old in self.epochs.values_mut() {
+            if old.epoch + 1 < epoch {
+                old.registry = Vec::new();
+            }
+        }
+        let record = EpochRecord {
+            epoch,
+            cut,
+            deadline,
+            n: registry.len() as u64,
+            deposits_root,
+            registry,
+            close: None,
+        };
+        self.epochs.insert(epoch, record);
+        self.assert_value_invariant();
+        Ok(&self.epochs[&epoch])
+    }
+
+    /// Submit the close of a cut epoch: accepted iff `hub_id`, `epoch`, `n` and
+    /// `deposits_root` equal the registry's record of the cut, the deadline has not
+    /// passed, and `verifier` accepts the proof. Then `balances_root` is stored.
+    pub fn submit_close(
+        &mut self,
+        inputs: &PublicInputs,
+        proof: &[u8],
+        verifier: &dyn CloseVerifier,
+    ) -> Result<(), SettlementError> {
+        let hub_id = self.require_live()?.hub_id;
+        if inputs.hub_id != hub_id {
+            return Err(SettlementError::mismatch_u64(
+                InputField::HubId,
+                hub_id,
+                inputs.hub_id,
+            ));
+        }
+        let record = self.epochs.get(&inputs.epoch).ok_or_else(|| {
+            SettlementError::mismatch_u64(
+                InputField::Epoch,
+                self.latest_epoch().unwrap_or(0),
+                inputs.epoch,
+            )
+        })?;
+        if record.close.is_some() {
+            return Err(SettlementError::CloseAlreadyAccepted(inputs.epoch));
+        }
+        debug_assert!(
+            self.height <= record.deadline,
+            "a missed deadline means forced exit"
+        );
+        if inputs.n != record.n {
+            return Err(SettlementError::mismatch_u64(
+                InputField::N,
+                record.n,
+                inputs.n,
+            ));
+        }
+        if inputs.deposits_root != record.deposits_root {
+            return Err(SettlementError::InputMismatch {
+                field: InputField::DepositsRoot,
+                expected: fe_to_dec(&record.deposits_root),
+                got: fe_to_dec(&inputs.deposits_root),
+            });
+        }
+        verifier
+            .verify(inputs, proof)
+            .map_err(SettlementError::ProofRejected)?;
+        let accepted = self.stamp();
+        let record = self.epochs.get_mut(&inputs.epoch).expect("looked up above");
+        record.close = Some(AcceptedClose {
+            balances_root: inputs.balances_root,
+            accepted,
+        });
+        self.assert_value_invariant();
+        Ok(())
+    }
+}
+
+impl From<crate::merkle::MerkleError> for SettlementError {
+    fn from(_: crate::merkle::MerkleError) -> Self {
+        // Channel ids are u32, so the registry always fits a tree of MAX_DEPTH.
+        SettlementError::Overflow
+    }
+}

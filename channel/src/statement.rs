@@ -1,0 +1,482 @@
+//! The close statement's native side (DESIGN.md §8): leaves, public inputs, the slot
+//! witness built from an epoch [`Snapshot`], and balance openings.
+//!
+//! The closer's circuit proves exactly what this module computes; the settlement layer
+//! checks public inputs and openings with it. Changing a formula here is a change of
+//! the statement and must be made in the circuit at the same time.
+//!
+//! - `deposit_leaf  = Poseidon(id, Ax, Ay, D)`
+//! - `balance_leaf  = Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`, `B = D + R − S`
+//! - padding slots have leaf `0`; real slots come first, ids strictly increasing;
+//! - both roots are binary Poseidon Merkle roots ([`crate::merkle`]) over
+//!   [`slot_count`]`(n)` slots;
+//! - public inputs, in this order: `hub_id, epoch, n, deposits_root, balances_root`.
+//!
+//! `D` is the channel's *net* deposit (deposits − withdrawals). It can be negative for
+//! a channel that has withdrawn more than it deposited (a payee paid out what it
+//! received); [`net_deposit_fe`] encodes it as the field element `p − |D|` then, and
+//! [`deposit_leaf`] of a non-negative `D` is the same as [`deposit_leaf_signed`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{PackedSignature, PublicKey, poseidon};
+use crate::field::Fe;
+use crate::ledger::{ChannelRecord, Snapshot};
+use crate::merkle::{MerkleError, MerkleProof, MerkleTree, verify};
+use crate::types::{Amount, ChannelId, Epoch, HubId, Seq};
+
+/// Why a snapshot cannot be closed, or an opening cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    /// The snapshot has a different number of blinds than channels.
+    #[error("snapshot has {blinds} blinds for {channels} channels")]
+    BlindCount {
+        /// Channels in the snapshot.
+        channels: usize,
+        /// Blinds in the snapshot.
+        blinds: usize,
+    },
+    /// Channel ids are not strictly increasing (duplicate or out of order).
+    #[error("channel id {id} follows {previous}: ids must be strictly increasing")]
+    IdsNotIncreasing {
+        /// The id before.
+        previous: ChannelId,
+        /// The offending id.
+        id: ChannelId,
+    },
+    /// `D + R − S` is negative (or does not fit 64 bits).
+    #[error("channel {id}: balance D + R − S is negative or out of range")]
+    NegativeBalance {
+        /// Channel id.
+        id: ChannelId,
+    },
+    /// A channel has spent without a checkpoint signature covering it.
+    #[error("channel {id}: spent > 0 without a checkpoint signature")]
+    MissingSignature {
+        /// Channel id.
+        id: ChannelId,
+    },
+    /// A checkpoint signature that does not verify.
+    #[error("channel {id}: checkpoint signature does not verify")]
+    BadSignature {
+        /// Channel id.
+        id: ChannelId,
+    },
+    /// Σ R ≠ Σ S: the snapshot creates or destroys money.
+    #[error("sum of received {received} differs from sum of spent {spent}")]
+    SumMismatch {
+        /// Σ R.
+        received: u128,
+        /// Σ S.
+        spent: u128,
+    },
+    /// More channels than a tree can hold.
+    #[error("too many channels: {0}")]
+    TooManyChannels(usize),
+    /// The channel is not in the snapshot.
+    #[error("channel {0} is not in the snapshot")]
+    UnknownChannel(ChannelId),
+    /// The Merkle tree could not be built.
+    #[error(transparent)]
+    Merkle(#[from] MerkleError),
+}
+
+/// Slots for `n` real channels: the smallest power of two `>= max(n, 2)`.
+///
+/// At least two slots, so every tree has depth ≥ 1 and every opening has a sibling
+/// (a one-slot tree's root would be the bare leaf).
+pub fn slot_count(n: usize) -> usize {
+    n.max(2).next_power_of_two()
+}
+
+/// A signed net deposit as a field element: `D` if `D ≥ 0`, else `p − |D|`.
+pub fn net_deposit_fe(net: i128) -> Fe {
+    let magnitude = Fe::from(net.unsigned_abs());
+    if net < 0 { -magnitude } else { magnitude }
+}
+
+/// `Poseidon(id, Ax, Ay, D)` for a non-negative net deposit `D`.
+pub fn deposit_leaf(id: ChannelId, pk: &PublicKey, deposit: Amount) -> Fe {
+    poseidon(&[Fe::from(id), pk.0.x, pk.0.y, Fe::from(deposit)])
+}
+
+/// `Poseidon(id, Ax, Ay, D)` for a signed net deposit (see [`net_deposit_fe`]).
+pub fn deposit_leaf_signed(id: ChannelId, pk: &PublicKey, net: i128) -> Fe {
+    poseidon(&[Fe::from(id), pk.0.x, pk.0.y, net_deposit_fe(net)])
+}
+
+/// `Poseidon(S, R, blind)`: the hidden part of a balance leaf.
+pub fn balance_commitment(spent: Amount, received: Amount, blind: &Fe) -> Fe {
+    poseidon(&[Fe::from(spent), Fe::from(received), *blind])
+}
+
+/// `Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`.
+pub fn balance_leaf(
+    id: ChannelId,
+    pk: &PublicKey,
+    balance: Amount,
+    spent: Amount,
+    received: Amount,
+    blind: &Fe,
+) -> Fe {
+    poseidon(&[
+        Fe::from(id),
+        pk.0.x,
+        pk.0.y,
+        Fe::from(balance),
+        balance_commitment(spent, received, blind),
+    ])
+}
+
+/// The close statement's public inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicInputs {
+    /// Hub id.
+    pub hub_id: HubId,
+    /// Epoch closed.
+    pub epoch: Epoch,
+    /// Number of real (non-padding) slots.
+    pub n: u64,
+    /// Root of the deposit leaves (decimal string in JSON).
+    #[serde(with = "crate::field::dec")]
+    pub deposits_root: Fe,
+    /// Root of the balance leaves (decimal string in JSON).
+    #[serde(with = "crate::field::dec")]
+    pub balances_root: Fe,
+}
+
+impl PublicInputs {
+    /// The inputs as the circuit takes them: `hub_id, epoch, n, deposits_root, balances_root`.
+    pub fn to_field_elements(&self) -> [Fe; 5] {
+        [
+            Fe::from(self.hub_id),
+            Fe::from(self.epoch),
+            Fe::from(self.n),
+            self.deposits_root,
+            self.balances_root,
+        ]
+    }
+}
+
+/// One real slot's witness: everything the circuit needs for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotWitness {
+    /// Channel id.
+    pub id: ChannelId,
+    /// Channel key `(Ax, Ay)`.
+    pub pk: PublicKey,
+    /// Net deposit `D`.
+    pub deposit: Amount,
+    /// Cumulative spent `S`.
+    pub spent: Amount,
+    /// Cumulative received `R`.
+    pub received: Amount,
+    /// `B = D + R − S`.
+    pub balance: Amount,
+    /// Blind of the balance leaf.
+    #[serde(with = "crate::field::dec")]
+    pub blind: Fe,
+    /// Seq of the checkpoint covering `S` (0 if `S = 0`).
+    pub seq: Seq,
+    /// Chain at `seq`.
+    #[serde(with = "crate::field::dec")]
+    pub chain: Fe,
+    /// Checkpoint signature over `Poseidon(VOUCHER, hub_id, id, seq, S, chain)`; `None` iff `S = 0`.
+    #[serde(with = "crate::crypto::eddsa::serde_opt_packed_sig")]
+    pub sig: Option<PackedSignature>,
+}
+
+impl SlotWitness {
+    /// `Poseidon(id, Ax, Ay, D)`.
+    pub fn deposit_leaf(&self) -> Fe {
+        deposit_leaf(self.id, &self.pk, self.deposit)
+    }
+
+    /// `Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`.
+    pub fn balance_leaf(&self) -> Fe {
+        balance_leaf(
+            self.id,
+            &self.pk,
+            self.balance,
+            self.spent,
+            self.received,
+            &self.blind,
+        )
+    }
+
+    fn from_record(record: &ChannelRecord, blind: Fe) -> Result<Self, StatementError> {
+        let id = record.id;
+        let balance = record
+            .balance()
+            .ok_or(StatementError::NegativeBalance { id })?;
+        if record.spent > 0 && (record.checkpoint_sig.is_none() || record.seq == 0) {
+            return Err(StatementError::MissingSignature { id });
+        }
+        Ok(SlotWitness {
+            id,
+            pk: record.pk,
+            deposit: record.deposit,
+            spent: record.spent,
+            received: record.received,
+            balance,
+            blind,
+            seq: record.seq,
+            chain: record.chain,
+            sig: if record.spent > 0 {
+                record.checkpoint_sig
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// The whole witness of a close: public inputs and the real slots in order. Slots
+/// `n..slot_count(n)` are padding (leaf 0, `is_real = 0`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseWitness {
+    /// Public inputs.
+    pub public: PublicInputs,
+    /// Real slots, ids strictly increasing.
+    pub slots: Vec<SlotWitness>,
+}
+
+impl CloseWitness {
+    /// Check a snapshot and build the witness (both roots computed).
+    ///
+    /// Checks: one blind per channel, ids strictly increasing, `B = D + R − S ≥ 0`,
+    /// a checkpoint signature wherever `S > 0`, `Σ R = Σ S`. Signatures are not
+    /// verified here (the circuit does it; see [`CloseWitness::verify_signatures`]).
+    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Self, StatementError> {
+        if snapshot.blinds.len() != snapshot.channels.len() {
+            return Err(StatementError::BlindCount {
+                channels: snapshot.channels.len(),
+                blinds: snapshot.blinds.len(),
+            });
+        }
+        let n = snapshot.channels.len();
+        if n > 1 << crate::merkle::MAX_DEPTH {
+            return Err(StatementError::TooManyChannels(n));
+        }
+        let mut slots = Vec::with_capacity(n);
+        let (mut sum_received, mut sum_spent) = (0u128, 0u128);
+        for (record, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
+            if let Some(previous) = slots.last().map(|s: &SlotWitness| s.id) {
+                if record.id <= previous {
+                    return Err(StatementError::IdsNotIncreasing {
+                        previous,
+                        id: record.id,
+                    });
+                }
+            }
+            sum_received += u128::from(record.received);
+            sum_spent += u128::from(record.spent);
+            slots.push(SlotWitness::from_record(record, *blind)?);
+        }
+        if sum_received != sum_spent {
+            return Err(StatementError::SumMismatch {
+                received: sum_received,
+                spent: sum_spent,
+            });
+        }
+        let size = slot_count(n);
+        let deposits =
+            MerkleTree::with_size(slots.iter().map(SlotWitness::deposit_leaf).collect(), size)?;
+        let balances =
+            MerkleTree::with_size(slots.iter().map(SlotWitness::balance_leaf).collect(), size)?;
+        let public = PublicInputs {
+            hub_id: snapshot.hub_id,
+            epoch: snapshot.epoch,
+            n: n as u64,
+            deposits_root: deposits.root(),
+            balances_root: balances.root(),
+        };
+        Ok(CloseWitness { public, slots })
+    }
+
+    /// Number of slots (`slot_count(n)`).
+    pub fn slot_count(&self) -> usize {
+        slot_count(self.slots.len())
+    }
+
+    /// Deposit leaves of all slots, padding included.
+    pub fn deposit_leaves(&self) -> Vec<Fe> {
+        self.padded(SlotWitness::deposit_leaf)
+    }
+
+    /// Balance leaves of all slots, padding included.
+    pub fn balance_leaves(&self) -> Vec<Fe> {
+        self.padded(SlotWitness::balance_leaf)
+    }
+
+    fn padded(&self, leaf: fn(&SlotWitness) -> Fe) -> Vec<Fe> {
+        let mut leaves: Vec<Fe> = self.slots.iter().map(leaf).collect();
+        leaves.resize(self.slot_count(), Fe::from(0u64));
+        leaves
+    }
+
+    /// Verify every checkpoint signature natively (what the circuit will check), so a
+    /// bad snapshot is caught before an expensive proof.
+    pub fn verify_signatures(&self) -> Result<(), StatementError> {
+        for slot in &self.slots {
+            let Some(packed) = slot.sig else { continue };
+            let bad = StatementError::BadSignature { id: slot.id };
+            let sig = crate::crypto::Signature::unpack(&packed).map_err(|_| bad.clone())?;
+            let msg = crate::types::voucher_message(
+                self.public.hub_id,
+                slot.id,
+                slot.seq,
+                slot.spent,
+                &slot.chain,
+            );
+            slot.pk.verify(&msg, &sig).map_err(|_| bad)?;
+        }
+        Ok(())
+    }
+}
+
+/// Public inputs and real slots of the close of `snapshot` (see [`CloseWitness::from_snapshot`]).
+pub fn close_public_inputs(
+    snapshot: &Snapshot,
+) -> Result<(PublicInputs, Vec<SlotWitness>), StatementError> {
+    let w = CloseWitness::from_snapshot(snapshot)?;
+    Ok((w.public, w.slots))
+}
+
+/// A channel's balance leaf opened with its Merkle path: what the channel checks
+/// against `balances_root` and presents to the settlement layer to withdraw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceOpening {
+    /// Epoch of the close.
+    pub epoch: Epoch,
+    /// Slot index of the leaf.
+    pub index: u64,
+    /// Channel id.
+    pub channel: ChannelId,
+    /// Channel key.
+    pub pk: PublicKey,
+    /// `B`.
+    pub balance: Amount,
+    /// `S`.
+    pub spent: Amount,
+    /// `R`.
+    pub received: Amount,
+    /// The leaf's blind.
+    #[serde(with = "crate::field::dec")]
+    pub blind: Fe,
+    /// Merkle path to `balances_root`.
+    pub proof: MerkleProof,
+}
+
+impl BalanceOpening {
+    /// The opened leaf.
+    pub fn leaf(&self) -> Fe {
+        balance_leaf(
+            self.channel,
+            &self.pk,
+            self.balance,
+            self.spent,
+            self.received,
+            &self.blind,
+        )
+    }
+
+    /// Whether the opening is under `balances_root` at its claimed index.
+    pub fn verify(&self, balances_root: &Fe) -> bool {
+        self.proof.index == self.index && verify(balances_root, &self.leaf(), &self.proof)
+    }
+}
+
+/// Open `channel`'s balance leaf in the close of `snapshot` (builds the whole tree;
+/// use [`BalanceTree`] to open many).
+pub fn balance_opening(
+    snapshot: &Snapshot,
+    channel: ChannelId,
+) -> Result<BalanceOpening, StatementError> {
+    BalanceTree::from_snapshot(snapshot)?.opening(channel)
+}
+
+/// The balance tree of one close, kept to hand out many openings.
+#[derive(Debug, Clone)]
+pub struct BalanceTree {
+    witness: CloseWitness,
+    tree: MerkleTree,
+}
+
+impl BalanceTree {
+    /// Check `snapshot` and build its balance tree.
+    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Self, StatementError> {
+        let witness = CloseWitness::from_snapshot(snapshot)?;
+        let tree = MerkleTree::with_size(witness.balance_leaves(), witness.slot_count())?;
+        debug_assert_eq!(tree.root(), witness.public.balances_root);
+        Ok(BalanceTree { witness, tree })
+    }
+
+    /// The close's public inputs.
+    pub fn public(&self) -> &PublicInputs {
+        &self.witness.public
+    }
+
+    /// The opening of `channel`'s leaf.
+    pub fn opening(&self, channel: ChannelId) -> Result<BalanceOpening, StatementError> {
+        let index = self
+            .witness
+            .slots
+            .binary_search_by_key(&channel, |s| s.id)
+            .map_err(|_| StatementError::UnknownChannel(channel))?;
+        let slot = &self.witness.slots[index];
+        let proof = self.tree.proof(index)?;
+        Ok(BalanceOpening {
+            epoch: self.witness.public.epoch,
+            index: index as u64,
+            channel,
+            pk: slot.pk,
+            balance: slot.balance,
+            spent: slot.spent,
+            received: slot.received,
+            blind: slot.blind,
+            proof,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_count_is_power_of_two_at_least_two() {
+        assert_eq!(slot_count(0), 2);
+        assert_eq!(slot_count(1), 2);
+        assert_eq!(slot_count(2), 2);
+        assert_eq!(slot_count(3), 4);
+        assert_eq!(slot_count(5), 8);
+        assert_eq!(slot_count(1 << 20), 1 << 20);
+    }
+
+    #[test]
+    fn signed_net_deposit_encoding() {
+        assert_eq!(net_deposit_fe(0), Fe::from(0u64));
+        assert_eq!(net_deposit_fe(5), Fe::from(5u64));
+        assert_eq!(net_deposit_fe(-5) + Fe::from(5u64), Fe::from(0u64));
+        assert_eq!(net_deposit_fe(i128::from(u64::MAX)), Fe::from(u64::MAX));
+    }
+
+    #[test]
+    fn public_inputs_json_and_order() {
+        let p = PublicInputs {
+            hub_id: 7,
+            epoch: 3,
+            n: 2,
+            deposits_root: Fe::from(11u64),
+            balances_root: Fe::from(13u64),
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"hub_id":7,"epoch":3,"n":2,"deposits_root":"11","balances_root":"13"}"#
+        );
+        assert_eq!(serde_json::from_str::<PublicInputs>(&json).unwrap(), p);
+        assert_eq!(p.to_field_elements(), [7u64, 3, 2, 11, 13].map(Fe::from));
+    }
+}
