@@ -37,7 +37,13 @@ export async function startHub({ bin, staticDir, timeoutMs = 60_000 }) {
   });
   closeSync(out);
   let exited = null;
-  child.on("exit", (code, signal) => (exited = { code, signal }));
+  // Never leave a hub behind, whatever ends this process.
+  const reap = () => exited === null && child.kill("SIGKILL");
+  process.once("exit", reap);
+  child.on("exit", (code, signal) => {
+    exited = { code, signal };
+    process.off("exit", reap);
+  });
   const base = `http://127.0.0.1:${port}`;
   const log = () => {
     try {
