@@ -41,12 +41,23 @@ mod tests {
     #[test]
     fn layout_is_big_endian() {
         let prev = Fe::from(0x0102_0304u64);
-        let pre = chain_preimage(&prev, 0x1112_1314_1516_1718, 0x2122_2324, 0x3132_3334_3536_3738);
+        let pre = chain_preimage(
+            &prev,
+            0x1112_1314_1516_1718,
+            0x2122_2324,
+            0x3132_3334_3536_3738,
+        );
         assert_eq!(&pre[28..32], &[1, 2, 3, 4]);
         assert!(pre[..28].iter().all(|&b| b == 0));
-        assert_eq!(&pre[32..40], &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]);
+        assert_eq!(
+            &pre[32..40],
+            &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]
+        );
         assert_eq!(&pre[40..44], &[0x21, 0x22, 0x23, 0x24]);
-        assert_eq!(&pre[44..52], &[0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]);
+        assert_eq!(
+            &pre[44..52],
+            &[0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]
+        );
     }
 
     #[test]

@@ -45,7 +45,9 @@ use crate::field::Fe;
 pub const FULL_ROUNDS: usize = 8;
 
 /// Number of partial rounds for `t = 2..=17`, indexed by `t - 2`.
-pub const PARTIAL_ROUNDS: [usize; 16] = [56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68];
+pub const PARTIAL_ROUNDS: [usize; 16] = [
+    56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68,
+];
 
 /// The largest supported number of inputs.
 pub const MAX_ARITY: usize = 16;
@@ -122,7 +124,10 @@ impl Reader<'_> {
 
     fn array(&mut self, expected: usize) -> Vec<Fe> {
         let n = self.u32();
-        assert_eq!(n, expected, "poseidon_constants.bin: unexpected array length");
+        assert_eq!(
+            n, expected,
+            "poseidon_constants.bin: unexpected array length"
+        );
         (0..n).map(|_| self.fe()).collect()
     }
 }
@@ -135,7 +140,11 @@ fn parse_tables(bin: &[u8]) -> Tables {
     for t in 2..=MAX_ARITY + 1 {
         assert_eq!(r.u32(), t, "poseidon_constants.bin: widths out of order");
         let rp = r.u32();
-        assert_eq!(rp, PARTIAL_ROUNDS[t - 2], "poseidon_constants.bin: partial round count");
+        assert_eq!(
+            rp,
+            PARTIAL_ROUNDS[t - 2],
+            "poseidon_constants.bin: partial round count"
+        );
         let round_constants = r.array((FULL_ROUNDS + rp) * t);
         let m = r.array(t * t);
         let c = r.array(FULL_ROUNDS * t + rp);
@@ -154,7 +163,13 @@ fn parse_tables(bin: &[u8]) -> Tables {
             round_constants,
             mds: m.chunks(t).map(<[Fe]>::to_vec).collect(),
         });
-        opt.push(OptParams { partial_rounds: rp, c, s, m, p });
+        opt.push(OptParams {
+            partial_rounds: rp,
+            c,
+            s,
+            m,
+            p,
+        });
     }
     assert!(r.bytes.is_empty(), "poseidon_constants.bin: trailing bytes");
     Tables { params, opt }
@@ -165,7 +180,10 @@ fn parse_tables(bin: &[u8]) -> Tables {
 /// # Panics
 /// If `arity` is outside 1..=16 (arities are fixed by the caller, never taken from input).
 pub fn params(arity: usize) -> &'static PoseidonParams {
-    assert!((1..=MAX_ARITY).contains(&arity), "poseidon arity {arity} outside 1..=16");
+    assert!(
+        (1..=MAX_ARITY).contains(&arity),
+        "poseidon arity {arity} outside 1..=16"
+    );
     &TABLES.params[arity - 1]
 }
 
@@ -237,7 +255,9 @@ fn pow5(x: Fe) -> Fe {
 
 #[inline(always)]
 fn row<const T: usize>(slice: &[Fe], i: usize) -> &[Fe; T] {
-    slice[i * T..(i + 1) * T].try_into().expect("row of width T")
+    slice[i * T..(i + 1) * T]
+        .try_into()
+        .expect("row of width T")
 }
 
 /// `state = matrix · state` for a dense row-major `T x T` matrix.
@@ -316,22 +336,33 @@ mod tests {
         // circomlibjs test/poseidon.js
         assert_eq!(
             poseidon(&fes(&[1, 2])),
-            fe_from_dec("7853200120776062878684798364095072458815029376092732009249414926327459813530").unwrap()
+            fe_from_dec(
+                "7853200120776062878684798364095072458815029376092732009249414926327459813530"
+            )
+            .unwrap()
         );
         assert_eq!(
             poseidon(&fes(&[1, 2, 3, 4, 5, 6])),
-            fe_from_dec("20400040500897583745843009878988256314335038853985262692600694741116813247201").unwrap()
+            fe_from_dec(
+                "20400040500897583745843009878988256314335038853985262692600694741116813247201"
+            )
+            .unwrap()
         );
         assert_eq!(
             poseidon(&fes(&[1, 2, 3, 4])),
-            fe_from_dec("18821383157269793795438455681495246036402687001665670618754263018637548127333").unwrap()
+            fe_from_dec(
+                "18821383157269793795438455681495246036402687001665670618754263018637548127333"
+            )
+            .unwrap()
         );
     }
 
     #[test]
     fn optimized_equals_reference_for_every_arity() {
         for n in 1..=MAX_ARITY {
-            let inputs: Vec<Fe> = (0..n as u64).map(|i| Fe::from(i * 7919 + 3) - Fe::from(1_000_000u64)).collect();
+            let inputs: Vec<Fe> = (0..n as u64)
+                .map(|i| Fe::from(i * 7919 + 3) - Fe::from(1_000_000u64))
+                .collect();
             assert_eq!(poseidon(&inputs), poseidon_reference(&inputs), "arity {n}");
         }
     }
@@ -353,7 +384,9 @@ mod tests {
     fn matches_light_poseidon() {
         use light_poseidon::{Poseidon, PoseidonHasher};
         for n in 1..=12usize {
-            let inputs: Vec<Fe> = (0..n as u64).map(|i| Fe::from(i + 1) * Fe::from(0xdead_beef_u64)).collect();
+            let inputs: Vec<Fe> = (0..n as u64)
+                .map(|i| Fe::from(i + 1) * Fe::from(0xdead_beef_u64))
+                .collect();
             let mut h = Poseidon::<Fe>::new_circom(n).unwrap();
             assert_eq!(h.hash(&inputs).unwrap(), poseidon(&inputs), "arity {n}");
         }
