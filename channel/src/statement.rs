@@ -261,13 +261,13 @@ impl CloseWitness {
         let mut slots = Vec::with_capacity(n);
         let (mut sum_received, mut sum_spent) = (0u128, 0u128);
         for (record, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
-            if let Some(previous) = slots.last().map(|s: &SlotWitness| s.id) {
-                if record.id <= previous {
-                    return Err(StatementError::IdsNotIncreasing {
-                        previous,
-                        id: record.id,
-                    });
-                }
+            if let Some(previous) = slots.last().map(|s: &SlotWitness| s.id)
+                && record.id <= previous
+            {
+                return Err(StatementError::IdsNotIncreasing {
+                    previous,
+                    id: record.id,
+                });
             }
             sum_received += u128::from(record.received);
             sum_spent += u128::from(record.spent);
@@ -478,5 +478,152 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<PublicInputs>(&json).unwrap(), p);
         assert_eq!(p.to_field_elements(), [7u64, 3, 2, 11, 13].map(Fe::from));
+    }
+
+    use crate::crypto::{PrivateKey, chain_next};
+    use crate::types::voucher_message;
+
+    const HUB: HubId = 3;
+
+    fn key(i: u8) -> PrivateKey {
+        PrivateKey::from_bytes([i; 32])
+    }
+
+    /// Channel `i` (1-based) with key `key(i)`, after one signed payment of `spent`
+    /// (if any) and `received` credited.
+    fn record(id: ChannelId, deposit: Amount, spent: Amount, received: Amount) -> ChannelRecord {
+        let k = key(id as u8);
+        let mut r = ChannelRecord::open(id, k.public(), deposit);
+        if spent > 0 {
+            r.seq = 1;
+            r.chain = chain_next(&Fe::from(0u64), 1, 99, spent);
+            r.spent = spent;
+            r.checkpoint_sig = Some(k.sign(&voucher_message(HUB, id, 1, spent, &r.chain)).pack());
+        }
+        r.received = received;
+        r
+    }
+
+    fn snapshot() -> Snapshot {
+        let channels = vec![
+            record(1, 100, 30, 0),
+            record(2, 0, 0, 25),
+            record(3, 50, 5, 10),
+        ];
+        Snapshot::new(HUB, 4, channels, &Fe::from(77u64))
+    }
+
+    #[test]
+    fn witness_from_snapshot_matches_the_definitions() {
+        let snap = snapshot();
+        let w = CloseWitness::from_snapshot(&snap).unwrap();
+        assert_eq!(w.public.hub_id, HUB);
+        assert_eq!(w.public.epoch, 4);
+        assert_eq!(w.public.n, 3);
+        assert_eq!(w.slot_count(), 4);
+        assert_eq!(
+            w.slots.iter().map(|s| s.balance).collect::<Vec<_>>(),
+            vec![70, 25, 55]
+        );
+        w.verify_signatures().unwrap();
+        // Leaves by the formulas, padding 0, roots over 4 slots.
+        let pk1 = key(1).public();
+        let d1 = poseidon(&[Fe::from(1u64), pk1.0.x, pk1.0.y, Fe::from(100u64)]);
+        let inner = poseidon(&[Fe::from(30u64), Fe::from(0u64), snap.blinds[0]]);
+        let b1 = poseidon(&[Fe::from(1u64), pk1.0.x, pk1.0.y, Fe::from(70u64), inner]);
+        let dl = w.deposit_leaves();
+        let bl = w.balance_leaves();
+        assert_eq!((dl[0], bl[0]), (d1, b1));
+        assert_eq!((dl[3], bl[3]), (Fe::from(0u64), Fe::from(0u64)));
+        assert_eq!(w.public.deposits_root, MerkleTree::new(dl).unwrap().root());
+        assert_eq!(w.public.balances_root, MerkleTree::new(bl).unwrap().root());
+        assert_eq!(deposit_leaf_signed(1, &pk1, 100), d1);
+        // The witness serializes and comes back equal.
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<CloseWitness>(&json).unwrap(), w);
+    }
+
+    #[test]
+    fn openings_verify_and_bind_every_field() {
+        let snap = snapshot();
+        let tree = BalanceTree::from_snapshot(&snap).unwrap();
+        let root = tree.public().balances_root;
+        for id in 1..=3 {
+            let o = balance_opening(&snap, id).unwrap();
+            assert_eq!(o, tree.opening(id).unwrap());
+            assert_eq!(o.index, u64::from(id) - 1);
+            assert!(o.verify(&root));
+            let tampered: [fn(&mut BalanceOpening); 6] = [
+                |o| o.balance += 1,
+                |o| o.spent += 1,
+                |o| o.received += 1,
+                |o| o.blind += Fe::from(1u64),
+                |o| o.channel += 1,
+                |o| o.index ^= 1,
+            ];
+            for t in tampered {
+                let mut bad = o.clone();
+                t(&mut bad);
+                assert!(!bad.verify(&root));
+            }
+        }
+        assert_eq!(
+            balance_opening(&snap, 9),
+            Err(StatementError::UnknownChannel(9))
+        );
+    }
+
+    #[test]
+    fn bad_snapshots_are_refused() {
+        let good = snapshot();
+        let mut s = good.clone();
+        s.blinds.pop();
+        assert!(matches!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::BlindCount { .. })
+        ));
+        let mut s = good.clone();
+        s.channels.swap(0, 1);
+        assert_eq!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::IdsNotIncreasing { previous: 2, id: 1 })
+        );
+        let mut s = good.clone();
+        s.channels[1].id = 1;
+        assert_eq!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::IdsNotIncreasing { previous: 1, id: 1 })
+        );
+        let mut s = good.clone();
+        s.channels[0].spent = 101;
+        s.channels[1].received = 96;
+        assert_eq!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::NegativeBalance { id: 1 })
+        );
+        let mut s = good.clone();
+        s.channels[2].checkpoint_sig = None;
+        assert_eq!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::MissingSignature { id: 3 })
+        );
+        let mut s = good.clone();
+        s.channels[1].received += 1;
+        assert_eq!(
+            CloseWitness::from_snapshot(&s),
+            Err(StatementError::SumMismatch {
+                received: 36,
+                spent: 35
+            })
+        );
+        // A signature over another spent passes the cheap checks, not verification.
+        let mut s = good;
+        s.channels[0].spent = 29;
+        s.channels[1].received = 24;
+        let w = CloseWitness::from_snapshot(&s).unwrap();
+        assert_eq!(
+            w.verify_signatures(),
+            Err(StatementError::BadSignature { id: 1 })
+        );
     }
 }

@@ -175,7 +175,8 @@ fn close_with_wrong_public_inputs_is_refused_field_by_field() {
     w.mirror();
     w.chain.cut_epoch(1).unwrap();
     let good = CloseWitness::from_snapshot(&w.snapshot(1)).unwrap().public;
-    let cases: [(fn(&mut PublicInputs), InputField); 4] = [
+    type Tamper = fn(&mut PublicInputs);
+    let cases: [(Tamper, InputField); 4] = [
         (|p| p.hub_id += 1, InputField::HubId),
         (|p| p.epoch += 1, InputField::Epoch),
         (|p| p.n -= 1, InputField::N),

@@ -20,10 +20,10 @@ impl Settlement {
                 got: epoch,
             });
         }
-        if let Some(previous) = self.epochs.get(&(epoch - 1)) {
-            if previous.close.is_none() {
-                return Err(SettlementError::CloseNotAccepted(previous.epoch));
-            }
+        if let Some(previous) = self.epochs.get(&(epoch - 1))
+            && previous.close.is_none()
+        {
+            return Err(SettlementError::CloseNotAccepted(previous.epoch));
         }
         let deadline = self
             .height

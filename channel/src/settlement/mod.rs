@@ -221,16 +221,16 @@ impl Settlement {
         self.height = height;
         let at = self.stamp();
         self.resolve_expired_disputes(at);
-        if self.forced.is_none() {
-            if let Some(pending) = self.epochs.values().next_back() {
-                if pending.close.is_none() && height > pending.deadline {
-                    self.forced = Some(ForcedExit {
-                        missed_epoch: pending.epoch,
-                        last_accepted: self.last_accepted(),
-                        since: height,
-                    });
-                }
-            }
+        if self.forced.is_none()
+            && let Some(pending) = self.epochs.values().next_back()
+            && pending.close.is_none()
+            && height > pending.deadline
+        {
+            self.forced = Some(ForcedExit {
+                missed_epoch: pending.epoch,
+                last_accepted: self.last_accepted(),
+                since: height,
+            });
         }
         self.assert_value_invariant();
         Ok(())
