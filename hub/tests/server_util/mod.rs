@@ -199,9 +199,13 @@ impl Client {
         .await;
         let mut other = Vec::new();
         loop {
-            match self.recv_msg().await {
-                ServerMessage::Response { id: got, result } if got == id => return (result, other),
-                m => other.push(m),
+            match self.recv().await {
+                In::Msg(ServerMessage::Response { id: got, result }) if got == id => {
+                    return (result, other);
+                }
+                In::Msg(m) => other.push(m),
+                In::Binary(_) => {}
+                In::Closed(c) => panic!("closed while waiting for a response: {c:?}"),
             }
         }
     }
