@@ -401,7 +401,7 @@ pub struct Opening {
 }
 
 /// A JSON-RPC error object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RpcError {
     /// Stable code (see [`ErrorCode`]).
     pub code: i32,
@@ -411,8 +411,6 @@ pub struct RpcError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
 }
-
-impl Eq for RpcError {}
 
 impl RpcError {
     /// An error with a known code; `message` is cut to [`MAX_ERROR_MESSAGE_LEN`].
