@@ -80,6 +80,11 @@ fn check_valid(v: &Value, what: &str) {
     );
 
     assert_eq!(pk.verify(&msg, &sig), Ok(()), "{what}: verify");
+    assert_eq!(
+        pk.prepare().and_then(|vk| vk.verify(&msg, &sig)),
+        Ok(()),
+        "{what}: prepared verify"
+    );
 }
 
 fn check_invalid(v: &Value, what: &str) {
@@ -102,7 +107,13 @@ fn check_invalid(v: &Value, what: &str) {
                 },
                 s: sc,
             };
-            pk.verify(&msg, &sig).is_ok()
+            let plain = pk.verify(&msg, &sig);
+            let prepared = pk.prepare().and_then(|vk| vk.verify(&msg, &sig));
+            assert_eq!(
+                plain, prepared,
+                "{what}: plain and prepared verification disagree"
+            );
+            plain.is_ok()
         });
         // Encoding cases carry valid coordinates; the defect is in the bytes.
         assert_eq!(

@@ -7,7 +7,7 @@ pub mod eddsa;
 pub mod poseidon;
 
 pub use chain::chain_next;
-pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature, SigningKey};
+pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature, SigningKey, VerifyingKey};
 pub use poseidon::poseidon;
 
 /// Why a key, point or signature was refused.
