@@ -18,5 +18,5 @@ pub mod payee;
 pub mod payer;
 
 pub use pair::{MemHub, Net, ToClient};
-pub use payee::{Credit, Payee, PayeeError, SignedReceipt};
+pub use payee::{Credit, Payee, PayeeError, verify_receipt};
 pub use payer::{HubHead, PayError, Payer, PayerConfig, PayerEvent, ProtocolError, SigningPolicy};

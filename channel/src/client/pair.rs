@@ -11,14 +11,14 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::codec::ErrorCode;
+use crate::codec::{ErrorCode, Receipt};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::ledger::{
     Admit, AdmitContext, BatchBuilder, ChannelTable, Event, Ledger, Limits, apply_batch,
 };
 use crate::types::{Amount, ChannelId, Epoch, HubId, Seq, Voucher, receipt_message};
 
-use super::payee::{Payee, SignedReceipt};
+use super::payee::Payee;
 use super::payer::{HubHead, Payer, PayerConfig, PayerEvent};
 
 /// A message from the hub to a client session.
@@ -228,10 +228,11 @@ impl MemHub {
     }
 
     /// A receipt for `channel` as of the current epoch.
-    pub fn receipt(&self, channel: ChannelId) -> Option<SignedReceipt> {
+    pub fn receipt(&self, channel: ChannelId) -> Option<Receipt> {
         let received = self.ledger.with_channel(channel, |c| c.record.received)?;
         let msg = receipt_message(self.hub_id, self.epoch, channel, received);
-        Some(SignedReceipt {
+        Some(Receipt {
+            hub_id: self.hub_id,
             epoch: self.epoch,
             channel,
             received,

@@ -10,32 +10,27 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::crypto::{PublicKey, Signature};
+use crate::codec::Receipt;
+use crate::crypto::PublicKey;
 use crate::types::{Amount, ChannelId, Epoch, HubId, receipt_message};
 
-/// A receipt signed by the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedReceipt {
-    /// Epoch the receipt speaks for.
-    pub epoch: Epoch,
-    /// Receiving channel.
-    pub channel: ChannelId,
-    /// Cumulative received as of `epoch`.
-    pub received: Amount,
-    /// The hub's signature over [`receipt_message`].
-    pub sig: Signature,
-}
-
-impl SignedReceipt {
-    /// Verify the hub's signature for hub `hub_id` with key `hub_pk`.
-    pub fn verify(&self, hub_id: HubId, hub_pk: &PublicKey) -> Result<(), PayeeError> {
-        let msg = receipt_message(hub_id, self.epoch, self.channel, self.received);
-        hub_pk
-            .verify(&msg, &self.sig)
-            .map_err(|_| PayeeError::BadReceiptSignature)
+/// Verify a hub receipt: its signature over [`receipt_message`] under `hub_pk`, for
+/// hub `hub_id`.
+pub fn verify_receipt(
+    receipt: &Receipt,
+    hub_id: HubId,
+    hub_pk: &PublicKey,
+) -> Result<(), PayeeError> {
+    if receipt.hub_id != hub_id {
+        return Err(PayeeError::WrongHub {
+            expected: hub_id,
+            got: receipt.hub_id,
+        });
     }
+    let msg = receipt_message(hub_id, receipt.epoch, receipt.channel, receipt.received);
+    hub_pk
+        .verify(&msg, &receipt.sig)
+        .map_err(|_| PayeeError::BadReceiptSignature)
 }
 
 /// Why the payee refused a message from the hub.
@@ -44,6 +39,14 @@ pub enum PayeeError {
     /// The receipt's signature does not verify under the hub's key.
     #[error("receipt signature does not verify under the hub key")]
     BadReceiptSignature,
+    /// The receipt names another hub.
+    #[error("receipt of hub {got}, expected hub {expected}")]
+    WrongHub {
+        /// This payee's hub.
+        expected: HubId,
+        /// What the receipt named.
+        got: HubId,
+    },
     /// The receipt or credit names another channel.
     #[error("message for channel {got}, expected {expected}")]
     WrongChannel {
@@ -80,7 +83,7 @@ pub struct Payee {
     hub_pk: PublicKey,
     channel: ChannelId,
     received: Amount,
-    receipts: BTreeMap<Epoch, SignedReceipt>,
+    receipts: BTreeMap<Epoch, Receipt>,
 }
 
 impl Payee {
@@ -136,8 +139,14 @@ impl Payee {
 
     /// A receipt from the hub: verify it and keep it if it is the best for its
     /// epoch. Returns whether it was kept.
-    pub fn handle_receipt(&mut self, receipt: &SignedReceipt) -> Result<bool, PayeeError> {
+    pub fn handle_receipt(&mut self, receipt: &Receipt) -> Result<bool, PayeeError> {
         self.check_channel(receipt.channel)?;
+        if receipt.hub_id != self.hub_id {
+            return Err(PayeeError::WrongHub {
+                expected: self.hub_id,
+                got: receipt.hub_id,
+            });
+        }
         if self
             .receipts
             .get(&receipt.epoch)
@@ -145,23 +154,23 @@ impl Payee {
         {
             return Ok(false); // verifying would prove nothing new
         }
-        receipt.verify(self.hub_id, &self.hub_pk)?;
-        self.receipts.insert(receipt.epoch, *receipt);
+        verify_receipt(receipt, self.hub_id, &self.hub_pk)?;
+        self.receipts.insert(receipt.epoch, receipt.clone());
         Ok(true)
     }
 
     /// The best receipt for `epoch`.
-    pub fn best_receipt(&self, epoch: Epoch) -> Option<&SignedReceipt> {
+    pub fn best_receipt(&self, epoch: Epoch) -> Option<&Receipt> {
         self.receipts.get(&epoch)
     }
 
     /// The best receipt of the latest epoch.
-    pub fn latest_receipt(&self) -> Option<&SignedReceipt> {
+    pub fn latest_receipt(&self) -> Option<&Receipt> {
         self.receipts.values().next_back()
     }
 
     /// Every kept receipt, by epoch.
-    pub fn receipts(&self) -> impl Iterator<Item = &SignedReceipt> {
+    pub fn receipts(&self) -> impl Iterator<Item = &Receipt> {
         self.receipts.values()
     }
 

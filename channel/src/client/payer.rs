@@ -36,6 +36,9 @@
 //! [`Payer::resume`] with the committed head from the `hello` result resends
 //! everything the hub has not committed, the last voucher signed.
 //!
+//! Transient codes (rate limited, overloaded, storage failed) fail nothing: the
+//! payer desyncs and, after the reconnect, resends the same vouchers.
+//!
 //! # Reconnect
 //!
 //! [`Payer::resume`] takes the hub's committed head. Everything at or below it is
@@ -514,6 +517,11 @@ impl Payer {
                 sent: self.sent,
             });
         }
+        if transient(code) {
+            // The hub dropped the message unread; the vouchers are not at fault.
+            self.handle_session_lost();
+            return Ok(());
+        }
         let sent_before = self.sent;
         let keep = (seq - self.acked.seq - 1) as usize;
         for voucher in self.unacked.drain(keep..) {
@@ -544,6 +552,21 @@ impl Payer {
         }
         self.check_invariants();
         Ok(())
+    }
+
+    /// The hub refused input without naming a voucher (a reject with seq 0: a whole
+    /// frame, e.g. rate limited or overloaded), or the session broke. Nothing is
+    /// failed: the payer stops transmitting until [`Payer::resume`] on a new session
+    /// resends everything unacked.
+    pub fn handle_session_lost(&mut self) {
+        if self.sync == Sync::Synced {
+            self.sync = Sync::Desynced {
+                at: self.head.seq + 1,
+            };
+            self.events.push_back(PayerEvent::Desynced {
+                at: self.head.seq + 1,
+            });
+        }
     }
 
     /// The hub credited this channel: its committed received is now `received`.
@@ -733,6 +756,18 @@ fn head_of(v: &Voucher) -> Head {
         spent: v.spent,
         chain: v.chain,
     }
+}
+
+/// Codes for which the hub dropped input without judging it: nothing fails, the
+/// payer resynchronises and resends.
+fn transient(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::RateLimited
+            | ErrorCode::Overloaded
+            | ErrorCode::StorageFailed
+            | ErrorCode::InternalError
+    )
 }
 
 /// Codes for which the hub refused the voucher's content at admission (or its
