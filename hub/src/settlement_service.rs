@@ -237,7 +237,10 @@ impl Operator {
         };
         let inner = operator.inner.lock().await;
         let all: Vec<ChannelId> = (1..=inner.settlement.channel_count() as ChannelId).collect();
-        operator.mirror(&inner.settlement, &all).await?;
+        if let Err(e) = operator.mirror(&inner.settlement, &all).await {
+            // Serving must not depend on it: the channels that could be mirrored were.
+            tracing::error!(error = %e, "the hub ledger is not fully in step with the settlement layer");
+        }
         drop(inner);
         Ok(operator)
     }
@@ -249,16 +252,17 @@ impl Operator {
         channels: &[ChannelId],
     ) -> Result<(), OperatorError> {
         let mut events = Vec::new();
+        let mut unrepresentable = Vec::new();
         for &id in channels {
             let Some(account) = settlement.channel(id) else {
                 continue;
             };
-            let net = account.net_deposit;
-            let net = Amount::try_from(net).map_err(|_| {
-                OperatorError::Ledger(format!(
-                    "channel {id}: net deposit {net} is outside the ledger's range (0..2^64)"
-                ))
-            })?;
+            // The ledger keeps D as an unsigned amount; a payee that withdrew what it
+            // received has a negative net deposit, which it cannot mirror (yet).
+            let Ok(net) = Amount::try_from(account.net_deposit) else {
+                unrepresentable.push((id, account.net_deposit));
+                continue;
+            };
             match self.ledger.record(id) {
                 None => events.push(Event::Open {
                     channel: id,
@@ -284,13 +288,18 @@ impl Operator {
                 events.push(Event::Exit { channel: id });
             }
         }
-        if events.is_empty() {
-            return Ok(());
+        if !events.is_empty() {
+            self.ledger
+                .apply_events(events)
+                .await
+                .map_err(OperatorError::Ledger)?;
         }
-        self.ledger
-            .apply_events(events)
-            .await
-            .map_err(OperatorError::Ledger)
+        match unrepresentable.as_slice() {
+            [] => Ok(()),
+            list => Err(OperatorError::Ledger(format!(
+                "net deposits below zero cannot be mirrored into the hub ledger: {list:?}"
+            ))),
+        }
     }
 
     /// Persist, then mirror `touched` channels.

@@ -1,0 +1,225 @@
+//! HTTP on the hub's port: health, Prometheus metrics, the operator's channel status,
+//! and the operator interface driving the in-process settlement layer through a whole
+//! epoch: deposit, pay, exit, cut (snapshot), close, withdraw.
+//!
+//! The close is checked by a test [`CloseBackend`] that recomputes the public inputs
+//! from the hub's own snapshot and accepts a proof equal to `b"proof"`: the Spartan
+//! verifier lives in `closer` (the `zkhub` binary passes it in), and what is tested
+//! here is the hub's plumbing around it, not the proof system.
+
+mod server_util;
+
+use std::sync::Arc;
+
+use channel::settlement::CloseVerifier;
+use channel::statement::PublicInputs;
+use hub::settlement_service::CloseBackend;
+use server_util::{Client, Payer, TestHub, http, http_get, key};
+
+struct AcceptTestProofs;
+
+impl CloseVerifier for AcceptTestProofs {
+    fn verify(&self, _inputs: &PublicInputs, proof: &[u8]) -> Result<(), String> {
+        if proof == b"proof" {
+            Ok(())
+        } else {
+            Err("not the test proof".into())
+        }
+    }
+}
+
+/// Test proof files: `{"inputs": PublicInputs, "proof": "<utf-8>"}`.
+struct JsonProofFiles(AcceptTestProofs);
+
+impl CloseBackend for JsonProofFiles {
+    fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            inputs: PublicInputs,
+            proof: String,
+        }
+        let f: File = serde_json::from_slice(file).map_err(|e| e.to_string())?;
+        Ok((f.inputs, f.proof.into_bytes()))
+    }
+    fn verifier(&self) -> &dyn CloseVerifier {
+        &self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_metrics_and_channel_status() {
+    let hub = TestHub::start().await;
+    let addr = hub.handle.local_addr();
+    let (alice, alice_key) = hub.open(1, 500).await;
+    let (bob, _) = hub.open(2, 5).await;
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let mut p = Payer::new(alice, alice_key, hub.hub_id());
+    c.pay_json(alice, &p.run(bob, 4, 3, 3)).await;
+    c.await_ack(3).await;
+
+    assert_eq!(http_get(addr, "/healthz").await, (200, "ok\n".to_string()));
+
+    let (status, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "zkhub_connections 1",
+        "zkhub_sessions_bound 1",
+        "zkhub_vouchers_accepted_total 3",
+        "zkhub_pending_vouchers 0",
+        "zkhub_commit_payments_total 3",
+        "zkhub_fsync_seconds_count",
+        "zkhub_commit_batch_size_bucket{le=\"+Inf\"}",
+        "zkhub_commit_latency_seconds_sum",
+        "zkhub_refused_total{code=\"1001\",name=\"BadSeq\"} 0",
+    ] {
+        assert!(body.contains(line), "metrics lack {line:?}:\n{body}");
+    }
+
+    let (status, body) = http_get(addr, &format!("/v1/channels/{alice}")).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["status"]["seq"], 3);
+    assert_eq!(v["status"]["spent"], 12);
+    assert_eq!(v["status"]["balance"], 488);
+    assert_eq!(v["pending_count"], 0);
+    assert_eq!(http_get(addr, "/v1/channels/4242").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_interface_can_be_disabled() {
+    let hub = TestHub::start_with(|c| c.operator = hub::config::OperatorAccess::Disabled).await;
+    let addr = hub.handle.local_addr();
+    assert_eq!(http_get(addr, "/operator/settlement").await.0, 403);
+    assert_eq!(http_get(addr, "/v1/channels/1").await.0, 403);
+    assert_eq!(http(addr, "POST", "/operator/cut", "").await.0, 403);
+    assert_eq!(
+        http_get(addr, "/healthz").await.0,
+        200,
+        "health stays public"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_through_the_operator_interface() {
+    let hub = TestHub::start_with(|c| {
+        c.close_verifier = Some(Arc::new(JsonProofFiles(AcceptTestProofs)))
+    })
+    .await;
+    let addr = hub.handle.local_addr();
+    let alice_key = key(1);
+    let bob_key = key(2);
+
+    // Deposits over HTTP: one, then a batch.
+    let body = format!(r#"{{"pk":"{}","amount":1000}}"#, hex_pk(&alice_key));
+    let (status, resp) = http(addr, "POST", "/operator/deposit", &body).await;
+    assert_eq!(status, 200, "{resp}");
+    let alice: u32 = serde_json::from_str::<serde_json::Value>(&resp).expect("json")["channel"]
+        .as_u64()
+        .expect("id") as u32;
+    let body = format!(
+        r#"{{"deposits":[{{"pk":"{}","amount":"50"}}]}}"#,
+        hex_pk(&bob_key)
+    );
+    let (status, resp) = http(addr, "POST", "/operator/deposit", &body).await;
+    assert_eq!(status, 200, "{resp}");
+    let bob = alice + 1;
+    assert!(resp.contains(&format!("[{bob}]")), "{resp}");
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/operator/topup",
+        &format!(r#"{{"channel":{bob},"amount":25}}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        hub.handle.channels().record(bob).expect("bob").deposit,
+        75,
+        "mirrored into the ledger"
+    );
+
+    // Alice pays Bob 300, then exits.
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let mut p = Payer::new(alice, alice_key.clone(), hub.hub_id());
+    c.pay_json(alice, &p.run(bob, 100, 3, 3)).await;
+    c.await_ack(3).await;
+    let sig = alice_key.sign(&channel::settlement::exit_message(hub.hub_id(), alice));
+    let body = format!(
+        r#"{{"channel":{alice},"sig":"{}"}}"#,
+        hex::encode(sig.pack())
+    );
+    let (status, resp) = http(addr, "POST", "/operator/exit", &body).await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(hub.handle.channels().record(alice).expect("alice").exiting);
+
+    // Cut epoch 1: the epoch notification reaches the session, the snapshot is written.
+    let (status, resp) = http(addr, "POST", "/operator/cut", "").await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains(r#""epoch":1"#), "{resp}");
+    assert_eq!(hub.handle.epoch(), 2, "payments now accumulate in epoch 2");
+    loop {
+        if let channel::codec::ServerMessage::Epoch(e) = c.recv_msg().await {
+            assert_eq!(e.epoch, 2);
+            break;
+        }
+    }
+
+    // Withdrawing before the close is refused by the settlement layer.
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/operator/withdraw",
+        &format!(r#"{{"channel":{alice}}}"#),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // Close with the inputs computed from the snapshot; a wrong proof is refused.
+    let snapshot = hub::store::read_snapshot(hub.dir.path(), 1).expect("snapshot 1");
+    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
+    let file = |proof: &str| serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
+    assert_eq!(
+        http(addr, "POST", "/operator/close", &file("forged"))
+            .await
+            .0,
+        422
+    );
+    let (status, resp) = http(addr, "POST", "/operator/close", &file("proof")).await;
+    assert_eq!(status, 200, "{resp}");
+
+    // Alice withdraws B = 1000 − 300; the ledger mirrors it (B drops to 0).
+    let (status, resp) = http(
+        addr,
+        "POST",
+        "/operator/withdraw",
+        &format!(r#"{{"channel":{alice}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains(r#""paid":700"#), "{resp}");
+    let a = hub.handle.channels().record(alice).expect("alice");
+    assert_eq!((a.deposit, a.spent, a.balance()), (300, 300, Some(0)));
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/operator/withdraw",
+        &format!(r#"{{"channel":{alice}}}"#),
+    )
+    .await;
+    assert_eq!(status, 422, "at most once per close");
+    let (status, resp) = http_get(addr, "/operator/settlement").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
+    assert_eq!(v["latest_epoch"], 1);
+    assert_eq!(v["last_accepted"], 1);
+    assert_eq!(v["channels"], 2);
+    let (status, resp) = http_get(addr, &format!("/operator/opening?channel={bob}")).await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains(r#""balance":375"#), "{resp}");
+}
+
+fn hex_pk(k: &channel::crypto::PrivateKey) -> String {
+    hex::encode(k.public().pack())
+}
