@@ -98,7 +98,10 @@ impl BatchBuilder {
     pub fn push_covered(&mut self, covered: Covered) {
         let Covered { debit, payments } = covered;
         if let Some(prev) = self.debits.get(&debit.channel) {
-            assert!(prev.seq < debit.seq, "covered ranges of a channel arrive in order");
+            assert!(
+                prev.seq < debit.seq,
+                "covered ranges of a channel arrive in order"
+            );
         }
         for (to, amount) in payments {
             let c = self.credits.entry(to).or_insert(0);
@@ -197,7 +200,11 @@ fn apply_event<T: ChannelTable>(table: &T, event: &Event) {
         } => table.insert_channel(ChannelState::new(ChannelRecord::open(channel, pk, deposit))),
         Event::TopUp { channel, amount } => {
             table.with_channel(channel, |c| {
-                c.record.deposit = c.record.deposit.checked_add(amount).expect("deposit fits u64");
+                c.record.deposit = c
+                    .record
+                    .deposit
+                    .checked_add(amount)
+                    .expect("deposit fits u64");
             });
         }
         Event::Withdraw { channel, amount } => {
@@ -294,7 +301,10 @@ impl Batch {
         let n_events = r.u32()? as usize;
         let n_debits = r.u32()? as usize;
         let n_credits = r.u32()? as usize;
-        if n_events > r.0.len() || n_debits.saturating_mul(116) > r.0.len() || n_credits.saturating_mul(12) > r.0.len() {
+        if n_events > r.0.len()
+            || n_debits.saturating_mul(116) > r.0.len()
+            || n_credits.saturating_mul(12) > r.0.len()
+        {
             return Err(BatchDecodeError::Truncated);
         }
         let mut events = Vec::with_capacity(n_events);
@@ -348,7 +358,10 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], BatchDecodeError> {
-        let (head, rest) = self.0.split_first_chunk::<N>().ok_or(BatchDecodeError::Truncated)?;
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(BatchDecodeError::Truncated)?;
         self.0 = rest;
         Ok(*head)
     }

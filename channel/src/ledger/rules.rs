@@ -8,12 +8,18 @@ use crate::types::{Amount, ChannelId, HubId, Seq, VoucherIn, voucher_message};
 use super::Debit;
 use super::state::{ChannelState, Covered, Head, Staged};
 
-/// Bounds on what a channel may have staged but not covered by a signature.
+/// Most vouchers a channel may have staged (uncovered, including checkpoints awaiting
+/// verification and what they cover): bounds a channel's memory whatever its limits.
+pub const MAX_STAGED_PER_CHANNEL: usize = 16_384;
+
+/// Bounds on the unsigned run: vouchers after a channel's last checkpoint. A signed
+/// checkpoint closes the run (it may always be admitted); vouchers it covers stop
+/// counting even while its signature is being verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Most uncovered vouchers per channel.
+    /// Most unsigned vouchers after the last checkpoint.
     pub max_pending_count: u32,
-    /// Most uncovered amount per channel.
+    /// Most unsigned amount after the last checkpoint.
     pub max_pending_amount: Amount,
 }
 
@@ -153,7 +159,10 @@ impl ChannelState {
         if v.to == self.record.id {
             return Err(VoucherError::SelfPayment);
         }
-        let spent = head.spent.checked_add(v.amount).ok_or(VoucherError::Overflow)?;
+        let spent = head
+            .spent
+            .checked_add(v.amount)
+            .ok_or(VoucherError::Overflow)?;
         if v.spent.is_some_and(|s| s != spent) {
             return Err(VoucherError::BadSpent);
         }
@@ -165,14 +174,19 @@ impl ChannelState {
         if spent as u128 > available {
             return Err(VoucherError::InsufficientBalance);
         }
-        let pending_amount = spent - self.covered.spent;
-        if self.staged.len() >= ctx.limits.max_pending_count as usize
-            || pending_amount > ctx.limits.max_pending_amount
+        if self.staged.len() >= MAX_STAGED_PER_CHANNEL {
+            return Err(VoucherError::PendingLimit);
+        }
+        let run_amount = self
+            .run_amount
+            .checked_add(v.amount)
+            .ok_or(VoucherError::Overflow)?;
+        // A checkpoint closes the run, so it is always admitted.
+        if v.sig.is_none()
+            && (self.run_len >= ctx.limits.max_pending_count
+                || run_amount > ctx.limits.max_pending_amount)
         {
-            // A checkpoint itself may always close a full window.
-            if v.sig.is_none() {
-                return Err(VoucherError::PendingLimit);
-            }
+            return Err(VoucherError::PendingLimit);
         }
         let chain = chain_next(&head.chain, v.seq, v.to, v.amount);
         if v.chain.is_some_and(|c| c != chain) {
@@ -189,6 +203,13 @@ impl ChannelState {
             head: next,
             awaiting_sig: v.sig.is_some(),
         });
+        if v.sig.is_some() {
+            self.run_len = 0;
+            self.run_amount = 0;
+        } else {
+            self.run_len += 1;
+            self.run_amount = run_amount;
+        }
         debug_assert_eq!(self.head().seq, v.seq);
         match v.sig {
             None => Ok(Admit::Pending),
@@ -228,7 +249,9 @@ impl ChannelState {
     /// Returns the dropped seqs, in order, so the caller can reject them.
     pub fn refuse_checkpoint(&mut self, seq: Seq) -> Result<Vec<Seq>, VoucherError> {
         let idx = self.staged_index(seq)?;
-        Ok(self.staged.drain(idx..).map(|s| s.head.seq).collect())
+        let dropped = self.staged.drain(idx..).map(|s| s.head.seq).collect();
+        self.recount_run();
+        Ok(dropped)
     }
 
     fn staged_index(&self, seq: Seq) -> Result<usize, VoucherError> {

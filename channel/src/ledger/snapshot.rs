@@ -25,9 +25,17 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Build a snapshot; sorts by id and derives each channel's blind from `blind_seed`.
-    pub fn new(hub_id: HubId, epoch: Epoch, mut channels: Vec<ChannelRecord>, blind_seed: &Fe) -> Self {
+    pub fn new(
+        hub_id: HubId,
+        epoch: Epoch,
+        mut channels: Vec<ChannelRecord>,
+        blind_seed: &Fe,
+    ) -> Self {
         channels.sort_by_key(|c| c.id);
-        let blinds = channels.iter().map(|c| blind(blind_seed, epoch, c.id)).collect();
+        let blinds = channels
+            .iter()
+            .map(|c| blind(blind_seed, epoch, c.id))
+            .collect();
         Snapshot {
             hub_id,
             epoch,
@@ -58,6 +66,8 @@ mod blinds_dec {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fe>, D::Error> {
         let v = Vec::<String>::deserialize(d)?;
-        v.iter().map(|s| fe_from_dec(s).map_err(D::Error::custom)).collect()
+        v.iter()
+            .map(|s| fe_from_dec(s).map_err(D::Error::custom))
+            .collect()
     }
 }

@@ -96,6 +96,10 @@ pub struct ChannelState {
     pub(crate) staged: VecDeque<Staged>,
     /// Head after the last covered range (handed to commit, maybe not durable yet).
     pub(crate) covered: Head,
+    /// Staged vouchers after the last staged checkpoint (the unsigned run).
+    pub(crate) run_len: u32,
+    /// Their total amount.
+    pub(crate) run_amount: Amount,
 }
 
 impl ChannelState {
@@ -110,6 +114,8 @@ impl ChannelState {
             record,
             staged: VecDeque::new(),
             covered,
+            run_len: 0,
+            run_amount: 0,
         }
     }
 
@@ -123,7 +129,8 @@ impl ChannelState {
         self.covered
     }
 
-    /// Number of staged, uncovered vouchers.
+    /// Number of staged, uncovered vouchers (including checkpoints awaiting
+    /// verification and the vouchers they will cover).
     pub fn pending_count(&self) -> usize {
         self.staged.len()
     }
@@ -133,11 +140,33 @@ impl ChannelState {
         self.head().spent - self.covered.spent
     }
 
+    /// Unsigned vouchers after the last staged checkpoint: what the pending limits bound.
+    pub fn unsigned_run(&self) -> (u32, Amount) {
+        (self.run_len, self.run_amount)
+    }
+
+    /// Recompute the unsigned run from the staged queue (after a rollback).
+    pub(crate) fn recount_run(&mut self) {
+        let mut len = 0u32;
+        let mut amount: Amount = 0;
+        for s in self.staged.iter().rev() {
+            if s.awaiting_sig {
+                break;
+            }
+            len += 1;
+            amount += s.amount;
+        }
+        self.run_len = len;
+        self.run_amount = amount;
+    }
+
     /// Drop everything staged (e.g. when a session ends: uncovered vouchers were
     /// never acked, so the client resends them).
     pub fn drop_staged(&mut self) -> usize {
         let n = self.staged.len();
         self.staged.clear();
+        self.run_len = 0;
+        self.run_amount = 0;
         n
     }
 }
@@ -186,7 +215,10 @@ impl Ledger {
             d += c.record.deposit as u128;
             r += c.record.received as u128;
             s += c.record.spent as u128;
-            b += c.record.balance().expect("committed balance is never negative") as u128;
+            b += c
+                .record
+                .balance()
+                .expect("committed balance is never negative") as u128;
         }
         assert_eq!(r, s, "Σ R = Σ S: no money created");
         assert_eq!(b, d, "Σ B = Σ D");
