@@ -1,0 +1,261 @@
+//! R1CS gadgets (bellpepper) for the close circuit, each beside its native twin in
+//! `channel`: [`poseidon`] (circomlib Poseidon), [`range`] (bit decompositions, range
+//! checks and strict comparisons against constants), [`ecc`] (Baby Jubjub in Edwards
+//! and Montgomery form, fixed- and variable-base multiplication), [`eddsa`]
+//! (EdDSA-Poseidon verification, circomlib semantics) and [`merkle`] (binary Poseidon
+//! Merkle roots).
+//!
+//! Gadgets pass values around as [`Expr`]: a linear combination of circuit variables
+//! together with its value (`None` while the circuit's shape is being built). Linear
+//! operations on `Expr` are free; only [`mul`] and friends create constraints. Every
+//! gadget pins its constraint count in a test.
+
+pub mod ecc;
+pub mod eddsa;
+pub mod merkle;
+pub mod poseidon;
+pub mod range;
+
+use bellpepper_core::{ConstraintSystem, Index, LinearCombination, SynthesisError, Variable};
+use ff::Field;
+
+use crate::field::F;
+
+/// The constant-one variable of every constraint system.
+fn one() -> Variable {
+    Variable::new_unchecked(Index::Input(0))
+}
+
+/// A linear combination of variables with its value.
+///
+/// `constant` is `Some(c)` iff the expression is the constant `c` (no variables), which
+/// lets gadgets fold work on constants (e.g. Poseidon's capacity element) for free.
+#[derive(Clone, Debug)]
+pub struct Expr {
+    lc: LinearCombination<F>,
+    value: Option<F>,
+    constant: Option<F>,
+}
+
+impl Expr {
+    /// The constant `c`.
+    pub fn constant(c: F) -> Self {
+        Expr {
+            lc: LinearCombination::zero() + (c, one()),
+            value: Some(c),
+            constant: Some(c),
+        }
+    }
+
+    /// The constant zero.
+    pub fn zero() -> Self {
+        Expr::constant(F::ZERO)
+    }
+
+    /// A single variable with its value.
+    pub fn var(var: Variable, value: Option<F>) -> Self {
+        Expr {
+            lc: LinearCombination::zero() + var,
+            value,
+            constant: None,
+        }
+    }
+
+    /// The linear combination.
+    pub fn lc(&self) -> LinearCombination<F> {
+        self.lc.clone()
+    }
+
+    /// The value, if known (always known for constants).
+    pub fn value(&self) -> Option<F> {
+        self.value
+    }
+
+    /// `Some(c)` if this is the constant `c`.
+    pub fn as_constant(&self) -> Option<F> {
+        self.constant
+    }
+
+    /// `self + other`.
+    pub fn add(&self, other: &Expr) -> Expr {
+        Expr {
+            lc: self.lc.clone() + &other.lc,
+            value: self.value.zip(other.value).map(|(a, b)| a + b),
+            constant: self.constant.zip(other.constant).map(|(a, b)| a + b),
+        }
+    }
+
+    /// `self − other`.
+    pub fn sub(&self, other: &Expr) -> Expr {
+        self.add(&other.scale(-F::ONE))
+    }
+
+    /// `c · self`.
+    pub fn scale(&self, c: F) -> Expr {
+        Expr {
+            lc: LinearCombination::zero() + (c, &self.lc),
+            value: self.value.map(|v| v * c),
+            constant: self.constant.map(|v| v * c),
+        }
+    }
+
+    /// `self + c`.
+    pub fn add_const(&self, c: F) -> Expr {
+        self.add(&Expr::constant(c))
+    }
+
+    /// `Σ coeffs[i] · terms[i]`.
+    pub fn sum(terms: impl IntoIterator<Item = (F, Expr)>) -> Expr {
+        terms
+            .into_iter()
+            .fold(Expr::zero(), |acc, (c, e)| acc.add(&e.scale(c)))
+    }
+}
+
+impl From<u64> for Expr {
+    fn from(c: u64) -> Self {
+        Expr::constant(F::from(c))
+    }
+}
+
+/// Allocate a private variable with value `value`.
+pub fn alloc<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    value: Option<F>,
+) -> Result<Expr, SynthesisError> {
+    let var = cs.alloc(|| name, || value.ok_or(SynthesisError::AssignmentMissing))?;
+    Ok(Expr::var(var, value))
+}
+
+/// Allocate a public input with value `value`.
+pub fn alloc_input<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    value: Option<F>,
+) -> Result<Expr, SynthesisError> {
+    let var = cs.alloc_input(|| name, || value.ok_or(SynthesisError::AssignmentMissing))?;
+    Ok(Expr::var(var, value))
+}
+
+/// Enforce `a · b = c`.
+pub fn enforce<CS: ConstraintSystem<F>>(cs: &mut CS, name: &str, a: &Expr, b: &Expr, c: &Expr) {
+    cs.enforce(|| name, |_| a.lc(), |_| b.lc(), |_| c.lc());
+}
+
+/// Enforce `a = b` (one constraint: `(a − b) · 1 = 0`).
+pub fn enforce_equal<CS: ConstraintSystem<F>>(cs: &mut CS, name: &str, a: &Expr, b: &Expr) {
+    enforce(cs, name, &a.sub(b), &Expr::from(1), &Expr::zero());
+}
+
+/// `a · b` (one constraint, none if either side is constant).
+pub fn mul<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    a: &Expr,
+    b: &Expr,
+) -> Result<Expr, SynthesisError> {
+    if let Some(c) = a.as_constant() {
+        return Ok(b.scale(c));
+    }
+    if let Some(c) = b.as_constant() {
+        return Ok(a.scale(c));
+    }
+    let mut cs = cs.namespace(|| name);
+    let product = alloc(&mut cs, "product", a.value().zip(b.value()).map(|(x, y)| x * y))?;
+    enforce(&mut cs, "product constraint", a, b, &product);
+    Ok(product)
+}
+
+/// `numerator / denominator` (one constraint: `q · denominator = numerator`).
+///
+/// Sound only where the caller knows `denominator ≠ 0` (otherwise `q` is free when the
+/// numerator is zero, and unsatisfiable when it is not). Fails at witness time with
+/// `DivisionByZero` if the denominator is zero.
+pub fn div<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    numerator: &Expr,
+    denominator: &Expr,
+) -> Result<Expr, SynthesisError> {
+    let value = match (numerator.value(), denominator.value()) {
+        (Some(n), Some(d)) => Some(n * Option::<F>::from(d.invert()).ok_or(SynthesisError::DivisionByZero)?),
+        _ => None,
+    };
+    let mut cs = cs.namespace(|| name);
+    let q = alloc(&mut cs, "quotient", value)?;
+    enforce(&mut cs, "quotient constraint", &q, denominator, numerator);
+    Ok(q)
+}
+
+/// A boolean variable (one constraint: `b · (b − 1) = 0`).
+pub fn alloc_bit<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    value: Option<bool>,
+) -> Result<Expr, SynthesisError> {
+    let mut cs = cs.namespace(|| name);
+    let b = alloc(&mut cs, "bit", value.map(F::from))?;
+    enforce(&mut cs, "booleanity", &b, &b.add_const(-F::ONE), &Expr::zero());
+    Ok(b)
+}
+
+/// Enforce `x ≠ 0` (one constraint: `x · inv = 1`).
+pub fn assert_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, name: &str, x: &Expr) -> Result<(), SynthesisError> {
+    let inv = match x.value() {
+        Some(v) => Some(Option::<F>::from(v.invert()).ok_or(SynthesisError::Unsatisfiable)?),
+        None => None,
+    };
+    let mut cs = cs.namespace(|| name);
+    let inv = alloc(&mut cs, "inverse", inv)?;
+    enforce(&mut cs, "nonzero", x, &inv, &Expr::from(1));
+    Ok(())
+}
+
+/// The boolean `x ≠ 0` (two constraints: `x · inv = flag`, `x · (1 − flag) = 0`).
+pub fn is_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, x: &Expr) -> Result<Expr, SynthesisError> {
+    let flag_value = x.value().map(|v| !bool::from(v.is_zero()));
+    let inv_value = x.value().map(|v| Option::<F>::from(v.invert()).unwrap_or(F::ZERO));
+    let flag = alloc(&mut cs, "flag", flag_value.map(F::from))?;
+    let inv = alloc(&mut cs, "inv", inv_value)?;
+    enforce(&mut cs, "x * inv = flag", x, &inv, &flag);
+    enforce(&mut cs, "x * (1 - flag) = 0", x, &Expr::from(1).sub(&flag), &Expr::zero());
+    Ok(flag)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+    use bellpepper_core::test_cs::TestConstraintSystem;
+
+    /// A fresh test constraint system.
+    pub fn new_cs() -> TestConstraintSystem<F> {
+        TestConstraintSystem::new()
+    }
+
+    /// Allocate `v` as a private variable.
+    pub fn witness(cs: &mut TestConstraintSystem<F>, name: &str, v: F) -> Expr {
+        alloc(cs.namespace(|| name.to_string()), name, Some(v)).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+
+    #[test]
+    fn is_nonzero_is_sound_both_ways() {
+        for (v, expect) in [(F::ZERO, F::ZERO), (F::from(9u64), F::ONE)] {
+            let mut cs = new_cs();
+            let x = witness(&mut cs, "x", v);
+            let flag = is_nonzero(cs.namespace(|| "nz"), &x).unwrap();
+            assert!(cs.is_satisfied());
+            assert_eq!(flag.value(), Some(expect));
+            assert_eq!(cs.num_constraints(), 2);
+            // Lying about the flag is caught.
+            cs.set("nz/flag", F::ONE - expect);
+            assert!(!cs.is_satisfied());
+        }
+    }
+}
