@@ -519,3 +519,31 @@ fn virtual_time_only() {
         .handle_timeout(t0 + Duration::from_secs(3600));
     assert!(!net.payer(fans[0]).has_held_tail());
 }
+
+#[test]
+fn ack_for_the_old_session_after_resume_is_accepted_and_skips_the_resend() {
+    let (mut net, creator, fans) = net(1, 1_000, SigningPolicy::EveryK(3));
+    let fan = fans[0];
+    let now = net.now;
+    for _ in 0..4 {
+        net.payer(fan).pay(now, creator, 1).unwrap();
+    }
+    net.transmit(); // 1..=3 (3 signed); 4 held
+    net.deliver_up(); // covered, not yet committed
+    net.reconnect(fan); // hello head: seq 0; covered 1..=3 survive the dropped session
+    assert_eq!(net.payer(fan).sent(), 0);
+    net.hub.commit(); // the ack of 3 goes to the new session before any resend
+    net.deliver_down();
+    assert_eq!(net.payer(fan).acked().seq, 3);
+    let resent = drain(net.payer(fan));
+    assert_eq!(
+        resent.iter().map(|v| v.seq).collect::<Vec<_>>(),
+        vec![4],
+        "acked vouchers are not resent"
+    );
+    assert!(resent[0].sig.is_some());
+    net.hub.receive(fan, &resent[0]);
+    net.drive(10);
+    assert_eq!(record(&net, creator).received, 4);
+    assert_eq!(net.hub.applied_payments(), 4);
+}

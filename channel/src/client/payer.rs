@@ -156,7 +156,7 @@ pub enum PayError {
 /// dropped (and the hub's behaviour reported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    /// An ack for a seq never transmitted in this session.
+    /// An ack for a seq never transmitted (in any session).
     #[error("ack for seq {seq}, but only {sent} were sent")]
     AckBeyondSent {
         /// Acked seq.
@@ -252,6 +252,9 @@ pub struct Payer {
     ready: Seq,
     /// Highest seq handed out by `poll_transmit` in this session.
     sent: Seq,
+    /// Highest seq handed out in any session (an ack may follow a reconnect:
+    /// covered vouchers of the old session are acked to the new one).
+    ever_sent: Seq,
     /// Unsigned vouchers since the last signed one, and their amount.
     run_len: u32,
     run_amount: Amount,
@@ -301,6 +304,7 @@ impl Payer {
             unacked: VecDeque::new(),
             ready: 0,
             sent: 0,
+            ever_sent: 0,
             run_len: 0,
             run_amount: 0,
             run_started: None,
@@ -487,10 +491,10 @@ impl Payer {
         if seq <= self.acked.seq {
             return Ok(()); // duplicate or re-ack of a resend
         }
-        if seq > self.sent {
+        if seq > self.ever_sent {
             return Err(ProtocolError::AckBeyondSent {
                 seq,
-                sent: self.sent,
+                sent: self.ever_sent,
             });
         }
         self.ack_through(seq);
@@ -534,6 +538,7 @@ impl Payer {
         self.head = self.unacked.back().map(head_of).unwrap_or(self.acked);
         self.ready = self.ready.min(self.head.seq);
         self.sent = self.sent.min(self.head.seq);
+        self.ever_sent = self.ever_sent.min(self.head.seq);
         self.recount_run();
         let last_covered = self.unacked.back().is_none_or(|v| v.sig.is_some());
         let in_place = sent_before == seq
@@ -643,6 +648,7 @@ impl Payer {
         let v = self.unacked[idx].clone();
         debug_assert_eq!(v.seq, self.sent + 1);
         self.sent += 1;
+        self.ever_sent = self.ever_sent.max(self.sent);
         Some(v)
     }
 
@@ -691,6 +697,7 @@ impl Payer {
             });
         }
         self.sent = self.sent.max(self.acked.seq);
+        self.ever_sent = self.ever_sent.max(self.acked.seq);
         self.ready = self.ready.max(self.acked.seq);
     }
 
