@@ -158,7 +158,11 @@ impl World {
     /// submit its close with `verifier`. Returns the snapshot.
     pub fn cut_and_close(&mut self, epoch: Epoch) -> Snapshot {
         self.mirror();
-        self.chain.cut_epoch(epoch).unwrap();
+        let through = self.chain.cut_epoch(epoch).unwrap().events_through;
+        assert_eq!(
+            through, self.mirrored,
+            "the snapshot holds exactly the events before the cut"
+        );
         let snap = self.snapshot(epoch);
         let witness = CloseWitness::from_snapshot(&snap).unwrap();
         witness.verify_signatures().unwrap();

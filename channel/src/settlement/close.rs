@@ -47,6 +47,7 @@ impl Settlement {
             epoch,
             cut,
             deadline,
+            events_through: self.events.len() as u64,
             n: registry.len() as u64,
             deposits_root,
             registry,

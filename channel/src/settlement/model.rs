@@ -86,6 +86,9 @@ pub struct EpochRecord {
     pub cut: Stamp,
     /// The close is accepted up to this height.
     pub deadline: u64,
+    /// Seq of the last logged event before the cut: the hub's snapshot for this epoch
+    /// must include exactly the events `1..=events_through`.
+    pub events_through: u64,
     /// Channels in the registry at the cut (ids `1..=n`).
     pub n: u64,
     /// Root of the deposit leaves of the registry at the cut.
