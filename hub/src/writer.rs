@@ -85,17 +85,17 @@ pub enum WriterError {
 pub enum SubmitError {
     /// The queue is full (back-pressure: retry later or slow the client down).
     #[error("the commit queue is full")]
-    Full(CommitRequest),
+    Full(Box<CommitRequest>),
     /// The writer has stopped.
     #[error("the writer has stopped")]
-    Stopped(CommitRequest),
+    Stopped(Box<CommitRequest>),
 }
 
 impl SubmitError {
     /// The request that was not queued.
     pub fn into_request(self) -> CommitRequest {
         match self {
-            SubmitError::Full(r) | SubmitError::Stopped(r) => r,
+            SubmitError::Full(r) | SubmitError::Stopped(r) => *r,
         }
     }
 }
@@ -313,8 +313,8 @@ impl WriterHandle {
     /// Queue a request without blocking.
     pub fn submit(&self, req: CommitRequest) -> Result<(), SubmitError> {
         self.tx.try_send(Msg::Req(req)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(Msg::Req(r)) => SubmitError::Full(r),
-            mpsc::error::TrySendError::Closed(Msg::Req(r)) => SubmitError::Stopped(r),
+            mpsc::error::TrySendError::Full(Msg::Req(r)) => SubmitError::Full(Box::new(r)),
+            mpsc::error::TrySendError::Closed(Msg::Req(r)) => SubmitError::Stopped(Box::new(r)),
             _ => unreachable!("only requests are submitted here"),
         })
     }
@@ -322,7 +322,7 @@ impl WriterHandle {
     /// Queue a request, waiting for room.
     pub async fn submit_async(&self, req: CommitRequest) -> Result<(), SubmitError> {
         self.tx.send(Msg::Req(req)).await.map_err(|e| match e.0 {
-            Msg::Req(r) => SubmitError::Stopped(r),
+            Msg::Req(r) => SubmitError::Stopped(Box::new(r)),
             Msg::Shutdown => unreachable!("only requests are submitted here"),
         })
     }
@@ -330,7 +330,7 @@ impl WriterHandle {
     /// Queue a request from a thread outside any async runtime, blocking for room.
     pub fn submit_blocking(&self, req: CommitRequest) -> Result<(), SubmitError> {
         self.tx.blocking_send(Msg::Req(req)).map_err(|e| match e.0 {
-            Msg::Req(r) => SubmitError::Stopped(r),
+            Msg::Req(r) => SubmitError::Stopped(Box::new(r)),
             Msg::Shutdown => unreachable!("only requests are submitted here"),
         })
     }
@@ -573,10 +573,10 @@ impl Core {
                 }
                 return self.fail_drain(rx);
             }
-            if let Some(req) = control {
-                if self.control(req).is_err() {
-                    return self.fail_drain(rx);
-                }
+            if let Some(req) = control
+                && self.control(req).is_err()
+            {
+                return self.fail_drain(rx);
             }
             if !shutdown && self.fold_due(false) && self.fold_step().is_err() {
                 return self.fail_drain(rx);

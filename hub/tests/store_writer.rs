@@ -27,17 +27,17 @@ fn config() -> WriterConfig {
     c
 }
 
+/// A running writer with its store, table, listener and snapshot outcomes.
+struct Running {
+    store: Store,
+    channels: Arc<Channels>,
+    writer: Writer,
+    rec: Arc<Recorder>,
+    snaps: std::sync::mpsc::Receiver<store_common::SnapshotOutcome>,
+}
+
 /// Open the store in `dir`, load it, start a writer.
-fn start(
-    dir: &std::path::Path,
-    config: WriterConfig,
-) -> (
-    Store,
-    Arc<Channels>,
-    Writer,
-    Arc<Recorder>,
-    std::sync::mpsc::Receiver<(u64, Result<hub::store::SnapshotMeta, String>)>,
-) {
+fn start(dir: &std::path::Path, config: WriterConfig) -> Running {
     let store = Store::open(dir, HUB).unwrap();
     let loaded = store.load().unwrap();
     let channels = Arc::new(loaded.channels);
@@ -51,7 +51,13 @@ fn start(
         rec.clone(),
     )
     .unwrap();
-    (store, channels, writer, rec, snaps)
+    Running {
+        store,
+        channels,
+        writer,
+        rec,
+        snaps,
+    }
 }
 
 /// Submit opens and `ranges` covered ranges; mirror each into the reference as its
@@ -78,7 +84,13 @@ fn acks_follow_commits_and_a_restart_recovers_every_acked_payment() {
     let dir = tempfile::tempdir().unwrap(); // a real disk: real fsyncs
     let reference = Ledger::new();
     let mut wl = Gen::new(11);
-    let (store, channels, writer, rec, _) = start(dir.path(), config());
+    let Running {
+        store,
+        channels,
+        writer,
+        rec,
+        snaps: _,
+    } = start(dir.path(), config());
     submit_workload(&writer, &mut wl, &reference, 20, 300);
     let last = writer.handle().flush_blocking().unwrap();
     assert!(last >= 1);
@@ -118,7 +130,13 @@ fn submit_reports_back_pressure_and_stop() {
     let dir = fast_tempdir();
     let mut c = config();
     c.queue_capacity = 1;
-    let (_store, _channels, writer, _rec, _) = start(dir.path(), c);
+    let Running {
+        store: _store,
+        channels: _channels,
+        writer,
+        rec: _rec,
+        snaps: _,
+    } = start(dir.path(), c);
     let h = writer.handle();
     // Flood: with one slot some submissions must come back as Full, with the request.
     let mut wl = Gen::new(12);
@@ -126,7 +144,10 @@ fn submit_reports_back_pressure_and_stop() {
     for e in wl.open(2_000) {
         match h.submit(CommitRequest::Event(e)) {
             Ok(()) => {}
-            Err(SubmitError::Full(CommitRequest::Event(_))) => full += 1,
+            Err(e @ SubmitError::Full(_)) => {
+                assert!(matches!(e.into_request(), CommitRequest::Event(_)));
+                full += 1;
+            }
             Err(other) => panic!("unexpected {other}"),
         }
     }
@@ -145,7 +166,13 @@ fn folding_keeps_storage_bounded() {
     let mut c = config();
     c.fold_after_records = 64;
     c.fold_slice_rows = 16;
-    let (store, channels, writer, _rec, _) = start(dir.path(), c);
+    let Running {
+        store,
+        channels,
+        writer,
+        rec: _rec,
+        snaps: _,
+    } = start(dir.path(), c);
     let reference = Ledger::new();
     let mut wl = Gen::new(13);
     submit_workload(&writer, &mut wl, &reference, 100, 0);
@@ -194,7 +221,13 @@ fn snapshot_is_the_state_at_the_cut_even_after_later_batches_and_folds() {
     let dir = fast_tempdir();
     let mut c = config();
     c.fold_after_records = 4;
-    let (store, channels, writer, _rec, snaps) = start(dir.path(), c);
+    let Running {
+        store,
+        channels,
+        writer,
+        rec: _rec,
+        snaps,
+    } = start(dir.path(), c);
     let reference = Ledger::new();
     let mut wl = Gen::new(14);
     submit_workload(&writer, &mut wl, &reference, 30, 200);
@@ -270,7 +303,13 @@ fn a_cut_whose_snapshot_was_not_written_is_resumed_after_restart() {
         r.records()
     };
     assert!(read_snapshot(dir.path(), 3).is_err(), "no file yet");
-    let (store, channels, writer, _rec, snaps) = start(dir.path(), config());
+    let Running {
+        store,
+        channels,
+        writer,
+        rec: _rec,
+        snaps,
+    } = start(dir.path(), config());
     let (epoch, result) = snaps.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(epoch, 3);
     result.unwrap();
@@ -287,7 +326,13 @@ fn a_cut_whose_snapshot_was_not_written_is_resumed_after_restart() {
 #[test]
 fn a_damaged_snapshot_file_is_refused() {
     let dir = fast_tempdir();
-    let (_store, _channels, writer, _rec, snaps) = start(dir.path(), config());
+    let Running {
+        store: _store,
+        channels: _channels,
+        writer,
+        rec: _rec,
+        snaps,
+    } = start(dir.path(), config());
     let reference = Ledger::new();
     let mut wl = Gen::new(16);
     submit_workload(&writer, &mut wl, &reference, 4, 10);

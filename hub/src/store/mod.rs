@@ -529,7 +529,7 @@ impl Store {
         let txn = self.begin_read()?;
         let meta = read_meta(&txn)?;
         let epochs = read_epochs(&txn)?;
-        let out = replay::replay(&txn, &meta, meta.last_batch, |n| Channels::with_capacity(n))?;
+        let out = replay::replay(&txn, &meta, meta.last_batch, Channels::with_capacity)?;
         let mut bad = None;
         out.table.for_each_record(|r| {
             if bad.is_none() && r.balance().is_none() {

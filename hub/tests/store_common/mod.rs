@@ -25,10 +25,10 @@ pub const DEPOSIT: u64 = 1_000_000_000;
 /// A temp dir, on tmpfs when available (fsync is then free: tests that need many
 /// commits stay fast; durability itself is tested with real files elsewhere).
 pub fn fast_tempdir() -> tempfile::TempDir {
-    if std::path::Path::new("/dev/shm").is_dir() {
-        if let Ok(d) = tempfile::tempdir_in("/dev/shm") {
-            return d;
-        }
+    if std::path::Path::new("/dev/shm").is_dir()
+        && let Ok(d) = tempfile::tempdir_in("/dev/shm")
+    {
+        return d;
     }
     tempfile::tempdir().expect("tempdir")
 }
@@ -135,6 +135,9 @@ pub fn apply_ref(reference: &Ledger, batch: &Batch) -> Applied {
     apply_batch(reference, batch)
 }
 
+/// A snapshot outcome as the recorder reports it.
+pub type SnapshotOutcome = (Epoch, Result<SnapshotMeta, String>);
+
 /// Everything the writer told its listener.
 #[derive(Default)]
 pub struct Recorder {
@@ -143,12 +146,12 @@ pub struct Recorder {
     /// Failures.
     pub failures: Mutex<Vec<String>>,
     /// Snapshot outcomes.
-    pub snapshots: Mutex<Option<mpsc::Sender<(Epoch, Result<SnapshotMeta, String>)>>>,
+    pub snapshots: Mutex<Option<mpsc::Sender<SnapshotOutcome>>>,
 }
 
 impl Recorder {
     /// A recorder and a receiver of snapshot outcomes.
-    pub fn new() -> (Self, mpsc::Receiver<(Epoch, Result<SnapshotMeta, String>)>) {
+    pub fn new() -> (Self, mpsc::Receiver<SnapshotOutcome>) {
         let (tx, rx) = mpsc::channel();
         let r = Recorder {
             snapshots: Mutex::new(Some(tx)),
