@@ -19,6 +19,8 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     /// Load-test a running hub with many WebSocket clients (loopback only).
     Load(cli::load::LoadArgs),
+    /// Operate the (modelled) settlement layer through a running hub.
+    Chain(cli::chain::ChainArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,5 +28,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cli::serve::run(args),
         Command::Load(args) => cli::load::run(args),
+        Command::Chain(args) => cli::chain::run(args),
     }
 }

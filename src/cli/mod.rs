@@ -1,4 +1,5 @@
 //! Subcommands of the `zkhub` binary, one module each.
 
-pub mod serve;
+pub mod chain;
 pub mod load;
+pub mod serve;
