@@ -193,9 +193,16 @@ async fn write_loop(
     loop {
         let msg = tokio::select! {
             biased;
+            () = ctl.closed() => {
+                if ctl.close_reason() == Some(CloseReason::SlowReader) {
+                    // Stop draining to a peer that does not read: straight to the close.
+                    None
+                } else {
+                    // Deliver what is queued (e.g. the last acks), then the close frame.
+                    rx.recv().await
+                }
+            }
             msg = rx.recv() => msg,
-            // A slow reader: stop draining, go straight to the close frame.
-            () = ctl.closed(), if ctl.close_reason() == Some(CloseReason::SlowReader) => None,
         };
         let Some(msg) = msg else { break };
         let frame = encode(&msg, binary.load(Ordering::Relaxed), &mut buf);
@@ -423,6 +430,15 @@ impl Session {
                 first.seq,
                 ErrorCode::RateLimited,
                 "inbound rate limit; nothing in this message was admitted",
+            );
+            return;
+        }
+        let signed = vouchers.iter().filter(|v| v.sig.is_some()).count();
+        if !self.shared.verifier.has_room(channel, signed) {
+            self.reject(
+                first.seq,
+                ErrorCode::Overloaded,
+                "signature verification backlog is full; nothing in this message was admitted",
             );
             return;
         }

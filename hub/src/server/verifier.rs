@@ -13,10 +13,11 @@
 //! **Backpressure.** Each worker's queue is bounded; a session that submits to a full
 //! queue waits, which stops it reading its socket, which pushes back on its peer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use channel::crypto::{PublicKey, Signature};
+use channel::crypto::{PublicKey, Signature, VerifyingKey};
 use channel::{ChannelId, Fe, Seq};
 use tokio::sync::mpsc;
 
@@ -102,6 +103,15 @@ impl VerifierPool {
         Some(queues[channel as usize % queues.len()].clone())
     }
 
+    /// Whether the worker of `channel` has room for `jobs` more jobs now. Sessions
+    /// check this before admitting a message and refuse it (`Overloaded`) when the
+    /// backlog is that deep, rather than stage vouchers they cannot verify soon.
+    pub fn has_room(&self, channel: ChannelId, jobs: usize) -> bool {
+        // A message larger than the whole queue is admitted when the queue is empty.
+        self.queue_of(channel)
+            .is_some_and(|q| q.capacity() >= jobs.min(q.max_capacity()))
+    }
+
     /// Queue a job, waiting while the channel's worker queue is full.
     pub async fn submit(&self, job: VerifyJob) -> Result<(), SubmitError> {
         let queue = self.queue_of(job.channel).ok_or(SubmitError::Stopped)?;
@@ -120,8 +130,45 @@ impl VerifierPool {
     }
 }
 
+/// Most prepared keys a worker keeps (4 KiB each).
+const MAX_PREPARED_KEYS: usize = 4096;
+/// A channel's key is prepared (a table costing about three verifications) once it
+/// has been used this many times in the worker's current cache generation.
+const PREPARE_AFTER: u32 = 4;
+
+/// Per-worker cache of prepared verifying keys for busy channels.
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<ChannelId, (u32, Option<VerifyingKey>)>,
+}
+
+impl KeyCache {
+    fn verify(&mut self, job: &VerifyJob) -> bool {
+        if self.keys.len() >= MAX_PREPARED_KEYS && !self.keys.contains_key(&job.channel) {
+            // Bounded memory: start a new generation.
+            self.keys.clear();
+        }
+        let entry = self.keys.entry(job.channel).or_insert((0, None));
+        if let Some(prepared) = &entry.1
+            && prepared.public_key() == job.pk
+        {
+            return prepared.verify(&job.msg, &job.sig).is_ok();
+        }
+        entry.0 += 1;
+        if entry.0 >= PREPARE_AFTER
+            && let Ok(prepared) = VerifyingKey::new(&job.pk)
+        {
+            let valid = prepared.verify(&job.msg, &job.sig).is_ok();
+            entry.1 = Some(prepared);
+            return valid;
+        }
+        job.pk.verify(&job.msg, &job.sig).is_ok()
+    }
+}
+
 fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut keys = KeyCache::default();
     loop {
         batch.clear();
         match rx.blocking_recv() {
@@ -136,7 +183,7 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
         }
         metrics.verify_batch_size.observe(batch.len() as f64);
         for job in batch.drain(..) {
-            let valid = job.pk.verify(&job.msg, &job.sig).is_ok();
+            let valid = keys.verify(&job);
             metrics
                 .signatures_verified
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
