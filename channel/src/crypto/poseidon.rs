@@ -265,8 +265,97 @@ fn row<const T: usize>(slice: &[Fe], i: usize) -> &[Fe; T] {
 fn mix<const T: usize>(state: &mut [Fe; T], matrix: &[Fe]) {
     let old = *state;
     for (i, s) in state.iter_mut().enumerate() {
-        *s = Fe::sum_of_products(row::<T>(matrix, i), &old);
+        *s = dot(row::<T>(matrix, i), &old);
     }
+}
+
+/// BN254 scalar modulus, little-endian limbs.
+const P: [u64; 4] = <Fe as PrimeField>::MODULUS.0;
+/// `-P^{-1} mod 2^64` for Montgomery reduction.
+const P_INV: u64 = {
+    // Newton iteration for the inverse of P[0] modulo 2^64.
+    let mut inv = 1u64;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(P[0].wrapping_mul(inv)));
+        i += 1;
+    }
+    inv.wrapping_neg()
+};
+
+/// `Σ a[k]·b[k]` with one Montgomery reduction for the whole sum: the 512-bit products
+/// of the Montgomery representations are accumulated exactly, then reduced once.
+///
+/// Bounds: each product is below `p² < 2^508`, so up to 17 of them stay below `2^513`
+/// (9 limbs). The reduction returns `(Σ + m·p) / 2^256 < Σ/2^256 + p < 5p < 2^257`,
+/// brought below `p` by at most four subtractions.
+#[inline(always)]
+fn dot<const T: usize>(a: &[Fe; T], b: &[Fe; T]) -> Fe {
+    const { assert!(T <= 17) };
+    let mut acc = [0u64; 9];
+    for k in 0..T {
+        let x = &(a[k].0).0;
+        let y = &(b[k].0).0;
+        for i in 0..4 {
+            let mut carry = 0u128;
+            for j in 0..4 {
+                let t = acc[i + j] as u128 + (x[i] as u128) * (y[j] as u128) + carry;
+                acc[i + j] = t as u64;
+                carry = t >> 64;
+            }
+            let mut idx = i + 4;
+            while carry != 0 {
+                let t = acc[idx] as u128 + carry;
+                acc[idx] = t as u64;
+                carry = t >> 64;
+                idx += 1;
+            }
+        }
+    }
+    // Montgomery reduction: four rounds, each clearing the lowest limb.
+    for i in 0..4 {
+        let m = acc[i].wrapping_mul(P_INV);
+        let mut carry = 0u128;
+        for j in 0..4 {
+            let t = acc[i + j] as u128 + (m as u128) * (P[j] as u128) + carry;
+            acc[i + j] = t as u64;
+            carry = t >> 64;
+        }
+        let mut idx = i + 4;
+        while carry != 0 {
+            let t = acc[idx] as u128 + carry;
+            acc[idx] = t as u64;
+            carry = t >> 64;
+            idx += 1;
+        }
+    }
+    let mut r = [acc[4], acc[5], acc[6], acc[7], acc[8]];
+    // r < 5p: subtract p while r >= p.
+    loop {
+        let ge = r[4] != 0 || {
+            let mut ge = true;
+            for i in (0..4).rev() {
+                if r[i] != P[i] {
+                    ge = r[i] > P[i];
+                    break;
+                }
+            }
+            ge
+        };
+        if !ge {
+            break;
+        }
+        let mut borrow = 0u64;
+        for i in 0..4 {
+            let (d1, b1) = r[i].overflowing_sub(P[i]);
+            let (d2, b2) = d1.overflowing_sub(borrow);
+            r[i] = d2;
+            borrow = (b1 | b2) as u64;
+        }
+        r[4] -= borrow;
+    }
+    // Montgomery form in, Montgomery form out: (aR·bR)/R = abR.
+    Fe::new_unchecked(BigInt::new([r[0], r[1], r[2], r[3]]))
 }
 
 #[inline(always)]
@@ -302,7 +391,7 @@ fn hash<const T: usize>(inputs: &[Fe]) -> Fe {
     for (r, rc) in pc.iter().enumerate() {
         state[0] = pow5(state[0]) + rc;
         let sr = &s[(2 * T - 1) * r..(2 * T - 1) * (r + 1)];
-        let s0 = Fe::sum_of_products(sr[..T].try_into().expect("width T"), &state);
+        let s0 = dot(sr[..T].try_into().expect("width T"), &state);
         let x0 = state[0];
         for (x, k) in state[1..].iter_mut().zip(&sr[T..]) {
             *x += x0 * k;
@@ -319,7 +408,7 @@ fn hash<const T: usize>(inputs: &[Fe]) -> Fe {
     for x in state.iter_mut() {
         *x = pow5(*x);
     }
-    Fe::sum_of_products(row::<T>(m, 0), &state)
+    dot(row::<T>(m, 0), &state)
 }
 
 #[cfg(test)]
@@ -364,6 +453,31 @@ mod tests {
                 .map(|i| Fe::from(i * 7919 + 3) - Fe::from(1_000_000u64))
                 .collect();
             assert_eq!(poseidon(&inputs), poseidon_reference(&inputs), "arity {n}");
+        }
+    }
+
+    #[test]
+    fn lazy_dot_product_matches_field_arithmetic() {
+        use ark_ff::UniformRand;
+        use rand::SeedableRng;
+        let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let max = -Fe::ONE;
+        let check = |a: [Fe; 17], b: [Fe; 17]| {
+            let want: Fe = a.iter().zip(&b).map(|(x, y)| *x * y).sum();
+            assert_eq!(dot(&a, &b), want);
+            let want3: Fe = a[..3].iter().zip(&b[..3]).map(|(x, y)| *x * y).sum();
+            assert_eq!(
+                dot::<3>(a[..3].try_into().unwrap(), b[..3].try_into().unwrap()),
+                want3
+            );
+        };
+        check([max; 17], [max; 17]);
+        check([Fe::ZERO; 17], [max; 17]);
+        for _ in 0..200 {
+            check(
+                std::array::from_fn(|_| Fe::rand(&mut r)),
+                std::array::from_fn(|_| Fe::rand(&mut r)),
+            );
         }
     }
 
