@@ -446,7 +446,7 @@ impl Operator {
             latest_epoch: s.latest_epoch(),
             last_accepted: s.last_accepted(),
             forced_exit: s.forced_exit().is_some(),
-            totals: s.totals().clone(),
+            totals: *s.totals(),
             epochs,
         }
     }

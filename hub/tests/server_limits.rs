@@ -129,7 +129,7 @@ async fn a_client_that_never_reads_is_disconnected_while_others_keep_going() {
             Ok(Err(_)) => break, // the hub closed the connection
             Err(_) => {}         // our own send buffer is full; keep trying
         }
-        if sent % 1024 == 0
+        if sent.is_multiple_of(1024)
             && tokio::time::timeout(Duration::from_millis(200), deaf.ws.flush())
                 .await
                 .is_ok_and(|r| r.is_err())

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::HubError;
-use super::core::{CommitPort, Shared, Sink};
+use super::core::{CommitPort, Shared, SharedParts, Sink};
 use super::verifier::VerifierPool;
 use crate::config::HubConfig;
 use crate::metrics::Metrics;
@@ -96,16 +96,16 @@ impl Backend {
                 Arc::new(Sink(weak.clone())),
                 Arc::clone(&metrics),
             );
-            Shared::new(
-                Arc::clone(&config),
-                Arc::clone(&channels),
-                Arc::clone(&metrics),
+            Shared::new(SharedParts {
+                config: Arc::clone(&config),
+                channels: Arc::clone(&channels),
+                metrics: Arc::clone(&metrics),
                 verifier,
-                Arc::new(WriterPort(handle.clone())),
+                commit: Arc::new(WriterPort(handle.clone())),
                 writer_metrics,
-                key,
-                last_cut + 1,
-            )
+                hub_key: key,
+                epoch: last_cut + 1,
+            })
         });
         let _ = listener.shared.set(Arc::downgrade(&shared));
 

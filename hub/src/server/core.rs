@@ -44,6 +44,19 @@ pub(crate) struct Shared {
     stop_tx: watch::Sender<bool>,
 }
 
+/// What [`Shared::new`] is built from.
+pub(crate) struct SharedParts {
+    pub config: Arc<HubConfig>,
+    pub channels: Arc<Channels>,
+    pub metrics: Arc<Metrics>,
+    pub verifier: VerifierPool,
+    pub commit: Arc<dyn CommitPort>,
+    pub writer_metrics: Arc<WriterMetrics>,
+    pub hub_key: PrivateKey,
+    /// The epoch accumulating payments at start (last cut + 1).
+    pub epoch: Epoch,
+}
+
 /// What the server needs from the group-commit writer: a place to send covered ranges.
 /// Implemented over [`crate::writer`]; a trait so that the verifier sink does not
 /// depend on how the writer queues.
@@ -55,16 +68,17 @@ pub(crate) trait CommitPort: Send + Sync + 'static {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        config: Arc<HubConfig>,
-        channels: Arc<Channels>,
-        metrics: Arc<Metrics>,
-        verifier: VerifierPool,
-        commit: Arc<dyn CommitPort>,
-        writer_metrics: Arc<WriterMetrics>,
-        hub_key: PrivateKey,
-        epoch: Epoch,
-    ) -> Self {
+    pub(crate) fn new(parts: SharedParts) -> Self {
+        let SharedParts {
+            config,
+            channels,
+            metrics,
+            verifier,
+            commit,
+            writer_metrics,
+            hub_key,
+            epoch,
+        } = parts;
         let (stop_tx, _) = watch::channel(false);
         Shared {
             config,

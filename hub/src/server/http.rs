@@ -97,22 +97,20 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Refuse peers the operator interface is not open to.
-pub(crate) fn operator_allowed(state: &AppState, remote: &SocketAddr) -> Result<(), Response> {
+/// The refusal for a peer the operator interface is not open to, if it is not.
+pub(crate) fn operator_refusal(state: &AppState, remote: &SocketAddr) -> Option<Response> {
     let allowed = match state.shared.config.operator {
         OperatorAccess::Any => true,
         OperatorAccess::Loopback => remote.ip().is_loopback(),
         OperatorAccess::Disabled => false,
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err((
+    (!allowed).then(|| {
+        (
             StatusCode::FORBIDDEN,
             "operator interface is not open to this peer\n",
         )
-            .into_response())
-    }
+            .into_response()
+    })
 }
 
 async fn channel_status(
@@ -120,7 +118,7 @@ async fn channel_status(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<u32>,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let shared = &state.shared;

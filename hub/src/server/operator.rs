@@ -16,7 +16,7 @@ use channel::{Amount, ChannelId, Epoch};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http::{AppState, operator_allowed};
+use super::http::{AppState, operator_refusal};
 use crate::settlement_service::OperatorError;
 
 /// Largest proof file accepted by `/operator/close`.
@@ -97,7 +97,7 @@ async fn deposit(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let body: DepositBody = match serde_json::from_slice(&body) {
@@ -137,7 +137,7 @@ async fn top_up(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let body: TopUpBody = match serde_json::from_slice(&body) {
@@ -162,7 +162,7 @@ async fn exit(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let body: ExitBody = match serde_json::from_slice(&body) {
@@ -179,7 +179,7 @@ async fn cut(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     match state.operator.cut().await {
@@ -196,7 +196,7 @@ async fn close(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     match state.operator.close(&body).await {
@@ -216,7 +216,7 @@ async fn withdraw(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let body: ChannelBody = match serde_json::from_slice(&body) {
@@ -240,7 +240,7 @@ async fn advance(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     let body: AdvanceBody = match serde_json::from_slice(&body) {
@@ -264,7 +264,7 @@ async fn opening(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Query(q): Query<OpeningQuery>,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     match state.operator.opening(q.channel, q.epoch).await {
@@ -277,7 +277,7 @@ async fn settlement(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(refused) = operator_allowed(&state, &remote) {
+    if let Some(refused) = operator_refusal(&state, &remote) {
         return refused;
     }
     Json(state.operator.summary().await).into_response()
