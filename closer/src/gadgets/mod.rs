@@ -200,6 +200,19 @@ pub fn alloc_bit<CS: ConstraintSystem<F>>(
     Ok(b)
 }
 
+/// A variable constrained boolean, from a raw field value (so tests can feed a non-boolean
+/// value and watch the booleanity constraint fail). One constraint.
+pub fn alloc_boolean_value<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    value: Option<F>,
+) -> Result<Expr, SynthesisError> {
+    let mut cs = cs.namespace(|| name);
+    let b = alloc(&mut cs, "bit", value)?;
+    enforce(&mut cs, "booleanity", &b, &b.add_const(-F::ONE), &Expr::zero());
+    Ok(b)
+}
+
 /// Enforce `x ≠ 0` (one constraint: `x · inv = 1`).
 pub fn assert_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, name: &str, x: &Expr) -> Result<(), SynthesisError> {
     let inv = match x.value() {

@@ -1,0 +1,47 @@
+//! Progress reporting for long phases (setup, witness, proving), so a CLI can draw bars.
+
+/// A phase of closing an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading or generating the proving key.
+    Setup,
+    /// Checking the snapshot and computing the witness.
+    Witness,
+    /// Producing the proof.
+    Prove,
+    /// Verifying the proof.
+    Verify,
+}
+
+impl Phase {
+    /// A short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Witness => "witness",
+            Phase::Prove => "prove",
+            Phase::Verify => "verify",
+        }
+    }
+}
+
+/// Receives phase events. Spartan2 gives no progress inside a phase, so `advance` is
+/// called at phase boundaries and for sub-steps the closer itself runs.
+pub trait Progress: Sync {
+    /// A phase starts; `total` units of work are expected (0 if unknown).
+    fn start(&self, phase: Phase, total: u64);
+    /// `units` more units are done.
+    fn advance(&self, phase: Phase, units: u64);
+    /// The phase is finished.
+    fn finish(&self, phase: Phase);
+}
+
+/// Ignores all events.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: Phase, _: u64) {}
+    fn advance(&self, _: Phase, _: u64) {}
+    fn finish(&self, _: Phase) {}
+}

@@ -1,0 +1,66 @@
+//! From an epoch [`Snapshot`] to the circuit's assignment, through the native statement
+//! (`channel::statement::CloseWitness`), which checks the snapshot first.
+
+use ark_ff::{BigInteger, PrimeField};
+use channel::crypto::Signature;
+use channel::ledger::Snapshot;
+use channel::statement::{CloseWitness, PublicInputs, SlotWitness};
+use ff::Field;
+use num_bigint::BigUint;
+
+use crate::circuit::{CloseAssignment, SlotAssignment};
+use crate::error::CloseError;
+use crate::field::{F, fe_to_f};
+use crate::gadgets::ecc::NativePoint;
+use crate::gadgets::eddsa::{SignatureWitness, dummy_signature};
+
+/// The public inputs as circuit scalars, in circuit order.
+pub fn public_scalars(public: &PublicInputs) -> [F; 5] {
+    public.to_field_elements().map(|x| fe_to_f(&x))
+}
+
+fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
+    let sig = match &slot.sig {
+        Some(packed) => {
+            let sig = Signature::unpack(packed).map_err(|_| CloseError::BadSignature { channel: slot.id })?;
+            SignatureWitness {
+                r8: NativePoint { x: fe_to_f(&sig.r8.x), y: fe_to_f(&sig.r8.y) },
+                s: BigUint::from_bytes_le(&sig.s.into_bigint().to_bytes_le()),
+            }
+        }
+        None => dummy_signature(),
+    };
+    Ok(SlotAssignment {
+        is_real: F::ONE,
+        id: F::from(u64::from(slot.id)),
+        key: NativePoint { x: fe_to_f(&slot.pk.0.x), y: fe_to_f(&slot.pk.0.y) },
+        deposit: F::from(slot.deposit),
+        spent: F::from(slot.spent),
+        received: F::from(slot.received),
+        balance: F::from(slot.balance),
+        blind: fe_to_f(&slot.blind),
+        seq: F::from(slot.seq),
+        chain: fe_to_f(&slot.chain),
+        sig,
+    })
+}
+
+/// Check `snapshot` (ids, balances, sums, signatures) and build the assignment.
+pub fn assignment(snapshot: &Snapshot) -> Result<(PublicInputs, CloseAssignment), CloseError> {
+    let witness = CloseWitness::from_snapshot(snapshot)?;
+    witness.verify_signatures()?;
+    let mut slots = witness
+        .slots
+        .iter()
+        .map(slot_assignment)
+        .collect::<Result<Vec<_>, _>>()?;
+    slots.resize(witness.slot_count(), SlotAssignment::padding());
+    let public = witness.public;
+    Ok((
+        public,
+        CloseAssignment {
+            public: public_scalars(&public),
+            slots,
+        },
+    ))
+}

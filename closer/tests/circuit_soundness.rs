@@ -1,0 +1,202 @@
+//! The close circuit against cheating witnesses, one test per rule of DESIGN.md §8:
+//! each starts from an honest assignment built from a real snapshot, breaks one rule
+//! the way a dishonest hub would, and checks the constraint system is unsatisfied at
+//! the constraint that guards that rule.
+
+mod common;
+
+use bellpepper_core::test_cs::TestConstraintSystem;
+use closer::circuit::{CloseAssignment, CloseCircuit, SlotAssignment, num_constraints, slot_constraints};
+use closer::field::{F, f_to_fe, fe_to_f};
+use closer::gadgets::ecc::{NativePoint, subgroup_order};
+use closer::gadgets::eddsa::SignatureWitness;
+use closer::witness::assignment;
+use common::*;
+use ff::{Field, PrimeField};
+#[allow(unused_imports)]
+use closer::circuit::AMOUNT_BITS;
+use num_bigint::BigUint;
+
+fn honest3() -> CloseAssignment {
+    assignment(&snapshot3()).expect("honest snapshot").1
+}
+
+fn run(a: &CloseAssignment) -> TestConstraintSystem<F> {
+    let mut cs = TestConstraintSystem::new();
+    CloseCircuit::with_assignment(a.clone()).synthesize_into(&mut cs).expect("synthesis");
+    cs
+}
+
+/// The first unsatisfied constraint, asserting there is one.
+fn broken(a: &CloseAssignment) -> String {
+    let cs = run(a);
+    cs.which_is_unsatisfied().expect("cheating witness must be rejected").to_string()
+}
+
+fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
+    use ark_ff::{BigInteger, PrimeField as _};
+    let msg = channel::types::voucher_message(HUB, id as u32, seq, spent, &f_to_fe(&chain));
+    let sig = key(seed).sign(&msg);
+    SignatureWitness {
+        r8: NativePoint { x: fe_to_f(&sig.r8.x), y: fe_to_f(&sig.r8.y) },
+        s: BigUint::from_bytes_le(&sig.s.into_bigint().to_bytes_le()),
+    }
+}
+
+#[test]
+fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
+    let snap = snapshot3();
+    let (public, a) = assignment(&snap).unwrap();
+    let cs = run(&a);
+    assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
+    // The circuit's public inputs are the native statement's, in order.
+    let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
+    assert_eq!(public, native);
+    assert_eq!(cs.num_inputs(), 1 + 5);
+    for (i, want) in native.to_field_elements().iter().enumerate() {
+        assert_eq!(f_to_fe(&cs.get_inputs()[i + 1].0), *want, "input {i}");
+    }
+    let names: Vec<&str> = cs.get_inputs()[1..].iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(names, ["hub_id", "epoch", "n", "deposits_root", "balances_root"]);
+    // Constraint counts, pinned.
+    assert_eq!(cs.num_constraints(), num_constraints(4));
+    println!("constraints per slot (excluding Merkle): {}", slot_constraints());
+    println!("constraints for 4 slots: {}", num_constraints(4));
+    assert_eq!(slot_constraints(), 4572);
+    assert_eq!(num_constraints(4), 4 * 4572 - 35 + 2 + 2 * (3 * 240 + 1));
+}
+
+#[test]
+fn overdraft_is_rejected() {
+    // Channel 1 (D = 100, R = 5) signs S = 106: B would be −1.
+    let mut a = honest3();
+    let s = &mut a.slots[0];
+    s.spent = F::from(106u64);
+    s.sig = sign(1, 1, s.seq.to_repr().as_ref()[0] as u64, 106, s.chain);
+    s.balance = s.deposit + s.received - s.spent; // p − 1
+    a.slots[1].received += F::from(76u64); // keep Σ R = Σ S
+    assert!(broken(&a).starts_with("slot 0/B = D + R - S"));
+}
+
+#[test]
+fn value_that_wraps_the_field_is_rejected() {
+    // S = p − 1 would make B = D + R + 1 in the field: money from nothing.
+    let mut a = honest3();
+    a.slots[0].spent = -F::ONE;
+    a.slots[0].balance = a.slots[0].deposit + a.slots[0].received + F::ONE;
+    let cs = run(&a);
+    assert!(!cs.is_satisfied());
+    // Amounts *are* their 64 bits in the circuit (no packing constraint to dodge), so a
+    // value of 2^64 or more cannot even be expressed; see `range` for the bit gadget.
+}
+
+#[test]
+fn forged_signature_is_rejected() {
+    let mut a = honest3();
+    a.slots[0].sig.s = (&a.slots[0].sig.s + 1u32) % subgroup_order();
+    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+}
+
+#[test]
+fn spending_without_signature_is_rejected() {
+    let mut a = honest3();
+    a.slots[0].sig = closer::gadgets::eddsa::dummy_signature();
+    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+}
+
+#[test]
+fn inflated_spent_with_an_old_signature_is_rejected() {
+    // The hub claims channel 1 spent 31 but holds a signature on 30.
+    let mut a = honest3();
+    a.slots[0].spent += F::ONE;
+    a.slots[0].balance -= F::ONE;
+    a.slots[1].received += F::ONE;
+    a.slots[1].balance += F::ONE;
+    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+}
+
+#[test]
+fn malleable_signature_s_plus_l_is_rejected() {
+    let mut a = honest3();
+    let s = &mut a.slots[0];
+    s.sig.s += subgroup_order();
+    let why = broken(&a);
+    assert!(why.starts_with("slot 0/signature/"), "{why}");
+}
+
+#[test]
+fn signature_by_another_key_is_rejected() {
+    let mut a = honest3();
+    let s = &a.slots[0];
+    let seq = 1;
+    a.slots[0].sig = sign(9, 1, seq, 30, s.chain);
+    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+}
+
+#[test]
+fn sum_mismatch_is_rejected() {
+    let mut a = honest3();
+    a.slots[1].received += F::ONE;
+    a.slots[1].balance += F::ONE;
+    assert_eq!(broken(&a), "Σ R = Σ S");
+}
+
+#[test]
+fn ids_out_of_order_or_duplicated_are_rejected() {
+    let mut a = honest3();
+    a.slots.swap(0, 1);
+    assert!(broken(&a).starts_with("slot 1/id gap range"));
+    let mut a = honest3();
+    a.slots[1].id = a.slots[0].id;
+    assert!(broken(&a).starts_with("slot 1/id gap range"));
+}
+
+#[test]
+fn padding_slot_carrying_value_is_rejected() {
+    let mut a = honest3();
+    a.slots[3].deposit = F::from(5u64);
+    a.slots[3].balance = F::from(5u64);
+    assert_eq!(broken(&a), "slot 3/padding has no value");
+}
+
+#[test]
+fn is_real_must_be_boolean_and_real_slots_come_first() {
+    let mut a = honest3();
+    a.slots[0].is_real = F::from(2u64);
+    assert!(broken(&a).starts_with("slot 0/is_real/"));
+    // Slots: real, real, padding, real (an empty channel with a larger id).
+    let mut a = honest3();
+    a.slots[2] = SlotAssignment::padding();
+    a.slots[3].is_real = F::ONE;
+    a.slots[3].id = F::from(10u64);
+    assert_eq!(broken(&a), "slot 3/real slots first");
+}
+
+#[test]
+fn wrong_public_inputs_are_rejected() {
+    let base = honest3();
+    let mut a = base.clone();
+    a.public[3] += F::ONE;
+    assert_eq!(broken(&a), "deposits_root matches");
+    let mut a = base.clone();
+    a.public[4] += F::ONE;
+    assert_eq!(broken(&a), "balances_root matches");
+    let mut a = base.clone();
+    a.public[2] += F::ONE;
+    assert_eq!(broken(&a), "n = Σ is_real");
+    // hub_id is bound through the voucher message: another hub's signatures do not verify.
+    let mut a = base;
+    a.public[0] += F::ONE;
+    assert!(broken(&a).starts_with("slot 0/signature/"));
+}
+
+#[test]
+fn padding_slot_leaf_is_zero_and_cannot_be_faked() {
+    // A padding slot whose deposit leaf would be nonzero: flip is_real to 1 with zero values
+    // and the deposits root changes, so the honest root no longer matches.
+    let mut a = honest3();
+    a.slots[3].is_real = F::ONE;
+    a.slots[3].id = F::from(10u64);
+    let why = broken(&a);
+    assert!(why == "n = Σ is_real" || why == "deposits_root matches", "{why}");
+}

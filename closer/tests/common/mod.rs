@@ -1,0 +1,49 @@
+//! Shared fixtures: a small epoch snapshot with real keys and signatures.
+
+#![allow(dead_code)]
+
+use channel::Fe;
+use channel::crypto::{PrivateKey, chain_next};
+use channel::ledger::{ChannelRecord, Snapshot};
+use channel::types::voucher_message;
+
+/// Hub id used by the fixtures.
+pub const HUB: u64 = 77;
+/// Epoch used by the fixtures.
+pub const EPOCH: u64 = 5;
+
+/// A channel's key from a seed byte.
+pub fn key(seed: u8) -> PrivateKey {
+    PrivateKey([seed; 32])
+}
+
+/// A record that has spent `spent` in one voucher to `to`, signed.
+pub fn spender(id: u32, seed: u8, deposit: u64, spent: u64, to: u32, received: u64) -> ChannelRecord {
+    let k = key(seed);
+    let mut r = ChannelRecord::open(id, k.public(), deposit);
+    r.received = received;
+    if spent > 0 {
+        r.seq = 1;
+        r.spent = spent;
+        r.chain = chain_next(&Fe::from(0u64), 1, to, spent);
+        let msg = voucher_message(HUB, id, 1, spent, &r.chain);
+        r.checkpoint_sig = Some(k.sign(&msg).pack());
+    }
+    r
+}
+
+/// Three channels in four slots: 1 pays 2 thirty, 3 pays 1 five, 3 idle otherwise.
+pub fn snapshot3() -> Snapshot {
+    let channels = vec![
+        spender(1, 1, 100, 30, 2, 5),
+        spender(2, 2, 0, 0, 0, 30),
+        spender(4, 3, 50, 5, 1, 0),
+    ];
+    Snapshot::new(HUB, EPOCH, channels, &Fe::from(999u64))
+}
+
+/// Two channels in two slots: 1 pays 2 ten.
+pub fn snapshot2() -> Snapshot {
+    let channels = vec![spender(1, 1, 100, 10, 2, 0), spender(2, 2, 20, 0, 0, 10)];
+    Snapshot::new(HUB, EPOCH, channels, &Fe::from(7u64))
+}
