@@ -111,24 +111,30 @@ fn group_commit(c: &mut Criterion) {
     let mut next = 2u64;
 
     let mut group = c.benchmark_group("group_commit");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     for ranges in [1usize, 64, 1_024, 16_384] {
         group.throughput(Throughput::Elements((ranges * PAYMENTS_PER_RANGE) as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(ranges), &ranges, |b, &ranges| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let batch = wl.batch(next, ranges);
-                    next += 1;
-                    let t = Instant::now();
-                    store.append_batch(&batch).unwrap();
-                    let applied = apply_batch(&channels, &batch);
-                    total += t.elapsed();
-                    assert_eq!(applied.acks.len(), ranges);
-                }
-                total
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(ranges),
+            &ranges,
+            |b, &ranges| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let batch = wl.batch(next, ranges);
+                        next += 1;
+                        let t = Instant::now();
+                        store.append_batch(&batch).unwrap();
+                        let applied = apply_batch(&channels, &batch);
+                        total += t.elapsed();
+                        assert_eq!(applied.acks.len(), ranges);
+                    }
+                    total
+                });
+            },
+        );
     }
     group.finish();
     let bytes = wl.batch(0, 1_024).encode().len();
@@ -143,7 +149,9 @@ fn group_commit(c: &mut Criterion) {
     store.fold(&[], last, Some(last)).unwrap();
     let mut rng = StdRng::seed_from_u64(3);
     let mut group = c.benchmark_group("fold_slice");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(1_024));
     group.bench_function(BenchmarkId::from_parameter(1_024), |b| {
         b.iter_custom(|iters| {
@@ -152,7 +160,8 @@ fn group_commit(c: &mut Criterion) {
                 let mut ids: Vec<u32> = (0..1_024).map(|_| rng.gen_range(1..=CHANNELS)).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                let slice: Vec<ChannelRecord> = ids.iter().filter_map(|&id| channels.record(id)).collect();
+                let slice: Vec<ChannelRecord> =
+                    ids.iter().filter_map(|&id| channels.record(id)).collect();
                 let t = Instant::now();
                 store.fold(&slice, last, None).unwrap();
                 total += t.elapsed();
@@ -204,13 +213,21 @@ fn restart(c: &mut Criterion) {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let mut group = c.benchmark_group("restart");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         let t = Instant::now();
         build_store(dir.path(), n);
-        let size = std::fs::metadata(dir.path().join(hub::store::DB_FILE)).unwrap().len();
-        eprintln!("built a store of {n} channels in {:?}: {} MB", t.elapsed(), size >> 20);
+        let size = std::fs::metadata(dir.path().join(hub::store::DB_FILE))
+            .unwrap()
+            .len();
+        eprintln!(
+            "built a store of {n} channels in {:?}: {} MB",
+            t.elapsed(),
+            size >> 20
+        );
         group.throughput(Throughput::Elements(u64::from(n)));
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter(|| {

@@ -458,15 +458,24 @@ impl Writer {
     }
 
     /// Commit everything queued before this call, fold (if configured), wait for
-    /// snapshot threads, and stop. Blocks: call from a blocking context.
+    /// snapshot threads, and stop. Blocks until the thread has exited: from async
+    /// code, call it in `spawn_blocking`.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
         if let Some(thread) = self.thread.take() {
-            // The queue may be full: the writer drains it first either way.
-            let _ = self.handle.tx.blocking_send(Msg::Shutdown);
+            // Not `blocking_send`: this may run inside an async runtime (a drop).
+            // The queue may be full; the writer drains it, so room comes.
+            loop {
+                match self.handle.tx.try_send(Msg::Shutdown) {
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => break,
+                }
+            }
             let _ = thread.join();
         }
     }

@@ -230,6 +230,29 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create(dir.join(DB_FILE))?;
+        Self::init(db, dir, hub_id)
+    }
+
+    /// Open (or create) a store whose database lives on `backend` instead of
+    /// `DIR/hub.redb` (fault injection in tests; snapshots still go to `dir`).
+    pub fn open_with_backend(
+        dir: impl AsRef<Path>,
+        hub_id: HubId,
+        options: StoreOptions,
+        backend: impl redb::StorageBackend,
+    ) -> Result<Store, OpenError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| OpenError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create_with_backend(backend)?;
+        Self::init(db, dir, hub_id)
+    }
+
+    fn init(db: Database, dir: PathBuf, hub_id: HubId) -> Result<Store, OpenError> {
         let init = |db: &Database| -> Result<Option<OpenError>, redb::Error> {
             let txn = db.begin_write()?;
             {
