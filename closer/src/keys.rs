@@ -154,10 +154,15 @@ fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), CloseError> {
     fs::rename(&tmp, path).map_err(io_error(path))
 }
 
+/// Run Spartan2's setup for `slots` slots (no disk).
+pub fn generate(slots: usize) -> Result<(ProverKey, VerifierKey), CloseError> {
+    Snark::setup(CloseCircuit::blank(slots)).map_err(|e| CloseError::Prover(e.to_string()))
+}
+
 /// Run Spartan2's setup for `slots` slots and store both keys in `dir`.
 pub fn setup(dir: &Path, slots: usize) -> Result<(ProverKey, VerifierKey), CloseError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let (pk, vk) = Snark::setup(CloseCircuit::blank(slots)).map_err(|e| CloseError::Prover(e.to_string()))?;
+    let (pk, vk) = generate(slots)?;
     write(&key_path(dir, slots, "pk"), &pk)?;
     write(&key_path(dir, slots, "vk"), &vk)?;
     Ok((pk, vk))

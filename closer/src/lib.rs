@@ -23,6 +23,7 @@ pub mod keys;
 pub mod progress;
 pub mod proof_file;
 pub mod prover;
+pub mod testing;
 pub mod witness;
 
 pub use error::CloseError;
