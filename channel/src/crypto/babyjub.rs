@@ -573,6 +573,46 @@ pub fn mul_base8_sub_prepared(a: &[u64; 4], p: &PreparedPoint, b: &[u64; 4]) -> 
     ])
 }
 
+/// `a·BASE8 − b·P` for 256-bit `a`, `b` (little-endian limbs) and any point `P`, by one
+/// shared chain of doublings (Straus): width-8 NAF of `a` over the static odd multiples
+/// of `BASE8`, width-5 NAF of `b` over odd multiples of `P` built on the fly.
+pub fn mul_base8_sub(a: &[u64; 4], p: &ExtendedPoint, b: &[u64; 4]) -> ExtendedPoint {
+    let na = wnaf::<{ BASE8_SPLIT_W as usize }>(a);
+    let nb = wnaf::<WNAF_W>(b);
+    let b8 = &BASE8_SPLIT[..1 << (BASE8_SPLIT_W - 2)];
+    let odd = odd_multiples(p);
+    let len = na.len().max(nb.len());
+    let digit = |v: &[i8], i: usize| v.get(i).copied().unwrap_or(0);
+    let mut acc = ExtendedPoint::IDENTITY;
+    let mut started = false;
+    for i in (0..len).rev() {
+        let (da, db) = (digit(&na, i), digit(&nb, i));
+        if started {
+            acc = acc.double_inner(da != 0 || db != 0 || i == 0);
+        }
+        if da != 0 {
+            let e = &b8[(da.unsigned_abs() as usize) / 2];
+            acc = if da < 0 {
+                acc.add_niels(&e.neg())
+            } else {
+                acc.add_niels(e)
+            };
+            started = true;
+        }
+        if db != 0 {
+            let q = &odd[(db.unsigned_abs() as usize) / 2];
+            // Subtracting b·P: a positive digit subtracts.
+            acc = if db > 0 {
+                acc.add(&q.neg())
+            } else {
+                acc.add(q)
+            };
+            started = true;
+        }
+    }
+    acc
+}
+
 /// Number of 4-bit windows in the fixed-base table (covers scalars below `2^255`).
 const FB_WINDOWS: usize = 64;
 
@@ -759,6 +799,10 @@ mod tests {
             assert_eq!(prep.mul_bigint(&b).to_affine(), p.mul_bigint(&b));
             let want = BASE8.mul_bigint(&a).add(&p.mul_bigint(&b).neg());
             assert_eq!(mul_base8_sub_prepared(&a, &prep, &b).to_affine(), want);
+            assert_eq!(
+                mul_base8_sub(&a, &ExtendedPoint::from(p), &b).to_affine(),
+                want
+            );
         }
         let p = BASE8.mul(&Scalar::from(5u64));
         let prep = PreparedPoint::new(&p);

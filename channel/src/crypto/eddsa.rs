@@ -191,8 +191,9 @@ impl PublicKey {
     /// non-small-order key checks).
     ///
     /// Checks `S·Base8 − h·(8·A) = R8` with `h = Poseidon(R8.x, R8.y, A.x, A.y, msg)`,
-    /// using the fixed-base table for `S·Base8` and a width-5 NAF for `h·(8·A)`, in
-    /// projective coordinates with no inversion.
+    /// by one joint chain of doublings (static odd multiples of `Base8`, a width-5 NAF
+    /// for `h·(8·A)`), in projective coordinates with no inversion. To verify many
+    /// signatures of one key, [`PublicKey::prepare`] a [`VerifyingKey`] (about 40% less).
     pub fn verify(&self, msg: &Fe, sig: &Signature) -> Result<(), CryptoError> {
         let a = self.0;
         if !a.is_on_curve() || !sig.r8.is_on_curve() {
@@ -203,7 +204,7 @@ impl PublicKey {
             return Err(CryptoError::WeakPublicKey);
         }
         let h = poseidon(&[sig.r8.x, sig.r8.y, a.x, a.y, *msg]);
-        let lhs = babyjub::mul_base8(&sig.s).add(&a8.mul_bigint(&h.into_bigint().0).neg());
+        let lhs = babyjub::mul_base8_sub(&sig.s.into_bigint().0, &a8, &h.into_bigint().0);
         if lhs.eq_affine(&sig.r8) {
             Ok(())
         } else {
