@@ -94,8 +94,8 @@ pub fn encode_pay_frame(vouchers: &[VoucherIn], out: &mut Vec<u8>) -> Result<(),
     }
     let consecutive = vouchers
         .iter()
-        .zip(first.seq..)
-        .all(|(v, seq)| v.seq == seq);
+        .enumerate()
+        .all(|(i, v)| first.seq.checked_add(i as u64) == Some(v.seq));
     if !consecutive {
         return Err(FrameEncodeError::NotConsecutive);
     }
@@ -218,7 +218,7 @@ fn decode_pay_frame_into(
         return Err(CodecError::bad_frame(bytes.len(), FrameFault::Truncated));
     }
     out.reserve(count);
-    for seq in first_seq..first_seq + count as u64 {
+    for seq in first_seq..=first_seq + (count as u64 - 1) {
         out.push(read_voucher(&mut r, seq)?);
     }
     r.finish()
