@@ -297,7 +297,6 @@ fn reject_mid_stream_desyncs_then_reconnect_resends_the_valid_prefix() {
     net.hub.commit();
     net.deliver_down();
     assert!(net.payer(fan).needs_resync());
-    assert_eq!(net.payer(fan).pay(now, creator, 1), Err(PayError::Desynced));
     let failed: Vec<u64> = net.payer_events[&fan]
         .iter()
         .filter_map(|e| match e {
@@ -312,7 +311,12 @@ fn reject_mid_stream_desyncs_then_reconnect_resends_the_valid_prefix() {
     assert_eq!(failed, (3..=9).collect::<Vec<_>>());
     assert!(net.payer_events[&fan].contains(&PayerEvent::Desynced { at: 3 }));
 
-    // Reconnect: the hub drops staged 1..=2; the payer resends them, 2 signed.
+    // Still desynced: a new payment builds on the rolled-back head, unsent.
+    let v = net.payer(fan).pay(now, creator, 10).unwrap();
+    assert_eq!(v.seq, 3);
+    assert!(net.payer(fan).poll_transmit().is_none());
+
+    // Reconnect: the hub drops staged 1..=2; the payer resends 1..=3, 3 signed.
     net.reconnect(fan);
     let resent = drain(net.payer(fan));
     assert_eq!(
@@ -320,16 +324,13 @@ fn reject_mid_stream_desyncs_then_reconnect_resends_the_valid_prefix() {
             .iter()
             .map(|v| (v.seq, v.sig.is_some()))
             .collect::<Vec<_>>(),
-        vec![(1, false), (2, true)]
+        vec![(1, false), (2, false), (3, true)]
     );
     for v in &resent {
         net.hub.receive(fan, v);
     }
     net.drive(10);
-    assert_eq!(record(&net, fan).seq, 2);
-    assert_eq!(record(&net, creator).received, 2);
-    net.payer(fan).pay(now, creator, 10).unwrap();
-    net.settle();
+    assert_eq!(record(&net, fan).seq, 3);
     assert_eq!(record(&net, fan).spent, 12);
     assert_eq!(record(&net, creator).received, 12);
 }

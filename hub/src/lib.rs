@@ -6,6 +6,7 @@
 //! ([`store`], [`writer`]), the in-process settlement layer
 //! ([`settlement_service`]) and an async Rust client.
 
+pub mod client;
 pub mod config;
 pub mod metrics;
 pub mod server;

@@ -126,9 +126,6 @@ pub enum PayError {
     /// `resume` has not been called yet: connect first.
     #[error("not synchronised with the hub yet")]
     NotSynced,
-    /// A reject left the payer out of step with the hub: reconnect, then `resume`.
-    #[error("out of step with the hub after a reject; reconnect and resume")]
-    Desynced,
     /// Too many vouchers await an ack: wait for acks (or `flush`).
     #[error("{0} vouchers await an ack; wait for acks")]
     WindowFull(usize),
@@ -362,7 +359,8 @@ impl Payer {
         self.ready < self.head.seq
     }
 
-    /// Whether `pay` can be called (resumed and not desynced).
+    /// Whether the payer is in step with the hub's session (resumed, not desynced):
+    /// only then does it transmit.
     pub fn is_synced(&self) -> bool {
         self.sync == Sync::Synced
     }
@@ -389,17 +387,18 @@ impl Payer {
 
     /// Build the next voucher paying `amount` to `to`, signing it when the policy
     /// says so. The voucher is queued for [`Payer::poll_transmit`]; the returned
-    /// copy is as built (a held-back tail is signed later by `flush`).
+    /// copy is as built (a held-back tail is signed later by `flush`). A desynced
+    /// payer (reconnecting) still accepts payments; they go out after `resume`.
     pub fn pay(
         &mut self,
         now: Instant,
         to: ChannelId,
         amount: Amount,
     ) -> Result<Voucher, PayError> {
-        match self.sync {
-            Sync::Unsynced => return Err(PayError::NotSynced),
-            Sync::Desynced { .. } => return Err(PayError::Desynced),
-            Sync::Synced => {}
+        // A desynced payer still builds on its (rolled back) head: nothing is sent
+        // until `resume`, which resends everything after the hub's committed head.
+        if self.sync == Sync::Unsynced {
+            return Err(PayError::NotSynced);
         }
         if self.exiting {
             return Err(PayError::ChannelExiting);
