@@ -21,6 +21,12 @@ enum Command {
     Load(cli::load::LoadArgs),
     /// Operate the (modelled) settlement layer through a running hub.
     Chain(cli::chain::ChainArgs),
+    /// The whole job end to end: hub, tipping clients, epoch close, proof, payout.
+    Demo(cli::demo::DemoArgs),
+    /// Prove the close of an epoch from the hub's snapshot and submit it.
+    Close(cli::close::CloseArgs),
+    /// Check a close proof file (exit 0 when valid).
+    Verify(cli::close::VerifyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +35,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => cli::serve::run(args),
         Command::Load(args) => cli::load::run(args),
         Command::Chain(args) => cli::chain::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Close(args) => cli::close::run_close(args),
+        Command::Verify(args) => cli::close::run_verify(args),
     }
 }

@@ -54,6 +54,8 @@ pub struct LoadConfig {
     pub window: usize,
     /// Amount of each payment.
     pub amount: Amount,
+    /// Deposit each payer holds beyond what its payments need (so it keeps a balance).
+    pub extra_deposit: Amount,
     /// Seed for deterministic keys.
     pub seed: u64,
     /// How long to wait for outstanding acks after sending stops.
@@ -74,6 +76,7 @@ impl Default for LoadConfig {
             frame_vouchers: 0,
             window: 8192,
             amount: 1,
+            extra_deposit: 0,
             seed: 1,
             drain_timeout: Duration::from_secs(15),
         }

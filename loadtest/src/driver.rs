@@ -61,6 +61,7 @@ pub async fn run<P: Provisioner>(
     progress.phase("deposits", (cfg.connections + cfg.payees) as u64);
     let deposit = per_conn
         .checked_mul(cfg.amount)
+        .and_then(|d| d.checked_add(cfg.extra_deposit))
         .ok_or_else(|| LoadError::Config("deposit overflows u64".into()))?;
     let mut deposits: Vec<(channel::crypto::PublicKey, Amount)> =
         payer_keys.iter().map(|k| (k.public(), deposit)).collect();

@@ -1,5 +1,8 @@
 //! Subcommands of the `zkhub` binary, one module each.
 
 pub mod chain;
+pub mod close;
+pub mod demo;
 pub mod load;
+pub mod prove;
 pub mod serve;

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Serve this directory at / (e.g. examples/web for the browser tip page).
     #[arg(long = "static", value_name = "DIR")]
     pub static_dir: Option<PathBuf>,
+    /// Verifier-key cache for close proofs submitted to the settlement layer
+    /// (default: $ZKHUB_KEYS or ~/.cache/zkhub/keys).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
 
     /// Who may use the operator interface (/operator/*, /v1/channels/{id}).
     #[arg(long, value_enum, default_value_t = OperatorArg::Loopback)]
@@ -121,7 +125,12 @@ pub enum OperatorArg {
 impl ServeArgs {
     /// The hub configuration these options describe.
     pub fn config(&self) -> HubConfig {
-        let mut config = HubConfig::new(&self.data);
+        let keys = self
+            .keys
+            .clone()
+            .unwrap_or_else(super::prove::default_keys_dir);
+        let mut config = HubConfig::new(&self.data)
+            .with_close_verifier(super::prove::CloserBackend::shared(keys));
         config.listen = self.listen;
         config.hub_id = self.hub_id;
         config.static_dir = self.static_dir.clone();

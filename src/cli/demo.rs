@@ -1,0 +1,275 @@
+//! `zkhub demo`: the whole job end to end on embedded defaults.
+//!
+//! A hub on loopback in a temporary directory; fans and creators deposit on the
+//! (modelled) settlement layer; tipping clients stream payments over real WebSockets
+//! (pre-signed vouchers, a checkpoint every `sign_every`); a few fans request exit;
+//! the epoch is cut; the closer proves the close in one Spartan2 zero-knowledge proof;
+//! the proof is verified and settled; the exiting fans withdraw; a summary checks that
+//! Σ payouts + Σ remaining balances = Σ deposits.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use channel::crypto::PublicKey;
+use channel::settlement::exit_message;
+use channel::{Amount, ChannelId};
+use clap::Args;
+use hub::{Hub, HubConfig};
+use loadtest::{Bars, HttpOperator, LoadConfig, LoadError, Provisioner, Rate};
+
+use super::prove::{CloserBackend, CloserBars, default_keys_dir};
+
+/// Run the whole job end to end: hub, tipping clients, epoch close, proof, payout.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Fans (paying channels, one WebSocket connection each).
+    #[arg(long, default_value_t = 1000)]
+    pub fans: usize,
+    /// Creators (receiving channels).
+    #[arg(long, default_value_t = 20)]
+    pub creators: usize,
+    /// Payments in total.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub payments: u64,
+    /// Each fan signs every k-th voucher (1: every voucher).
+    #[arg(long, default_value_t = 64)]
+    pub sign_every: u32,
+    /// Fans that exit and withdraw after the close.
+    #[arg(long, default_value_t = 3)]
+    pub withdrawals: usize,
+    /// Keep the hub's data here instead of a temporary directory.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Proving-key cache (default: $ZKHUB_KEYS or ~/.cache/zkhub/keys).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// Longest time to stream payments, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub max_seconds: u64,
+}
+
+/// Deposits through the operator interface, remembering the channel ids.
+struct Recording {
+    inner: HttpOperator,
+    ids: Mutex<Vec<ChannelId>>,
+}
+
+impl Provisioner for Recording {
+    async fn deposit(&self, deposits: &[(PublicKey, Amount)]) -> Result<Vec<ChannelId>, LoadError> {
+        let ids = self.inner.deposit(deposits).await?;
+        if let Ok(mut all) = self.ids.lock() {
+            all.extend_from_slice(&ids);
+        }
+        Ok(ids)
+    }
+}
+
+/// Run `zkhub demo`.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.fans >= 1 && args.creators >= 1,
+        "need at least one fan and one creator"
+    );
+    anyhow::ensure!(
+        args.withdrawals <= args.fans,
+        "--withdrawals cannot exceed --fans"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let temp;
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new().prefix("zkhub-demo-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let keys = args.keys.clone().unwrap_or_else(default_keys_dir);
+    std::fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
+
+    println!(
+        "zkhub demo: {} fans tip {} creators, {} payments",
+        args.fans, args.creators, args.payments
+    );
+    let mut config = HubConfig::new(&data).with_close_verifier(CloserBackend::shared(keys.clone()));
+    config.listen = "127.0.0.1:0".parse()?;
+    let hub_id = config.hub_id;
+    let hub = Hub::start(config).await.context("starting the hub")?;
+    println!(
+        "hub {hub_id} listening on {} (data in {})",
+        hub.ws_url(),
+        data.display()
+    );
+
+    // Stream payments.
+    let provisioner = Recording {
+        inner: HttpOperator::new(hub.http_url()),
+        ids: Mutex::new(Vec::new()),
+    };
+    let load = LoadConfig {
+        url: hub.ws_url(),
+        connections: args.fans,
+        payees: args.creators,
+        payments: args.payments,
+        rate: Rate::Max,
+        duration: Duration::from_secs(args.max_seconds),
+        sign_every: args.sign_every,
+        // Fans keep a balance after tipping, so the exiting ones have something to withdraw.
+        extra_deposit: 10_000,
+        seed: 0x2d6b_6875_62,
+        ..LoadConfig::default()
+    };
+    let report = loadtest::run(&load, &provisioner, &Bars::new()).await?;
+    let ids = provisioner
+        .ids
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    let fan_ids = &ids[..args.fans.min(ids.len())];
+
+    // A few fans ask to exit before the cut, so they can withdraw after this close.
+    for (i, &id) in fan_ids.iter().take(args.withdrawals).enumerate() {
+        let key = loadtest::keys::key(load.seed, "payer", i as u64);
+        let sig = key.sign(&exit_message(hub_id, id));
+        hub.operator()
+            .exit(id, &sig)
+            .await
+            .with_context(|| format!("exit of channel {id}"))?;
+    }
+
+    // Cut, prove, verify, settle.
+    let (epoch, _) = hub.operator().cut().await.context("cutting the epoch")?;
+    let snapshot = hub::store::read_snapshot(&data, epoch).context("reading the snapshot")?;
+    let prove_started = Instant::now();
+    let keys_for_prover = keys.clone();
+    let snapshot_for_prover = snapshot.clone();
+    let proof = tokio::task::spawn_blocking(move || {
+        closer::prove_epoch(
+            &snapshot_for_prover,
+            &keys_for_prover,
+            &CloserBars::default(),
+        )
+    })
+    .await??;
+    let prove_time = prove_started.elapsed();
+    let bytes = proof.to_bytes();
+    let verify_started = Instant::now();
+    let keys_for_verify = keys.clone();
+    let proof_for_verify = proof.clone();
+    tokio::task::spawn_blocking(move || closer::verify(&proof_for_verify, &keys_for_verify))
+        .await??;
+    let verify_time = verify_started.elapsed();
+    let accepted = hub
+        .operator()
+        .close(&bytes)
+        .await
+        .context("settling the close")?;
+
+    // Withdrawals.
+    let mut paid: u128 = 0;
+    let mut withdrawn = Vec::new();
+    for &id in fan_ids.iter().take(args.withdrawals) {
+        let amount = hub
+            .operator()
+            .withdraw(id)
+            .await
+            .with_context(|| format!("withdrawal of channel {id}"))?;
+        paid += u128::from(amount);
+        withdrawn.push((id, amount));
+    }
+
+    // Conservation: what went in = what was paid out + what the channels still hold.
+    let settlement = hub.operator().summary().await;
+    let totals = hub.channels().totals();
+    let remaining = totals.deposits + totals.received - totals.spent;
+    let deposits_in = settlement.totals.deposits_in;
+    let paid_out = settlement.totals.paid_out;
+    let conserved = paid_out + remaining == deposits_in && paid_out == paid;
+    let batches = commit_batches(&hub.http_url()).await;
+    hub.shutdown().await.context("stopping the hub")?;
+
+    let l = &report.latency;
+    println!();
+    println!("── summary ─────────────────────────────────────────────────────────");
+    println!(
+        "payments         {} acked of {} in {:.2} s: {:.0} payments/s",
+        report.acked, report.planned, report.elapsed_s, report.payments_per_s
+    );
+    println!(
+        "ack latency      p50 {:.1} ms   p99 {:.1} ms   p99.9 {:.1} ms (fsync included, window-limited max rate)",
+        l.p50_ms, l.p99_ms, l.p999_ms
+    );
+    if let Some((n, avg)) = batches {
+        println!("commit batches   {n} group commits, {avg:.0} payments each on average");
+    }
+    println!(
+        "close            epoch {epoch}: {} channels in {} slots, {} constraints ({} per slot)",
+        snapshot.channels.len(),
+        proof.slots,
+        closer::circuit::num_constraints(proof.slots as usize),
+        closer::circuit::slot_constraints()
+    );
+    println!(
+        "proof            prove {:.1} s, verify {:.0} ms, {} KB; settlement accepted balances root {}…",
+        prove_time.as_secs_f64(),
+        verify_time.as_secs_f64() * 1e3,
+        bytes.len().div_ceil(1024),
+        &channel::field::fe_to_dec(&accepted.balances_root)[..12]
+    );
+    println!(
+        "withdrawals      {} channels paid {}: {:?}",
+        withdrawn.len(),
+        paid,
+        withdrawn
+    );
+    println!(
+        "conservation     Σ payouts {paid_out} + Σ remaining {remaining} = {} {} Σ deposits {deposits_in}",
+        paid_out + remaining,
+        if conserved { "==" } else { "!=" }
+    );
+    if !report.rejected.is_empty() || report.connection_errors > 0 {
+        println!(
+            "problems         rejected {:?}, connection errors {}",
+            report.rejected, report.connection_errors
+        );
+    }
+    println!("total time       {:.1} s", started.elapsed().as_secs_f64());
+    anyhow::ensure!(conserved, "conservation check failed");
+    anyhow::ensure!(
+        report.acked == report.planned,
+        "not every payment was acknowledged"
+    );
+    Ok(())
+}
+
+/// (group commits, mean payments per commit) from the hub's Prometheus metrics.
+async fn commit_batches(http: &str) -> Option<(u64, f64)> {
+    let url = format!("{http}/metrics");
+    let text = tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()
+    })
+    .await
+    .ok()??;
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let count = value("zkhub_commit_batch_size_count")?;
+    let sum = value("zkhub_commit_batch_size_sum")?;
+    Some((count as u64, if count > 0.0 { sum / count } else { 0.0 }))
+}

@@ -1,0 +1,102 @@
+//! Glue between the hub and the closer: the close backend the settlement layer uses,
+//! the proving-key cache location, and progress bars for the closer's phases.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use channel::settlement::CloseVerifier;
+use channel::statement::PublicInputs;
+use closer::{CloseProof, KeyDirVerifier, Phase};
+use hub::config::CloseVerifierRef;
+use hub::settlement_service::CloseBackend;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The settlement layer's view of close proofs: `closer`'s file format and verifier.
+pub struct CloserBackend {
+    verifier: KeyDirVerifier,
+}
+
+impl CloserBackend {
+    /// A backend reading (or creating) keys in `keys_dir`.
+    pub fn shared(keys_dir: PathBuf) -> CloseVerifierRef {
+        Arc::new(CloserBackend {
+            verifier: KeyDirVerifier::new(keys_dir),
+        })
+    }
+}
+
+impl CloseBackend for CloserBackend {
+    fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String> {
+        let proof = CloseProof::from_bytes(file).map_err(|e| e.to_string())?;
+        Ok((proof.public, file.to_vec()))
+    }
+
+    fn verifier(&self) -> &dyn CloseVerifier {
+        &self.verifier
+    }
+}
+
+/// Where proving and verifier keys are cached by default: `$ZKHUB_KEYS`, else
+/// `$XDG_CACHE_HOME/zkhub/keys`, else `~/.cache/zkhub/keys`, else `./zkhub-keys`.
+pub fn default_keys_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ZKHUB_KEYS") {
+        return PathBuf::from(dir);
+    }
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(cache).join("zkhub/keys");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".cache/zkhub/keys");
+    }
+    PathBuf::from("zkhub-keys")
+}
+
+/// indicatif bars for the closer's phases (a spinner when a phase has no known total).
+#[derive(Default)]
+pub struct CloserBars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl closer::Progress for CloserBars {
+    fn start(&self, phase: Phase, total: u64) {
+        let bar = if total > 0 {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>22.bold} [{bar:32.cyan/blue}] {pos}/{len} {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b
+        } else {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{prefix:>22.bold} {spinner} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        };
+        bar.set_prefix(format!("close: {}", phase.label()));
+        if let Ok(mut guard) = self.bar.lock() {
+            *guard = Some(bar);
+        }
+    }
+
+    fn advance(&self, _phase: Phase, units: u64) {
+        if let Ok(guard) = self.bar.lock() {
+            if let Some(bar) = guard.as_ref() {
+                bar.inc(units);
+            }
+        }
+    }
+
+    fn finish(&self, _phase: Phase) {
+        if let Ok(mut guard) = self.bar.lock() {
+            if let Some(bar) = guard.take() {
+                bar.finish();
+            }
+        }
+    }
+}
