@@ -18,9 +18,13 @@ fn bench(c: &mut Criterion) {
         let (public, assignment) = witness::assignment(&snapshot).expect("snapshot");
         keys::setup(dir.path(), slots).expect("setup");
         group.bench_function(format!("prove/{slots}"), |b| {
-            b.iter(|| prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress).expect("prove"))
+            b.iter(|| {
+                prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress)
+                    .expect("prove")
+            })
         });
-        let proof = prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress).expect("prove");
+        let proof = prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress)
+            .expect("prove");
         let vk = keys::verifier_key(dir.path(), slots).expect("vk");
         group.bench_function(format!("verify/{slots}"), |b| {
             b.iter(|| prover::verify_with_key(black_box(&proof), &vk).expect("verify"))

@@ -16,8 +16,15 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("slot count")).collect();
-    let sizes = if sizes.is_empty() { vec![16, 64] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("slot count"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![16, 64]
+    } else {
+        sizes
+    };
     println!("slots,constraints,setup_s,witness_s,prove_s,verify_ms,proof_bytes,peak_rss_mib");
     for slots in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -29,7 +36,8 @@ fn main() {
         let (public, assignment) = witness::assignment(&snapshot).expect("snapshot");
         let witness_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let proof = prover::prove_assignment(public, assignment, dir.path(), &NoProgress).expect("prove");
+        let proof =
+            prover::prove_assignment(public, assignment, dir.path(), &NoProgress).expect("prove");
         let prove = t.elapsed().as_secs_f64();
         let vk = keys::verifier_key(dir.path(), slots).expect("vk");
         let t = Instant::now();

@@ -30,7 +30,10 @@ use crate::field::{Engine, F, f_to_biguint, fe_to_f};
 use crate::gadgets::ecc::{EdwardsPoint, NativePoint};
 use crate::gadgets::eddsa::{self, SignatureWitness};
 use crate::gadgets::range::{alloc_bits, range_check};
-use crate::gadgets::{Expr, alloc, alloc_boolean_value, alloc_input, enforce, enforce_equal, is_nonzero, merkle, mul, poseidon};
+use crate::gadgets::{
+    Expr, alloc, alloc_boolean_value, alloc_input, enforce, enforce_equal, is_nonzero, merkle, mul,
+    poseidon,
+};
 
 /// Bits of an amount.
 pub const AMOUNT_BITS: usize = 64;
@@ -104,14 +107,23 @@ pub struct CloseCircuit {
 impl CloseCircuit {
     /// The circuit's shape only (for setup).
     pub fn blank(slots: usize) -> Self {
-        assert!(slots >= 2 && slots.is_power_of_two(), "slots must be a power of two ≥ 2");
-        CloseCircuit { slots, assignment: None }
+        assert!(
+            slots >= 2 && slots.is_power_of_two(),
+            "slots must be a power of two ≥ 2"
+        );
+        CloseCircuit {
+            slots,
+            assignment: None,
+        }
     }
 
     /// The circuit with a witness.
     pub fn with_assignment(assignment: CloseAssignment) -> Self {
         let slots = assignment.slots.len();
-        assert!(slots >= 2 && slots.is_power_of_two(), "slots must be a power of two ≥ 2");
+        assert!(
+            slots >= 2 && slots.is_power_of_two(),
+            "slots must be a power of two ≥ 2"
+        );
         CloseCircuit {
             slots,
             assignment: Some(Arc::new(assignment)),
@@ -124,7 +136,10 @@ impl CloseCircuit {
     }
 
     /// Synthesize into any constraint system (Spartan2's or bellpepper's test system).
-    pub fn synthesize_into<CS: ConstraintSystem<F>>(&self, cs: &mut CS) -> Result<(), SynthesisError> {
+    pub fn synthesize_into<CS: ConstraintSystem<F>>(
+        &self,
+        cs: &mut CS,
+    ) -> Result<(), SynthesisError> {
         let a = self.assignment.as_deref();
         let names = ["hub_id", "epoch", "n", "deposits_root", "balances_root"];
         let mut public = Vec::with_capacity(NUM_PUBLIC_INPUTS);
@@ -134,7 +149,8 @@ impl CloseCircuit {
         let hub_id = &public[0];
         let mut deposit_leaves = Vec::with_capacity(self.slots);
         let mut balance_leaves = Vec::with_capacity(self.slots);
-        let (mut sum_real, mut sum_spent, mut sum_received) = (Expr::zero(), Expr::zero(), Expr::zero());
+        let (mut sum_real, mut sum_spent, mut sum_received) =
+            (Expr::zero(), Expr::zero(), Expr::zero());
         let mut previous: Option<(Expr, Expr)> = None; // (is_real, id) of the slot before
         for i in 0..self.slots {
             let slot = a.map(|a| &a.slots[i]);
@@ -166,7 +182,11 @@ struct SlotOutput {
     balance_leaf: Expr,
 }
 
-fn amount<CS: ConstraintSystem<F>>(cs: &mut CS, name: &str, value: Option<F>) -> Result<Expr, SynthesisError> {
+fn amount<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    name: &str,
+    value: Option<F>,
+) -> Result<Expr, SynthesisError> {
     let value = value.map(|v| f_to_biguint(&v));
     Ok(alloc_bits(cs.namespace(|| name), value.as_ref(), AMOUNT_BITS)?.packed)
 }
@@ -186,15 +206,37 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
     let spent = amount(cs, "S", slot.map(|s| s.spent))?;
     let received = amount(cs, "R", slot.map(|s| s.received))?;
     let balance = amount(cs, "B", slot.map(|s| s.balance))?;
-    enforce_equal(cs, "B = D + R - S", &balance, &deposit.add(&received).sub(&spent));
+    enforce_equal(
+        cs,
+        "B = D + R - S",
+        &balance,
+        &deposit.add(&received).sub(&spent),
+    );
     // Padding carries no value: (1 − is_real)·(D + S + R) = 0.
     let value = deposit.add(&spent).add(&received);
-    enforce(cs, "padding has no value", &Expr::from(1).sub(&is_real), &value, &Expr::zero());
+    enforce(
+        cs,
+        "padding has no value",
+        &Expr::from(1).sub(&is_real),
+        &value,
+        &Expr::zero(),
+    );
 
     // Rule 1: real slots first, ids strictly increasing among them.
     if let Some((prev_real, prev_id)) = previous {
-        enforce(cs, "real slots first", &is_real, &Expr::from(1).sub(prev_real), &Expr::zero());
-        let gap = mul(cs.namespace(|| "id gap"), "gap", &is_real, &id.sub(prev_id).add_const(-F::ONE))?;
+        enforce(
+            cs,
+            "real slots first",
+            &is_real,
+            &Expr::from(1).sub(prev_real),
+            &Expr::zero(),
+        );
+        let gap = mul(
+            cs.namespace(|| "id gap"),
+            "gap",
+            &is_real,
+            &id.sub(prev_id).add_const(-F::ONE),
+        )?;
         range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
     }
 
@@ -205,10 +247,23 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
     let voucher = Expr::constant(fe_to_f(&channel::types::TAG_VOUCHER));
     let msg = poseidon::poseidon(
         cs.namespace(|| "voucher message"),
-        &[voucher, hub_id.clone(), id.clone(), seq, spent.clone(), chain],
+        &[
+            voucher,
+            hub_id.clone(),
+            id.clone(),
+            seq,
+            spent.clone(),
+            chain,
+        ],
     )?;
     let signed = is_nonzero(cs.namespace(|| "S != 0"), &spent)?;
-    eddsa::verify(cs.namespace(|| "signature"), &signed, &key, &msg, slot.map(|s| &s.sig))?;
+    eddsa::verify(
+        cs.namespace(|| "signature"),
+        &signed,
+        &key,
+        &msg,
+        slot.map(|s| &s.sig),
+    )?;
 
     // Rule 4: leaves.
     let deposit_leaf = poseidon::poseidon(
@@ -223,8 +278,18 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
         cs.namespace(|| "balance leaf"),
         &[id.clone(), key.x, key.y, balance, commitment],
     )?;
-    let deposit_leaf = mul(cs.namespace(|| "gated deposit leaf"), "leaf", &is_real, &deposit_leaf)?;
-    let balance_leaf = mul(cs.namespace(|| "gated balance leaf"), "leaf", &is_real, &balance_leaf)?;
+    let deposit_leaf = mul(
+        cs.namespace(|| "gated deposit leaf"),
+        "leaf",
+        &is_real,
+        &deposit_leaf,
+    )?;
+    let balance_leaf = mul(
+        cs.namespace(|| "gated balance leaf"),
+        "leaf",
+        &is_real,
+        &balance_leaf,
+    )?;
     Ok(SlotOutput {
         is_real,
         id,
@@ -258,11 +323,17 @@ pub fn num_constraints(slots: usize) -> usize {
 
 impl SpartanCircuit<Engine> for CloseCircuit {
     fn public_values(&self) -> Result<Vec<F>, SynthesisError> {
-        let a = self.assignment.as_deref().ok_or(SynthesisError::AssignmentMissing)?;
+        let a = self
+            .assignment
+            .as_deref()
+            .ok_or(SynthesisError::AssignmentMissing)?;
         Ok(a.public.to_vec())
     }
 
-    fn shared<CS: ConstraintSystem<F>>(&self, _: &mut CS) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
+    fn shared<CS: ConstraintSystem<F>>(
+        &self,
+        _: &mut CS,
+    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
         Ok(vec![])
     }
 

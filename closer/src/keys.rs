@@ -86,7 +86,11 @@ impl ConstraintSystem<F> for ShapeHasher {
         LB: FnOnce(LinearCombination<F>) -> LinearCombination<F>,
         LC: FnOnce(LinearCombination<F>) -> LinearCombination<F>,
     {
-        for lc in [a(LinearCombination::zero()), b(LinearCombination::zero()), c(LinearCombination::zero())] {
+        for lc in [
+            a(LinearCombination::zero()),
+            b(LinearCombination::zero()),
+            c(LinearCombination::zero()),
+        ] {
             self.lc(&lc);
         }
     }

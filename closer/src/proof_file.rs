@@ -79,18 +79,23 @@ impl CloseProof {
         }
         let slots = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
         if !slots.is_power_of_two() || !(2..=MAX_SLOTS).contains(&slots) {
-            return Err(CloseError::Malformed("slot count is not a supported power of two"));
+            return Err(CloseError::Malformed(
+                "slot count is not a supported power of two",
+            ));
         }
         let mut fields = [Fe::from(0u64); 5];
         for (i, field) in fields.iter_mut().enumerate() {
             let mut repr = <F as PrimeField>::Repr::default();
-            repr.as_mut().copy_from_slice(&bytes[16 + 32 * i..48 + 32 * i]);
-            let x: F = Option::from(F::from_repr(repr)).ok_or(CloseError::Malformed("non-canonical field element"))?;
+            repr.as_mut()
+                .copy_from_slice(&bytes[16 + 32 * i..48 + 32 * i]);
+            let x: F = Option::from(F::from_repr(repr))
+                .ok_or(CloseError::Malformed("non-canonical field element"))?;
             *field = f_to_fe(&x);
         }
         let small = |x: &Fe| -> Result<u64, CloseError> {
             let b = channel::field::fe_to_biguint(x);
-            u64::try_from(&b).map_err(|_| CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
+            u64::try_from(&b)
+                .map_err(|_| CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
         };
         let public = PublicInputs {
             hub_id: small(&fields[0])?,
@@ -104,7 +109,9 @@ impl CloseProof {
         }
         let len = u32::from_le_bytes(bytes[176..180].try_into().expect("4 bytes")) as usize;
         if len > MAX_PROOF_LEN || bytes.len() != HEADER_LEN + len {
-            return Err(CloseError::Malformed("proof length does not match the file"));
+            return Err(CloseError::Malformed(
+                "proof length does not match the file",
+            ));
         }
         Ok(CloseProof {
             slots,
@@ -170,7 +177,10 @@ mod tests {
         b[16 + 64] = 9; // n = 9 > 4 slots
         cases.push(b);
         for (i, c) in cases.iter().enumerate() {
-            assert!(matches!(CloseProof::from_bytes(c), Err(CloseError::Malformed(_))), "case {i}");
+            assert!(
+                matches!(CloseProof::from_bytes(c), Err(CloseError::Malformed(_))),
+                "case {i}"
+            );
         }
     }
 }

@@ -29,9 +29,11 @@ pub fn prove_assignment(
 
     progress.start(Phase::Prove, 2);
     let circuit = CloseCircuit::with_assignment(assignment);
-    let prep = Snark::prep_prove(&pk, circuit.clone(), false).map_err(|e| CloseError::Prover(e.to_string()))?;
+    let prep = Snark::prep_prove(&pk, circuit.clone(), false)
+        .map_err(|e| CloseError::Prover(e.to_string()))?;
     progress.advance(Phase::Prove, 1);
-    let (snark, _) = Snark::prove(&pk, circuit, prep, false).map_err(|e| CloseError::Prover(e.to_string()))?;
+    let (snark, _) =
+        Snark::prove(&pk, circuit, prep, false).map_err(|e| CloseError::Prover(e.to_string()))?;
     let snark = bincode::serialize(&snark).map_err(|e| CloseError::Encoding(e.to_string()))?;
     progress.advance(Phase::Prove, 1);
     progress.finish(Phase::Prove);
@@ -43,7 +45,11 @@ pub fn prove_assignment(
 }
 
 /// Check `snapshot` and prove its close, using (or creating) keys in `keys_dir`.
-pub fn prove_epoch(snapshot: &Snapshot, keys_dir: &Path, progress: &dyn Progress) -> Result<CloseProof, CloseError> {
+pub fn prove_epoch(
+    snapshot: &Snapshot,
+    keys_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<CloseProof, CloseError> {
     progress.start(Phase::Witness, snapshot.channels.len() as u64);
     let (public, assignment) = witness::assignment(snapshot)?;
     progress.advance(Phase::Witness, snapshot.channels.len() as u64);
@@ -59,8 +65,11 @@ pub fn verify(proof: &CloseProof, keys_dir: &Path) -> Result<(), CloseError> {
 
 /// Verify `proof` with an already loaded verifier key (for `proof.slots` slots).
 pub fn verify_with_key(proof: &CloseProof, vk: &keys::VerifierKey) -> Result<(), CloseError> {
-    let snark: Snark = bincode::deserialize(&proof.snark).map_err(|e| CloseError::Invalid(format!("decoding: {e}")))?;
-    let public = snark.verify(vk).map_err(|e| CloseError::Invalid(e.to_string()))?;
+    let snark: Snark = bincode::deserialize(&proof.snark)
+        .map_err(|e| CloseError::Invalid(format!("decoding: {e}")))?;
+    let public = snark
+        .verify(vk)
+        .map_err(|e| CloseError::Invalid(e.to_string()))?;
     // The SNARK carries its instance; it must be the one the file claims.
     if public.as_slice() != public_scalars(&proof.public).as_slice() {
         return Err(CloseError::PublicInputsMismatch);

@@ -20,7 +20,10 @@ pub fn synthetic_snapshot(hub_id: u64, epoch: u64, n: u32) -> Snapshot {
             r.seq = 1;
             r.spent = spent;
             r.chain = chain_next(&Fe::from(0u64), 1, to, spent);
-            r.checkpoint_sig = Some(key.sign(&voucher_message(hub_id, id, 1, spent, &r.chain)).pack());
+            r.checkpoint_sig = Some(
+                key.sign(&voucher_message(hub_id, id, 1, spent, &r.chain))
+                    .pack(),
+            );
             r
         })
         .collect();

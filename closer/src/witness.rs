@@ -22,9 +22,13 @@ pub fn public_scalars(public: &PublicInputs) -> [F; 5] {
 fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
     let sig = match &slot.sig {
         Some(packed) => {
-            let sig = Signature::unpack(packed).map_err(|_| CloseError::BadSignature { channel: slot.id })?;
+            let sig = Signature::unpack(packed)
+                .map_err(|_| CloseError::BadSignature { channel: slot.id })?;
             SignatureWitness {
-                r8: NativePoint { x: fe_to_f(&sig.r8.x), y: fe_to_f(&sig.r8.y) },
+                r8: NativePoint {
+                    x: fe_to_f(&sig.r8.x),
+                    y: fe_to_f(&sig.r8.y),
+                },
                 s: BigUint::from_bytes_le(&sig.s.into_bigint().to_bytes_le()),
             }
         }
@@ -33,7 +37,10 @@ fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
     Ok(SlotAssignment {
         is_real: F::ONE,
         id: F::from(u64::from(slot.id)),
-        key: NativePoint { x: fe_to_f(&slot.pk.0.x), y: fe_to_f(&slot.pk.0.y) },
+        key: NativePoint {
+            x: fe_to_f(&slot.pk.0.x),
+            y: fe_to_f(&slot.pk.0.y),
+        },
         deposit: F::from(slot.deposit),
         spent: F::from(slot.spent),
         received: F::from(slot.received),

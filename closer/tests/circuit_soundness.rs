@@ -6,15 +6,17 @@
 mod common;
 
 use bellpepper_core::test_cs::TestConstraintSystem;
-use closer::circuit::{CloseAssignment, CloseCircuit, SlotAssignment, num_constraints, slot_constraints};
+#[allow(unused_imports)]
+use closer::circuit::AMOUNT_BITS;
+use closer::circuit::{
+    CloseAssignment, CloseCircuit, SlotAssignment, num_constraints, slot_constraints,
+};
 use closer::field::{F, f_to_fe, fe_to_f};
 use closer::gadgets::ecc::{NativePoint, subgroup_order};
 use closer::gadgets::eddsa::SignatureWitness;
 use closer::witness::assignment;
 use common::*;
 use ff::{Field, PrimeField};
-#[allow(unused_imports)]
-use closer::circuit::AMOUNT_BITS;
 use num_bigint::BigUint;
 
 fn honest3() -> CloseAssignment {
@@ -23,14 +25,18 @@ fn honest3() -> CloseAssignment {
 
 fn run(a: &CloseAssignment) -> TestConstraintSystem<F> {
     let mut cs = TestConstraintSystem::new();
-    CloseCircuit::with_assignment(a.clone()).synthesize_into(&mut cs).expect("synthesis");
+    CloseCircuit::with_assignment(a.clone())
+        .synthesize_into(&mut cs)
+        .expect("synthesis");
     cs
 }
 
 /// The first unsatisfied constraint, asserting there is one.
 fn broken(a: &CloseAssignment) -> String {
     let cs = run(a);
-    cs.which_is_unsatisfied().expect("cheating witness must be rejected").to_string()
+    cs.which_is_unsatisfied()
+        .expect("cheating witness must be rejected")
+        .to_string()
 }
 
 fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
@@ -38,7 +44,10 @@ fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
     let msg = channel::types::voucher_message(HUB, id as u32, seq, spent, &f_to_fe(&chain));
     let sig = key(seed).sign(&msg);
     SignatureWitness {
-        r8: NativePoint { x: fe_to_f(&sig.r8.x), y: fe_to_f(&sig.r8.y) },
+        r8: NativePoint {
+            x: fe_to_f(&sig.r8.x),
+            y: fe_to_f(&sig.r8.y),
+        },
         s: BigUint::from_bytes_le(&sig.s.into_bigint().to_bytes_le()),
     }
 }
@@ -56,11 +65,20 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     for (i, want) in native.to_field_elements().iter().enumerate() {
         assert_eq!(f_to_fe(&cs.get_inputs()[i + 1].0), *want, "input {i}");
     }
-    let names: Vec<&str> = cs.get_inputs()[1..].iter().map(|(_, n)| n.as_str()).collect();
-    assert_eq!(names, ["hub_id", "epoch", "n", "deposits_root", "balances_root"]);
+    let names: Vec<&str> = cs.get_inputs()[1..]
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["hub_id", "epoch", "n", "deposits_root", "balances_root"]
+    );
     // Constraint counts, pinned.
     assert_eq!(cs.num_constraints(), num_constraints(4));
-    println!("constraints per slot (excluding Merkle): {}", slot_constraints());
+    println!(
+        "constraints per slot (excluding Merkle): {}",
+        slot_constraints()
+    );
     println!("constraints for 4 slots: {}", num_constraints(4));
     assert_eq!(slot_constraints(), 4572);
     assert_eq!(num_constraints(4), 4 * 4572 - 35 + 2 + 2 * (3 * 240 + 1));
@@ -198,5 +216,8 @@ fn padding_slot_leaf_is_zero_and_cannot_be_faked() {
     a.slots[3].is_real = F::ONE;
     a.slots[3].id = F::from(10u64);
     let why = broken(&a);
-    assert!(why == "n = Σ is_real" || why == "deposits_root matches", "{why}");
+    assert!(
+        why == "n = Σ is_real" || why == "deposits_root matches",
+        "{why}"
+    );
 }

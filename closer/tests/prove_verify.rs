@@ -4,7 +4,9 @@
 mod common;
 
 use channel::settlement::CloseVerifier;
-use closer::{CloseError, CloseProof, KeyDirVerifier, NoProgress, prove_epoch, verify, verify_file};
+use closer::{
+    CloseError, CloseProof, KeyDirVerifier, NoProgress, prove_epoch, verify, verify_file,
+};
 use common::*;
 
 #[test]
@@ -42,7 +44,10 @@ fn prove_verify_and_reject_tampering() {
             _ => altered.public.balances_root += channel::Fe::from(1u64),
         }
         let err = verify_file(&altered.to_bytes(), dir.path()).unwrap_err();
-        assert!(matches!(err, CloseError::PublicInputsMismatch), "field {field}: {err}");
+        assert!(
+            matches!(err, CloseError::PublicInputsMismatch),
+            "field {field}: {err}"
+        );
     }
 
     // A flipped byte anywhere in the proof is refused.
@@ -50,7 +55,10 @@ fn prove_verify_and_reject_tampering() {
     for offset in (closer::proof_file::HEADER_LEN..bytes.len()).step_by(step.max(1)) {
         let mut corrupt = bytes.clone();
         corrupt[offset] ^= 0x01;
-        assert!(verify_file(&corrupt, dir.path()).is_err(), "flip at {offset} accepted");
+        assert!(
+            verify_file(&corrupt, dir.path()).is_err(),
+            "flip at {offset} accepted"
+        );
     }
 
     // The settlement layer's verifier checks the inputs it expects.

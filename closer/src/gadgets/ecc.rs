@@ -67,13 +67,20 @@ fn inv(x: F) -> Result<F, SynthesisError> {
 
 impl NativePoint {
     /// The neutral element `(0, 1)`.
-    pub const IDENTITY: NativePoint = NativePoint { x: F::ZERO, y: F::ONE };
+    pub const IDENTITY: NativePoint = NativePoint {
+        x: F::ZERO,
+        y: F::ONE,
+    };
 
     /// `Base8`, the generator of the prime-order subgroup.
     pub fn base8() -> NativePoint {
         NativePoint {
-            x: f_from_dec("5299619240641551281634865583518297030282874472190772894086521144482721001553"),
-            y: f_from_dec("16950150798460657717958625567821834550301663161624707787222815936182638968203"),
+            x: f_from_dec(
+                "5299619240641551281634865583518297030282874472190772894086521144482721001553",
+            ),
+            y: f_from_dec(
+                "16950150798460657717958625567821834550301663161624707787222815936182638968203",
+            ),
         }
     }
 
@@ -93,7 +100,10 @@ impl NativePoint {
 
     /// `−self`.
     pub fn neg(&self) -> NativePoint {
-        NativePoint { x: -self.x, y: self.y }
+        NativePoint {
+            x: -self.x,
+            y: self.y,
+        }
     }
 
     /// `k·self` by double-and-add.
@@ -115,7 +125,6 @@ impl NativePoint {
         Ok((u, v))
     }
 }
-
 
 /// A point in Edwards coordinates (each coordinate any linear expression).
 #[derive(Clone, Debug)]
@@ -141,7 +150,10 @@ fn both(a: &Expr, b: &Expr) -> Option<(F, F)> {
 
 impl EdwardsPoint {
     /// Allocate a point (no check: see [`EdwardsPoint::assert_on_curve`]).
-    pub fn alloc<CS: ConstraintSystem<F>>(mut cs: CS, value: Option<NativePoint>) -> Result<Self, SynthesisError> {
+    pub fn alloc<CS: ConstraintSystem<F>>(
+        mut cs: CS,
+        value: Option<NativePoint>,
+    ) -> Result<Self, SynthesisError> {
         Ok(EdwardsPoint {
             x: alloc(&mut cs, "x", value.map(|p| p.x))?,
             y: alloc(&mut cs, "y", value.map(|p| p.y))?,
@@ -162,7 +174,10 @@ impl EdwardsPoint {
     }
 
     /// Enforce the curve equation (3 constraints).
-    pub fn assert_on_curve<CS: ConstraintSystem<F>>(&self, mut cs: CS) -> Result<(), SynthesisError> {
+    pub fn assert_on_curve<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+    ) -> Result<(), SynthesisError> {
         let xx = mul(&mut cs, "xx", &self.x, &self.x)?;
         let yy = mul(&mut cs, "yy", &self.y, &self.y)?;
         let rhs = xx.scale(ea()).add(&yy).add_const(-F::ONE);
@@ -187,7 +202,11 @@ impl EdwardsPoint {
     }
 
     /// `self + other` (6 constraints, 3 if `other` is constant; complete).
-    pub fn add<CS: ConstraintSystem<F>>(&self, mut cs: CS, other: &EdwardsPoint) -> Result<Self, SynthesisError> {
+    pub fn add<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+        other: &EdwardsPoint,
+    ) -> Result<Self, SynthesisError> {
         let (x1, y1, x2, y2) = (&self.x, &self.y, &other.x, &other.y);
         let a = mul(&mut cs, "x1y2", x1, y2)?;
         let b = mul(&mut cs, "y1x2", y1, x2)?;
@@ -205,14 +224,27 @@ impl EdwardsPoint {
 
     /// Montgomery form (2 constraints). Unsatisfiable for `x = 0`, i.e. for the identity
     /// and the point of order two: converting proves the point is neither.
-    pub fn to_montgomery<CS: ConstraintSystem<F>>(&self, mut cs: CS) -> Result<MontPoint, SynthesisError> {
-        let u = div(&mut cs, "u", &Expr::from(1).add(&self.y), &Expr::from(1).sub(&self.y))?;
+    pub fn to_montgomery<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+    ) -> Result<MontPoint, SynthesisError> {
+        let u = div(
+            &mut cs,
+            "u",
+            &Expr::from(1).add(&self.y),
+            &Expr::from(1).sub(&self.y),
+        )?;
         let v = div(&mut cs, "v", &u, &self.x)?;
         Ok(MontPoint { u, v })
     }
 
     /// Enforce `self = other` when `enabled = 1` (2 constraints; `enabled` boolean).
-    pub fn enforce_equal_if<CS: ConstraintSystem<F>>(&self, mut cs: CS, other: &EdwardsPoint, enabled: &Expr) {
+    pub fn enforce_equal_if<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+        other: &EdwardsPoint,
+        enabled: &Expr,
+    ) {
         enforce(&mut cs, "x", enabled, &self.x.sub(&other.x), &Expr::zero());
         enforce(&mut cs, "y", enabled, &self.y.sub(&other.y), &Expr::zero());
     }
@@ -226,9 +258,17 @@ impl MontPoint {
 
     /// Edwards form (2 constraints). Needs `v ≠ 0` and `u ≠ −1`, true for every point of
     /// odd order.
-    pub fn to_edwards<CS: ConstraintSystem<F>>(&self, mut cs: CS) -> Result<EdwardsPoint, SynthesisError> {
+    pub fn to_edwards<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+    ) -> Result<EdwardsPoint, SynthesisError> {
         let x = div(&mut cs, "x", &self.u, &self.v)?;
-        let y = div(&mut cs, "y", &self.u.add_const(-F::ONE), &self.u.add_const(F::ONE))?;
+        let y = div(
+            &mut cs,
+            "y",
+            &self.u.add_const(-F::ONE),
+            &self.u.add_const(F::ONE),
+        )?;
         Ok(EdwardsPoint { x, y })
     }
 
@@ -236,21 +276,35 @@ impl MontPoint {
     pub fn double<CS: ConstraintSystem<F>>(&self, mut cs: CS) -> Result<Self, SynthesisError> {
         let uu = mul(&mut cs, "uu", &self.u, &self.u)?;
         // λ · 2v = 3u² + 2A·u + 1
-        let num = uu.scale(F::from(3u64)).add(&self.u.scale(ma().double())).add_const(F::ONE);
+        let num = uu
+            .scale(F::from(3u64))
+            .add(&self.u.scale(ma().double()))
+            .add_const(F::ONE);
         let lambda = div(&mut cs, "lambda", &num, &self.v.scale(F::from(2u64)))?;
         self.finish(cs, &lambda, &self.u)
     }
 
     /// Given the slope `λ` through `self` and a point with abscissa `u2`, the third point
     /// (2 constraints): `u3 = λ² − A − u1 − u2`, `v3 = λ(u1 − u3) − v1`.
-    fn finish<CS: ConstraintSystem<F>>(&self, mut cs: CS, lambda: &Expr, u2: &Expr) -> Result<Self, SynthesisError> {
+    fn finish<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+        lambda: &Expr,
+        u2: &Expr,
+    ) -> Result<Self, SynthesisError> {
         let u3_value = lambda
             .value()
             .zip(self.u.value())
             .zip(u2.value())
             .map(|((l, u1), u2)| l.square() - ma() - u1 - u2);
         let u3 = alloc(&mut cs, "u3", u3_value)?;
-        enforce(&mut cs, "u3 eq", lambda, lambda, &u3.add_const(ma()).add(&self.u).add(u2));
+        enforce(
+            &mut cs,
+            "u3 eq",
+            lambda,
+            lambda,
+            &u3.add_const(ma()).add(&self.u).add(u2),
+        );
         let v3_value = lambda
             .value()
             .zip(self.u.value())
@@ -264,15 +318,28 @@ impl MontPoint {
 
     /// `self + other` (3 constraints). Incomplete: the caller must rule out
     /// `self = ±other` (for `self = other` the slope would be free).
-    pub fn add<CS: ConstraintSystem<F>>(&self, mut cs: CS, other: &MontPoint) -> Result<Self, SynthesisError> {
-        let lambda = div(&mut cs, "lambda", &other.v.sub(&self.v), &other.u.sub(&self.u))?;
+    pub fn add<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+        other: &MontPoint,
+    ) -> Result<Self, SynthesisError> {
+        let lambda = div(
+            &mut cs,
+            "lambda",
+            &other.v.sub(&self.v),
+            &other.u.sub(&self.u),
+        )?;
         self.finish(cs, &lambda, &other.u)
     }
 
     /// `2·self + q = (self + q) + self` (5 constraints), without computing the ordinate of
     /// `self + q`. Incomplete: the caller must rule out `self = q` (free slope) — the
     /// second addition is never free because `v ≠ 0` for points of odd order.
-    pub fn double_and_add<CS: ConstraintSystem<F>>(&self, mut cs: CS, q: &MontPoint) -> Result<Self, SynthesisError> {
+    pub fn double_and_add<CS: ConstraintSystem<F>>(
+        &self,
+        mut cs: CS,
+        q: &MontPoint,
+    ) -> Result<Self, SynthesisError> {
         let (ua, va) = (&self.u, &self.v);
         let lambda1 = div(&mut cs, "lambda1", &q.v.sub(va), &q.u.sub(ua))?;
         // u_r = λ1² − A − u_a − u_q
@@ -282,20 +349,40 @@ impl MontPoint {
             .zip(q.u.value())
             .map(|((l, ua), uq)| l.square() - ma() - ua - uq);
         let ur = alloc(&mut cs, "ur", ur_value)?;
-        enforce(&mut cs, "ur eq", &lambda1, &lambda1, &ur.add_const(ma()).add(ua).add(&q.u));
+        enforce(
+            &mut cs,
+            "ur eq",
+            &lambda1,
+            &lambda1,
+            &ur.add_const(ma()).add(ua).add(&q.u),
+        );
         // (λ1 + λ2)(u_a − u_r) = 2 v_a
         let lambda2_value = match (lambda1.value(), ua.value(), ur.value(), va.value()) {
             (Some(l1), Some(ua), Some(ur), Some(va)) => Some(va.double() * inv(ua - ur)? - l1),
             _ => None,
         };
         let lambda2 = alloc(&mut cs, "lambda2", lambda2_value)?;
-        enforce(&mut cs, "lambda2 eq", &lambda1.add(&lambda2), &ua.sub(&ur), &va.scale(F::from(2u64)));
-        let r = MontPoint { u: ur, v: Expr::zero() };
+        enforce(
+            &mut cs,
+            "lambda2 eq",
+            &lambda1.add(&lambda2),
+            &ua.sub(&ur),
+            &va.scale(F::from(2u64)),
+        );
+        let r = MontPoint {
+            u: ur,
+            v: Expr::zero(),
+        };
         // The result is (self + q) + self: the slope λ2 through self and r.
         self.finish_from(cs, &lambda2, &r.u)
     }
 
-    fn finish_from<CS: ConstraintSystem<F>>(&self, cs: CS, lambda: &Expr, u2: &Expr) -> Result<Self, SynthesisError> {
+    fn finish_from<CS: ConstraintSystem<F>>(
+        &self,
+        cs: CS,
+        lambda: &Expr,
+        u2: &Expr,
+    ) -> Result<Self, SynthesisError> {
         self.finish(cs, lambda, u2)
     }
 }
@@ -337,14 +424,18 @@ fn fixed_base_tables() -> &'static FixedBaseTables {
             let mut entry = eight;
             let mut row = [(F::ZERO, F::ZERO); 8];
             for slot in row.iter_mut() {
-                *slot = entry.to_mont().expect("multiples below l are not of order ≤ 2");
+                *slot = entry
+                    .to_mont()
+                    .expect("multiples below l are not of order ≤ 2");
                 entry = entry.add(&base);
             }
             windows.push(row);
             base = eight;
         }
         let l = subgroup_order();
-        let offset: BigUint = (0..FIXED_WINDOWS).map(|i| BigUint::from(8u32) << (3 * i)).sum();
+        let offset: BigUint = (0..FIXED_WINDOWS)
+            .map(|i| BigUint::from(8u32) << (3 * i))
+            .sum();
         let b8 = NativePoint::base8();
         let top = std::array::from_fn(|w| {
             let k = (BigUint::from(w as u32) << 249u32) + &l - (&offset % &l);
@@ -371,7 +462,11 @@ fn lookup3<CS: ConstraintSystem<F>>(
         .add(&b1.scale(c[3] - c[2] - c[1] + c[0]))
         .add(&b2.scale(c[5] - c[4] - c[1] + c[0]))
         .add(&b1b2.scale(c[7] - c[6] - c[5] + c[4] - c[3] + c[2] + c[1] - c[0]));
-    let value = b0.value().zip(l0.value()).zip(l1.value()).map(|((b0, l0), l1)| l0 + b0 * l1);
+    let value = b0
+        .value()
+        .zip(l0.value())
+        .zip(l1.value())
+        .map(|((b0, l0), l1)| l0 + b0 * l1);
     let result = alloc(&mut cs, "value", value)?;
     enforce(&mut cs, "lookup", b0, &l1, &result.sub(&l0));
     Ok(result)
@@ -404,7 +499,9 @@ pub fn fixed_base_mul_base8<CS: ConstraintSystem<F>>(
             Some(acc) => acc.add(cs.namespace(|| "add"), &term)?,
         });
     }
-    let segment = acc.expect("83 windows").to_edwards(cs.namespace(|| "to edwards"))?;
+    let segment = acc
+        .expect("83 windows")
+        .to_edwards(cs.namespace(|| "to edwards"))?;
     // Top window: bits 249, 250, Edwards constants (identity allowed), linear in b0, b1, b0·b1.
     let (b0, b1) = (&bits[249], &bits[250]);
     let b0b1 = mul(&mut cs, "top b0b1", b0, b1)?;
@@ -430,7 +527,10 @@ pub fn fixed_base_mul_base8<CS: ConstraintSystem<F>>(
 /// The largest `j` with `3·2^j ≤ l − 1`: ladder steps `0..=j` are exception-free.
 fn last_safe_step() -> usize {
     let l = subgroup_order();
-    (0..256).take_while(|j| (BigUint::from(3u32) << *j) <= &l - 1u32).last().expect("l > 3")
+    (0..256)
+        .take_while(|j| (BigUint::from(3u32) << *j) < l)
+        .last()
+        .expect("l > 3")
 }
 
 /// The signed integer in `(−p/2, p/2)` a field element stands for.
@@ -493,11 +593,20 @@ pub fn signed_ladder<CS: ConstraintSystem<F>>(
             .zip(p.v.value())
             .map(|(ds, vp)| if ds[j] { vp } else { -vp });
         let vq = alloc(&mut cs, "vq", vq_value)?;
-        enforce(&mut cs, "digit", &vq.sub(&p.v), &vq.add(&p.v), &Expr::zero());
+        enforce(
+            &mut cs,
+            "digit",
+            &vq.sub(&p.v),
+            &vq.add(&p.v),
+            &Expr::zero(),
+        );
         if j > safe {
             assert_nonzero(&mut cs, "u_acc != u_P", &acc.u.sub(&p.u))?;
         }
-        let q = MontPoint { u: p.u.clone(), v: vq.clone() };
+        let q = MontPoint {
+            u: p.u.clone(),
+            v: vq.clone(),
+        };
         acc = acc.double_and_add(cs.namespace(|| "double and add"), &q)?;
         weighted_vq.push((powers[n - 1 - j], vq));
     }
@@ -531,9 +640,18 @@ mod tests {
     #[test]
     fn constants_match_channel_babyjub() {
         let b8 = channel::crypto::babyjub::BASE8;
-        assert_eq!(NativePoint::base8(), NativePoint { x: fe_to_f(&b8.x), y: fe_to_f(&b8.y) });
+        assert_eq!(
+            NativePoint::base8(),
+            NativePoint {
+                x: fe_to_f(&b8.x),
+                y: fe_to_f(&b8.y)
+            }
+        );
         assert!(NativePoint::base8().is_on_curve());
-        assert_eq!(NativePoint::base8().mul(&subgroup_order()), NativePoint::IDENTITY);
+        assert_eq!(
+            NativePoint::base8().mul(&subgroup_order()),
+            NativePoint::IDENTITY
+        );
         assert_eq!(last_safe_step(), 249);
     }
 
@@ -555,7 +673,10 @@ mod tests {
             assert_eq!(dbl.value(), Some(p.add(&p)));
             // Identity is handled by the complete formulas.
             let id = EdwardsPoint::constant(NativePoint::IDENTITY);
-            assert_eq!(pp.add(cs.namespace(|| "add id"), &id).unwrap().value(), Some(p));
+            assert_eq!(
+                pp.add(cs.namespace(|| "add id"), &id).unwrap().value(),
+                Some(p)
+            );
             let m = pp.to_montgomery(cs.namespace(|| "to mont")).unwrap();
             let mq = qq.to_montgomery(cs.namespace(|| "q to mont")).unwrap();
             let back = m.to_edwards(cs.namespace(|| "back")).unwrap();
@@ -576,7 +697,10 @@ mod tests {
         let id = EdwardsPoint::alloc(cs.namespace(|| "id"), Some(NativePoint::IDENTITY)).unwrap();
         assert!(id.to_montgomery(cs.namespace(|| "m")).is_err());
         let mut cs = new_cs();
-        let bad = NativePoint { x: F::from(1u64), y: F::from(2u64) };
+        let bad = NativePoint {
+            x: F::from(1u64),
+            y: F::from(2u64),
+        };
         let p = EdwardsPoint::alloc(cs.namespace(|| "p"), Some(bad)).unwrap();
         p.assert_on_curve(cs.namespace(|| "on curve")).unwrap();
         assert_eq!(cs.which_is_unsatisfied(), Some("on curve/curve equation"));
@@ -586,9 +710,16 @@ mod tests {
     fn fixed_base_matches_native_and_costs_504() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let l = subgroup_order();
-        for s in [BigUint::from(0u32), BigUint::from(1u32), &l - 1u32, rng.gen_biguint_below(&l)] {
+        for s in [
+            BigUint::from(0u32),
+            BigUint::from(1u32),
+            &l - 1u32,
+            rng.gen_biguint_below(&l),
+        ] {
             let mut cs = new_cs();
-            let bits = crate::gadgets::range::alloc_bits(cs.namespace(|| "bits"), Some(&s), SCALAR_BITS).unwrap();
+            let bits =
+                crate::gadgets::range::alloc_bits(cs.namespace(|| "bits"), Some(&s), SCALAR_BITS)
+                    .unwrap();
             let before = cs.num_constraints();
             let r = fixed_base_mul_base8(cs.namespace(|| "mul"), &bits.bits).unwrap();
             assert_eq!(cs.num_constraints() - before, 504);
@@ -621,7 +752,10 @@ mod tests {
             let dd = witness(&mut cs, "D", d_f);
             let before = cs.num_constraints();
             let r = signed_ladder(cs.namespace(|| "ladder"), &pm, &two, &dd, n).unwrap();
-            assert_eq!(cs.num_constraints() - before, signed_ladder_num_constraints(n));
+            assert_eq!(
+                cs.num_constraints() - before,
+                signed_ladder_num_constraints(n)
+            );
             let m = ((BigInt::from(1) << (n + 1)) + &d).to_biguint().unwrap();
             assert_eq!(r.value(), Some(p.mul(&m).to_mont().unwrap()));
             assert!(cs.is_satisfied());

@@ -19,10 +19,10 @@
 use bellpepper_core::{ConstraintSystem, SynthesisError};
 use num_bigint::{BigInt, BigUint};
 
+use super::Expr;
 use super::ecc::{self, EdwardsPoint, NativePoint, SCALAR_BITS, subgroup_order};
 use super::poseidon::poseidon;
 use super::range::{alloc_bits, alloc_bits_le_strict, to_bits_le_strict};
-use super::Expr;
 use crate::field::{F, f_from_biguint, f_to_biguint, modulus};
 
 /// Bits of `h` (a field element, strictly below `p`).
@@ -51,7 +51,11 @@ fn h_prime_coefficients() -> Vec<F> {
     (0..H_BITS)
         .map(|i| {
             let pow = BigUint::from(1u32) << i;
-            if i < SCALAR_BITS { f_from_biguint(&pow) } else { f_from_biguint(&(pow % &l)) }
+            if i < SCALAR_BITS {
+                f_from_biguint(&pow)
+            } else {
+                f_from_biguint(&(pow % &l))
+            }
         })
         .collect()
 }
@@ -101,16 +105,29 @@ pub fn verify<CS: ConstraintSystem<F>>(
     // h = Poseidon(R8x, R8y, Ax, Ay, M), strictly decomposed.
     let h = poseidon(
         cs.namespace(|| "h"),
-        &[r8.x.clone(), r8.y.clone(), a.x.clone(), a.y.clone(), msg.clone()],
+        &[
+            r8.x.clone(),
+            r8.y.clone(),
+            a.x.clone(),
+            a.y.clone(),
+            msg.clone(),
+        ],
     )?;
     let h_bits = to_bits_le_strict(cs.namespace(|| "h bits"), &h, &(modulus() - 1u32))?;
     let coefficients = h_prime_coefficients();
-    let h_prime = Expr::sum(coefficients.iter().copied().zip(h_bits.bits.iter().cloned()));
+    let h_prime = Expr::sum(
+        coefficients
+            .iter()
+            .copied()
+            .zip(h_bits.bits.iter().cloned()),
+    );
 
     // D = h' − 2^252 + (q − 4)·l, q in 3 bits.
     let h_prime_value = h_prime.value().map(|v| f_to_biguint(&v));
     let q_value = match &h_prime_value {
-        Some(hp) => Some(BigUint::from(choose_q(hp).ok_or(SynthesisError::Unsatisfiable)?.0)),
+        Some(hp) => Some(BigUint::from(
+            choose_q(hp).ok_or(SynthesisError::Unsatisfiable)?.0,
+        )),
         None => None,
     };
     let q = alloc_bits(cs.namespace(|| "q"), q_value.as_ref(), 3)?;
@@ -141,15 +158,18 @@ pub fn verify<CS: ConstraintSystem<F>>(
 #[cfg(test)]
 mod tests {
     use super::super::test_util::*;
-    use ff::Field;
     use super::*;
     use crate::field::{f_to_fe, fe_to_f};
     use bellpepper_core::test_cs::TestConstraintSystem;
     use channel::crypto::PrivateKey;
     use channel::crypto::babyjub::Point;
+    use ff::Field;
 
     fn native(p: &Point) -> NativePoint {
-        NativePoint { x: fe_to_f(&p.x), y: fe_to_f(&p.y) }
+        NativePoint {
+            x: fe_to_f(&p.x),
+            y: fe_to_f(&p.y),
+        }
     }
 
     fn witness_of(sig: &channel::crypto::Signature) -> SignatureWitness {
@@ -172,7 +192,14 @@ mod tests {
         let enabled = witness(&mut cs, "enabled", F::from(u64::from(case.enabled)));
         let a = EdwardsPoint::alloc(cs.namespace(|| "A"), Some(case.a)).unwrap();
         let msg = witness(&mut cs, "msg", case.msg);
-        verify(cs.namespace(|| "eddsa"), &enabled, &a, &msg, Some(&case.sig)).unwrap();
+        verify(
+            cs.namespace(|| "eddsa"),
+            &enabled,
+            &a,
+            &msg,
+            Some(&case.sig),
+        )
+        .unwrap();
         cs
     }
 
@@ -197,7 +224,11 @@ mod tests {
         assert!((BigUint::from(3u32) << SCALAR_BITS) + &l * 4u32 < p);
         assert!(&l * 6u32 < p);
         // Every h' < 2^251 + 3l has a q.
-        for hp in [BigUint::from(0u32), BigUint::from(1u32), (BigUint::from(1u32) << 251) + &l * 3u32 - 1u32] {
+        for hp in [
+            BigUint::from(0u32),
+            BigUint::from(1u32),
+            (BigUint::from(1u32) << 251) + &l * 3u32 - 1u32,
+        ] {
             assert!(choose_q(&hp).is_some(), "h' = {hp}");
         }
     }
@@ -238,7 +269,10 @@ mod tests {
         // Pick a signature with S + l < 2^251, so S + l fits the 251 bits and only the
         // bound S < l stands between it and acceptance.
         let room = (BigUint::from(1u32) << SCALAR_BITS) - subgroup_order();
-        let mut case = (1..100u64).map(|m| honest(3, m)).find(|c| c.sig.s < room).expect("a small S");
+        let mut case = (1..100u64)
+            .map(|m| honest(3, m))
+            .find(|c| c.sig.s < room)
+            .expect("a small S");
         case.sig.s += subgroup_order();
         let cs = run(&case);
         assert!(!cs.is_satisfied());
@@ -262,14 +296,25 @@ mod tests {
         let g = channel::crypto::babyjub::GENERATOR;
         let g = native(&g);
         let t8 = g.mul(&subgroup_order()); // order 8
-        for t in [NativePoint::IDENTITY, t8, t8.add(&t8), t8.add(&t8).add(&t8).add(&t8)] {
+        for t in [
+            NativePoint::IDENTITY,
+            t8,
+            t8.add(&t8),
+            t8.add(&t8).add(&t8).add(&t8),
+        ] {
             let mut case = honest(1, 42);
             case.a = t;
             let mut cs = new_cs();
             let enabled = witness(&mut cs, "enabled", F::ONE);
             let a = EdwardsPoint::alloc(cs.namespace(|| "A"), Some(case.a)).unwrap();
             let msg = witness(&mut cs, "msg", case.msg);
-            let r = verify(cs.namespace(|| "eddsa"), &enabled, &a, &msg, Some(&case.sig));
+            let r = verify(
+                cs.namespace(|| "eddsa"),
+                &enabled,
+                &a,
+                &msg,
+                Some(&case.sig),
+            );
             assert!(r.is_err() || !cs.is_satisfied(), "weak key {t:?} accepted");
         }
         let _ = f_to_fe;

@@ -11,7 +11,10 @@ use crate::field::F;
 
 /// The root over `leaves` (a power of two, at least two).
 pub fn root<CS: ConstraintSystem<F>>(mut cs: CS, leaves: &[Expr]) -> Result<Expr, SynthesisError> {
-    assert!(leaves.len() >= 2 && leaves.len().is_power_of_two(), "a binary tree needs 2^k ≥ 2 leaves");
+    assert!(
+        leaves.len() >= 2 && leaves.len().is_power_of_two(),
+        "a binary tree needs 2^k ≥ 2 leaves"
+    );
     let mut level: Vec<Expr> = leaves.to_vec();
     let mut depth = 0;
     while level.len() > 1 {
@@ -50,7 +53,9 @@ mod tests {
                 .map(|(i, v)| witness(&mut cs, &format!("leaf {i}"), fe_to_f(v)))
                 .collect();
             let r = root(cs.namespace(|| "root"), &leaves).unwrap();
-            let native = channel::merkle::MerkleTree::new(values.clone()).unwrap().root();
+            let native = channel::merkle::MerkleTree::new(values.clone())
+                .unwrap()
+                .root();
             assert_eq!(r.value().map(|v| f_to_fe(&v)), Some(native));
             assert!(cs.is_satisfied());
             assert_eq!(cs.num_constraints(), num_constraints(n));

@@ -162,7 +162,11 @@ pub fn mul<CS: ConstraintSystem<F>>(
         return Ok(a.scale(c));
     }
     let mut cs = cs.namespace(|| name);
-    let product = alloc(&mut cs, "product", a.value().zip(b.value()).map(|(x, y)| x * y))?;
+    let product = alloc(
+        &mut cs,
+        "product",
+        a.value().zip(b.value()).map(|(x, y)| x * y),
+    )?;
     enforce(&mut cs, "product constraint", a, b, &product);
     Ok(product)
 }
@@ -179,7 +183,9 @@ pub fn div<CS: ConstraintSystem<F>>(
     denominator: &Expr,
 ) -> Result<Expr, SynthesisError> {
     let value = match (numerator.value(), denominator.value()) {
-        (Some(n), Some(d)) => Some(n * Option::<F>::from(d.invert()).ok_or(SynthesisError::DivisionByZero)?),
+        (Some(n), Some(d)) => {
+            Some(n * Option::<F>::from(d.invert()).ok_or(SynthesisError::DivisionByZero)?)
+        }
         _ => None,
     };
     let mut cs = cs.namespace(|| name);
@@ -196,7 +202,13 @@ pub fn alloc_bit<CS: ConstraintSystem<F>>(
 ) -> Result<Expr, SynthesisError> {
     let mut cs = cs.namespace(|| name);
     let b = alloc(&mut cs, "bit", value.map(F::from))?;
-    enforce(&mut cs, "booleanity", &b, &b.add_const(-F::ONE), &Expr::zero());
+    enforce(
+        &mut cs,
+        "booleanity",
+        &b,
+        &b.add_const(-F::ONE),
+        &Expr::zero(),
+    );
     Ok(b)
 }
 
@@ -209,12 +221,22 @@ pub fn alloc_boolean_value<CS: ConstraintSystem<F>>(
 ) -> Result<Expr, SynthesisError> {
     let mut cs = cs.namespace(|| name);
     let b = alloc(&mut cs, "bit", value)?;
-    enforce(&mut cs, "booleanity", &b, &b.add_const(-F::ONE), &Expr::zero());
+    enforce(
+        &mut cs,
+        "booleanity",
+        &b,
+        &b.add_const(-F::ONE),
+        &Expr::zero(),
+    );
     Ok(b)
 }
 
 /// Enforce `x ≠ 0` (one constraint: `x · inv = 1`).
-pub fn assert_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, name: &str, x: &Expr) -> Result<(), SynthesisError> {
+pub fn assert_nonzero<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    name: &str,
+    x: &Expr,
+) -> Result<(), SynthesisError> {
     let inv = match x.value() {
         Some(v) => Some(Option::<F>::from(v.invert()).ok_or(SynthesisError::Unsatisfiable)?),
         None => None,
@@ -228,11 +250,19 @@ pub fn assert_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, name: &str, x: &Expr)
 /// The boolean `x ≠ 0` (two constraints: `x · inv = flag`, `x · (1 − flag) = 0`).
 pub fn is_nonzero<CS: ConstraintSystem<F>>(mut cs: CS, x: &Expr) -> Result<Expr, SynthesisError> {
     let flag_value = x.value().map(|v| !bool::from(v.is_zero()));
-    let inv_value = x.value().map(|v| Option::<F>::from(v.invert()).unwrap_or(F::ZERO));
+    let inv_value = x
+        .value()
+        .map(|v| Option::<F>::from(v.invert()).unwrap_or(F::ZERO));
     let flag = alloc(&mut cs, "flag", flag_value.map(F::from))?;
     let inv = alloc(&mut cs, "inv", inv_value)?;
     enforce(&mut cs, "x * inv = flag", x, &inv, &flag);
-    enforce(&mut cs, "x * (1 - flag) = 0", x, &Expr::from(1).sub(&flag), &Expr::zero());
+    enforce(
+        &mut cs,
+        "x * (1 - flag) = 0",
+        x,
+        &Expr::from(1).sub(&flag),
+        &Expr::zero(),
+    );
     Ok(flag)
 }
 

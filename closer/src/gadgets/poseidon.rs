@@ -28,7 +28,10 @@ struct Params {
 
 fn circuit_params(arity: usize) -> &'static Params {
     static TABLES: [OnceLock<Params>; MAX_ARITY] = [const { OnceLock::new() }; MAX_ARITY];
-    assert!((1..=MAX_ARITY).contains(&arity), "poseidon arity {arity} outside 1..=16");
+    assert!(
+        (1..=MAX_ARITY).contains(&arity),
+        "poseidon arity {arity} outside 1..=16"
+    );
     TABLES[arity - 1].get_or_init(|| {
         let p = params(arity);
         Params {
@@ -36,7 +39,11 @@ fn circuit_params(arity: usize) -> &'static Params {
             full_rounds: p.full_rounds,
             partial_rounds: p.partial_rounds,
             round_constants: p.round_constants.iter().map(fe_to_f).collect(),
-            mds: p.mds.iter().map(|row| row.iter().map(fe_to_f).collect()).collect(),
+            mds: p
+                .mds
+                .iter()
+                .map(|row| row.iter().map(fe_to_f).collect())
+                .collect(),
         }
     })
 }
@@ -59,10 +66,15 @@ fn sbox<CS: ConstraintSystem<F>>(mut cs: CS, x: &Expr) -> Result<Expr, Synthesis
 }
 
 /// Poseidon of `inputs` (1..=16 of them), equal to `channel::crypto::poseidon`.
-pub fn poseidon<CS: ConstraintSystem<F>>(mut cs: CS, inputs: &[Expr]) -> Result<Expr, SynthesisError> {
+pub fn poseidon<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    inputs: &[Expr],
+) -> Result<Expr, SynthesisError> {
     let p = circuit_params(inputs.len());
     let t = p.t;
-    let mut state: Vec<Expr> = std::iter::once(Expr::zero()).chain(inputs.iter().cloned()).collect();
+    let mut state: Vec<Expr> = std::iter::once(Expr::zero())
+        .chain(inputs.iter().cloned())
+        .collect();
     let half = p.full_rounds / 2;
     for r in 0..p.full_rounds + p.partial_rounds {
         let mut cs = cs.namespace(|| format!("round {r}"));
@@ -85,9 +97,9 @@ pub fn poseidon<CS: ConstraintSystem<F>>(mut cs: CS, inputs: &[Expr]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::super::test_util::*;
-    use ff::Field;
     use super::*;
     use crate::field::f_to_fe;
+    use ff::Field;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -97,7 +109,9 @@ mod tests {
         // (arity, constraints): the arities of the close circuit.
         for (arity, expected) in [(2usize, 240usize), (3, 261), (4, 297), (5, 321), (6, 354)] {
             let mut cs = new_cs();
-            let values: Vec<F> = (0..arity).map(|_| F::from(rng.r#gen::<u64>()).square()).collect();
+            let values: Vec<F> = (0..arity)
+                .map(|_| F::from(rng.r#gen::<u64>()).square())
+                .collect();
             let inputs: Vec<Expr> = values
                 .iter()
                 .enumerate()
@@ -105,7 +119,11 @@ mod tests {
                 .collect();
             let out = poseidon(cs.namespace(|| "h"), &inputs).unwrap();
             let native = channel::crypto::poseidon(&values.iter().map(f_to_fe).collect::<Vec<_>>());
-            assert_eq!(out.value().map(|v| f_to_fe(&v)), Some(native), "arity {arity}");
+            assert_eq!(
+                out.value().map(|v| f_to_fe(&v)),
+                Some(native),
+                "arity {arity}"
+            );
             assert!(cs.is_satisfied());
             assert_eq!(cs.num_constraints(), expected, "arity {arity}");
             assert_eq!(num_constraints(arity, 0), expected);
@@ -132,7 +150,10 @@ mod tests {
         let path = "h/round 5/sbox 0/x5/product";
         let honest = cs.get(path);
         cs.set(path, honest + F::ONE);
-        assert_eq!(cs.which_is_unsatisfied(), Some("h/round 5/sbox 0/x5/product constraint"));
+        assert_eq!(
+            cs.which_is_unsatisfied(),
+            Some("h/round 5/sbox 0/x5/product constraint")
+        );
         cs.set(path, honest);
         assert!(cs.is_satisfied());
     }

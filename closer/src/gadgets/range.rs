@@ -59,7 +59,11 @@ pub fn alloc_bits<CS: ConstraintSystem<F>>(
 }
 
 /// Prove `0 ≤ x < 2^n` (`n + 1` constraints) and return the bits.
-pub fn range_check<CS: ConstraintSystem<F>>(mut cs: CS, x: &Expr, n: usize) -> Result<Bits, SynthesisError> {
+pub fn range_check<CS: ConstraintSystem<F>>(
+    mut cs: CS,
+    x: &Expr,
+    n: usize,
+) -> Result<Bits, SynthesisError> {
     let value = x.value().map(|v| f_to_biguint(&v));
     let bits = alloc_bits(cs.namespace(|| "bits"), value.as_ref(), n)?;
     enforce_equal(&mut cs, "packing", &bits.packed, x);
@@ -77,7 +81,9 @@ fn and_all<CS: ConstraintSystem<F>>(mut cs: CS, items: &[Expr]) -> Result<Expr, 
             let k = F::from(items.len() as u64);
             let diff = Expr::sum(items.iter().map(|e| (F::ONE, e.clone()))).add_const(-k);
             let flag_value = diff.value().map(|d| bool::from(d.is_zero()));
-            let inv_value = diff.value().map(|d| Option::<F>::from(d.invert()).unwrap_or(F::ZERO));
+            let inv_value = diff
+                .value()
+                .map(|d| Option::<F>::from(d.invert()).unwrap_or(F::ZERO));
             let flag = alloc(&mut cs, "flag", flag_value.map(F::from))?;
             let inv = alloc(&mut cs, "inv", inv_value)?;
             enforce(&mut cs, "inv eq", &inv, &diff, &Expr::from(1).sub(&flag));
@@ -119,7 +125,10 @@ pub fn alloc_bits_le_strict<CS: ConstraintSystem<F>>(
     bound: &BigUint,
 ) -> Result<Bits, SynthesisError> {
     let n = bound.bits() as usize;
-    assert!(n > 0 && n <= 254, "bound must be a nonzero field-sized integer");
+    assert!(
+        n > 0 && n <= 254,
+        "bound must be a nonzero field-sized integer"
+    );
     let values = bit_values(value, n);
     let mut msb_first = Vec::with_capacity(n);
     let mut prefix_equal: Option<Expr> = None;
@@ -145,7 +154,10 @@ pub fn alloc_bits_le_strict<CS: ConstraintSystem<F>>(
     }
     msb_first.reverse();
     let packed = pack(&msb_first);
-    Ok(Bits { bits: msb_first, packed })
+    Ok(Bits {
+        bits: msb_first,
+        packed,
+    })
 }
 
 /// Prove `x ≤ bound` and return the bits (the constraints of
@@ -164,9 +176,9 @@ pub fn to_bits_le_strict<CS: ConstraintSystem<F>>(
 #[cfg(test)]
 mod tests {
     use super::super::test_util::*;
-    use ff::PrimeField;
     use super::*;
     use crate::field::{f_from_biguint, modulus};
+    use ff::PrimeField;
     use num_bigint::RandBigInt;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
@@ -179,7 +191,11 @@ mod tests {
 
     #[test]
     fn range_check_accepts_below_and_rejects_at_the_bound() {
-        for (v, ok) in [(0u128, true), (u64::MAX as u128, true), (1u128 << 64, false)] {
+        for (v, ok) in [
+            (0u128, true),
+            (u64::MAX as u128, true),
+            (1u128 << 64, false),
+        ] {
             let mut cs = new_cs();
             let x = witness(&mut cs, "x", F::from_u128(v));
             range_check(cs.namespace(|| "r"), &x, 64).unwrap();
@@ -197,7 +213,12 @@ mod tests {
     fn strict_comparison_is_exact_at_the_edges() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let l = crate::gadgets::ecc::subgroup_order();
-        let bounds = [l.clone() - 1u32, modulus() - 1u32, BigUint::from(0b1011_0111u32), BigUint::from(1u32)];
+        let bounds = [
+            l.clone() - 1u32,
+            modulus() - 1u32,
+            BigUint::from(0b1011_0111u32),
+            BigUint::from(1u32),
+        ];
         for bound in &bounds {
             let expected = strict_num_constraints(bound);
             for v in [BigUint::from(0u32), bound.clone(), bound.clone() - 1u32] {

@@ -18,7 +18,14 @@ pub fn key(seed: u8) -> PrivateKey {
 }
 
 /// A record that has spent `spent` in one voucher to `to`, signed.
-pub fn spender(id: u32, seed: u8, deposit: u64, spent: u64, to: u32, received: u64) -> ChannelRecord {
+pub fn spender(
+    id: u32,
+    seed: u8,
+    deposit: u64,
+    spent: u64,
+    to: u32,
+    received: u64,
+) -> ChannelRecord {
     let k = key(seed);
     let mut r = ChannelRecord::open(id, k.public(), deposit);
     r.received = received;

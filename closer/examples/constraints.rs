@@ -1,0 +1,52 @@
+//! Print the constraint counts of every gadget, of one slot and of whole circuits.
+//!
+//! `cargo run --release -p closer --example constraints`
+
+use closer::circuit::{ID_ORDER_CONSTRAINTS, num_constraints, slot_constraints};
+use closer::gadgets::{ecc, eddsa, merkle, poseidon, range};
+
+fn main() {
+    let l = ecc::subgroup_order();
+    let p = closer::field::modulus();
+    println!("gadget                                   constraints");
+    for arity in [2usize, 3, 4, 5, 6] {
+        println!(
+            "poseidon({arity})                              {:>6}",
+            poseidon::num_constraints(arity, 0)
+        );
+    }
+    println!(
+        "S < l (251 strict bits)                  {:>6}",
+        range::strict_num_constraints(&(&l - 1u32))
+    );
+    println!(
+        "h < p (254 strict bits + packing)        {:>6}",
+        range::strict_num_constraints(&(&p - 1u32)) + 1
+    );
+    println!(
+        "h*(8A) signed ladder (251 digits)        {:>6}",
+        ecc::signed_ladder_num_constraints(ecc::SCALAR_BITS)
+    );
+    println!("S*Base8 fixed base (3-bit windows)       {:>6}", 504);
+    println!(
+        "eddsa-poseidon verify                    {:>6}",
+        eddsa::num_constraints()
+    );
+    println!(
+        "id order (per consecutive pair)          {:>6}",
+        ID_ORDER_CONSTRAINTS
+    );
+    println!(
+        "slot without Merkle share                {:>6}",
+        slot_constraints()
+    );
+    for slots in [2usize, 16, 64, 256, 1024] {
+        let total = num_constraints(slots);
+        println!(
+            "{slots:>5} slots: {total:>9} constraints, {:>5} per slot (Merkle trees {:>8}), padded to 2^{}",
+            total / slots,
+            2 * merkle::num_constraints(slots),
+            total.next_power_of_two().trailing_zeros()
+        );
+    }
+}
