@@ -67,12 +67,9 @@ async fn upgrade(
             .into_response();
     };
     let limits = &shared.config.limits;
+    let ws = limits.websocket(ws);
     let shared = Arc::clone(shared);
-    ws.max_frame_size(limits.max_frame_bytes)
-        .max_message_size(limits.max_message_bytes)
-        // Bound what a non-reading peer can pin in the socket's write buffer.
-        .max_write_buffer_size(limits.max_message_bytes.saturating_mul(4).max(1 << 20))
-        .on_upgrade(move |socket| session::run(shared, socket, remote, permit))
+    ws.on_upgrade(move |socket| session::run(shared, socket, remote, permit))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

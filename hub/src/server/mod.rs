@@ -18,6 +18,7 @@
 //! - [`operator`]: the operator interface over the in-process settlement layer.
 //! - [`rate`]: per-connection token bucket.
 
+mod accept;
 pub(crate) mod core;
 pub(crate) mod http;
 pub(crate) mod operator;
@@ -126,8 +127,20 @@ impl HubHandle {
     pub async fn shutdown(mut self) -> Result<(), HubError> {
         info!("hub shutting down");
         self.shared.stop(CloseReason::Shutdown);
-        // Axum's graceful shutdown waits for in-flight requests and upgraded sessions.
+        // The accept loop stops, in-flight HTTP requests finish; sessions close.
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.server).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while self
+                .shared
+                .metrics
+                .connections
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
         self.server.abort();
         let shared = Arc::clone(&self.shared);
         tokio::task::spawn_blocking(move || shared.verifier.shutdown())
@@ -184,15 +197,13 @@ impl Hub {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             operator: Arc::clone(&backend.operator),
         };
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let mut stop = shared.stop_signal();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let app = http::router(state);
+        let server = tokio::spawn(accept::serve(
+            listener,
+            app,
+            Arc::clone(&config),
+            shared.stop_signal(),
+        ));
 
         let receipts = {
             let shared = Arc::clone(&shared);
