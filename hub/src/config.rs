@@ -63,6 +63,22 @@ impl Default for ServerLimits {
     }
 }
 
+impl ServerLimits {
+    /// Apply the WebSocket limits (frame and message size, and a bound on what a
+    /// non-reading peer can pin in the socket's write buffer) to an upgrade. The hub's
+    /// `/v1` route and the conformance echo server (`examples/ws_echo.rs`, run by
+    /// `scripts/autobahn.sh`) both configure their sockets here, so Autobahn tests
+    /// the WebSocket layer exactly as the hub runs it.
+    pub fn websocket(
+        &self,
+        ws: axum::extract::ws::WebSocketUpgrade,
+    ) -> axum::extract::ws::WebSocketUpgrade {
+        ws.max_frame_size(self.max_frame_bytes)
+            .max_message_size(self.max_message_bytes)
+            .max_write_buffer_size(self.max_message_bytes.saturating_mul(4).max(1 << 20))
+    }
+}
+
 /// Group-commit tuning handed to the writer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitConfig {
