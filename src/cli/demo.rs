@@ -24,11 +24,13 @@ use super::prove::{CloserBackend, CloserBars, default_keys_dir};
 /// Run the whole job end to end: hub, tipping clients, epoch close, proof, payout.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Fans (paying channels, one WebSocket connection each).
-    #[arg(long, default_value_t = 1000)]
+    /// Fans (paying channels, one WebSocket connection each). Fans + creators is the
+    /// number of channels the close proves: the default, 256, keeps the proof within a
+    /// few GB of memory; `--fans 1000 --creators 20` (1,024 slots) needs about 23 GB.
+    #[arg(long, default_value_t = 250)]
     pub fans: usize,
     /// Creators (receiving channels).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 6)]
     pub creators: usize,
     /// Payments in total.
     #[arg(long, default_value_t = 1_000_000)]
@@ -45,6 +47,10 @@ pub struct DemoArgs {
     /// Proving-key cache (default: $ZKHUB_KEYS or ~/.cache/zkhub/keys).
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// Most unacked vouchers per fan connection (bounds queueing, so latency means
+    /// something at full speed).
+    #[arg(long, default_value_t = 256)]
+    pub window: usize,
     /// Longest time to stream payments, in seconds.
     #[arg(long, default_value_t = 120)]
     pub max_seconds: u64,
@@ -122,6 +128,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         rate: Rate::Max,
         duration: Duration::from_secs(args.max_seconds),
         sign_every: args.sign_every,
+        window: args.window,
         // Fans keep a balance after tipping, so the exiting ones have something to withdraw.
         extra_deposit: 10_000,
         seed: 0x2d6b_6875_62,
@@ -196,6 +203,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let batches = commit_batches(&hub.http_url()).await;
     hub.shutdown().await.context("stopping the hub")?;
 
+    let constraints = closer::circuit::num_constraints(proof.slots as usize);
     let l = &report.latency;
     println!();
     println!("── summary ─────────────────────────────────────────────────────────");
@@ -214,8 +222,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "close            epoch {epoch}: {} channels in {} slots, {} constraints ({} per slot)",
         snapshot.channels.len(),
         proof.slots,
-        closer::circuit::num_constraints(proof.slots as usize),
-        closer::circuit::slot_constraints()
+        constraints,
+        constraints / proof.slots as usize
     );
     println!(
         "proof            prove {:.1} s, verify {:.0} ms, {} KB; settlement accepted balances root {}…",
