@@ -23,6 +23,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use hub::config::ServerLimits;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Close codes the hub uses when a read fails (RFC 6455 §7.4.1).
 const PROTOCOL_ERROR: u16 = 1002;
@@ -60,15 +61,11 @@ async fn echo(mut socket: WebSocket) {
             // it reports the end, which flushes it.
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => continue,
             Err(e) => {
-                // As the hub's session: size errors close with 1009, the rest 1002.
-                let text = e.to_string();
-                let code = if text.contains("too long")
-                    || text.contains("too big")
-                    || text.contains("Space limit")
-                {
-                    TOO_BIG
-                } else {
-                    PROTOCOL_ERROR
+                // As the hub's session (`read_error_reason`): size-limit errors close
+                // with 1009, everything else with 1002.
+                let code = match e.into_inner().downcast::<WsError>() {
+                    Ok(ws) if matches!(*ws, WsError::Capacity(_)) => TOO_BIG,
+                    _ => PROTOCOL_ERROR,
                 };
                 let _ = socket
                     .send(Message::Close(Some(CloseFrame {

@@ -84,6 +84,19 @@ fn close_frame(reason: Option<CloseReason>) -> CloseFrame {
     }
 }
 
+/// Why a failed read ends the session: a frame or message over the size limits is
+/// `TooLarge` (1009); anything else (bad framing, an oversize or fragmented control
+/// frame, invalid UTF-8, a reset) is `Protocol` (1002). Classified by the error's
+/// type, not its text: tungstenite words an oversize *control* frame, a protocol
+/// error, as "Control frame too big" (Autobahn case 7.3.6 expects 1002 there).
+fn read_error_reason(e: axum::Error) -> CloseReason {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e.into_inner().downcast::<WsError>() {
+        Ok(ws) if matches!(*ws, WsError::Capacity(_)) => CloseReason::TooLarge,
+        _ => CloseReason::Protocol,
+    }
+}
+
 /// Per-session state owned by the reader task.
 struct Session {
     shared: Arc<Shared>,
@@ -303,16 +316,8 @@ impl Session {
                 Ok(None) => return,
                 Ok(Some(Err(e))) => {
                     // Malformed framing, an oversize frame or message, or a reset.
-                    let text = e.to_string();
-                    let reason = if text.contains("too long")
-                        || text.contains("too big")
-                        || text.contains("Space limit")
-                    {
-                        CloseReason::TooLarge
-                    } else {
-                        CloseReason::Protocol
-                    };
-                    debug!(error = %text, "read failed");
+                    debug!(error = %e, "read failed");
+                    let reason = read_error_reason(e);
                     self.metrics().closed(reason);
                     self.peer.ctl.close(reason);
                     return;
