@@ -90,7 +90,9 @@ fn close_frame(reason: Option<CloseReason>) -> CloseFrame {
 /// type, not its text: tungstenite words an oversize *control* frame, a protocol
 /// error, as "Control frame too big" (Autobahn case 7.3.6 expects 1002 there).
 fn read_error_reason(e: axum::Error) -> CloseReason {
-    use tokio_tungstenite::tungstenite::Error as WsError;
+    // axum 0.8 runs tungstenite 0.29 (the workspace's tokio-tungstenite, used by the
+    // clients, is on 0.28): downcast to the version the error comes from.
+    use axum_tungstenite::Error as WsError;
     match e.into_inner().downcast::<WsError>() {
         Ok(ws) if matches!(*ws, WsError::Capacity(_)) => CloseReason::TooLarge,
         _ => CloseReason::Protocol,
