@@ -5,8 +5,9 @@
 //!   (checkpoint every 64 vouchers), as the writer does it: `Store::append_batch`
 //!   (one `Durability::Immediate` transaction) then `apply_batch` to the in-memory
 //!   table. Time per iteration is the per-commit latency; throughput is payments/s.
-//! - `fold_slice/1024`: one fold slice of 1,024 random channel rows into a table of
-//!   100,000 rows (what a batch may wait behind).
+//! - `fold_slice/<rows>`: one fold slice of 128 or 1,024 random channel rows into a
+//!   table of 100,000 rows (what a batch may wait behind; the worst case: a round
+//!   walks its channels in id order, so dense rounds share pages).
 //! - `restart/<N>`: `Store::open` + `Store::load` of `N` channel rows plus a log tail
 //!   of 100 batches (a restart with a cold redb cache). Sizes from `ZKHUB_BENCH_LOAD`
 //!   (comma-separated, default `100000,1000000`).
@@ -152,23 +153,26 @@ fn group_commit(c: &mut Criterion) {
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(8));
-    group.throughput(Throughput::Elements(1_024));
-    group.bench_function(BenchmarkId::from_parameter(1_024), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let mut ids: Vec<u32> = (0..1_024).map(|_| rng.gen_range(1..=CHANNELS)).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let slice: Vec<ChannelRecord> =
-                    ids.iter().filter_map(|&id| channels.record(id)).collect();
-                let t = Instant::now();
-                store.fold(&slice, last, None).unwrap();
-                total += t.elapsed();
-            }
-            total
+    for rows in [128usize, 1_024] {
+        group.throughput(Throughput::Elements(rows as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(rows), &rows, |b, &rows| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut ids: Vec<u32> =
+                        (0..rows).map(|_| rng.gen_range(1..=CHANNELS)).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let slice: Vec<ChannelRecord> =
+                        ids.iter().filter_map(|&id| channels.record(id)).collect();
+                    let t = Instant::now();
+                    store.fold(&slice, last, None).unwrap();
+                    total += t.elapsed();
+                }
+                total
+            });
         });
-    });
+    }
     group.finish();
 }
 
@@ -235,6 +239,13 @@ fn restart(c: &mut Criterion) {
                 let loaded = store.load().unwrap();
                 assert_eq!(loaded.channels.len(), n as usize);
                 assert_eq!(loaded.recovery.replayed, 100);
+                if std::env::var_os("ZKHUB_BENCH_VERBOSE").is_some() {
+                    let r = &loaded.recovery;
+                    eprintln!(
+                        "rows {} in {:?}, replay {} in {:?}",
+                        r.rows, r.rows_time, r.replayed, r.replay_time
+                    );
+                }
                 loaded
             });
         });

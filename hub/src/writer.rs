@@ -122,7 +122,10 @@ pub struct WriterConfig {
     pub max_batch_payments: u64,
     /// Stop draining after this many requests.
     pub max_batch_requests: usize,
-    /// Rows per fold slice (bounds how long a batch can wait behind a fold).
+    /// Rows per fold slice (bounds how long a batch can wait behind a fold: about
+    /// 5 ms for 128 rows at random ids in a 100k-row table, see the `commit`
+    /// bench). Slices grow up to 8× while the unfolded log exceeds
+    /// `fold_after_records` by that factor.
     pub fold_slice_rows: usize,
     /// Start a fold round once this many log records are unfolded.
     pub fold_after_records: u64,
@@ -142,7 +145,7 @@ impl WriterConfig {
             queue_capacity: 16_384,
             max_batch_payments: 65_536,
             max_batch_requests: 16_384,
-            fold_slice_rows: 1_024,
+            fold_slice_rows: 128,
             fold_after_records: 256,
             fold_idle_interval: Duration::from_millis(500),
             fold_on_shutdown: true,
@@ -741,7 +744,11 @@ impl Core {
             }
         });
         let started = Instant::now();
-        let take = round.todo.len().min(self.config.fold_slice_rows);
+        // Under pressure (the log outgrows its threshold), slices grow, up to 8×:
+        // a bounded log matters more than a few milliseconds of ack latency.
+        let unfolded = self.last_batch - self.folded_through;
+        let factor = (1 + unfolded / self.config.fold_after_records.max(1)).min(8) as usize;
+        let take = round.todo.len().min(self.config.fold_slice_rows * factor);
         let ids = round.todo.split_off(round.todo.len() - take);
         let rows: Vec<ChannelRecord> = ids
             .iter()

@@ -295,3 +295,30 @@ fn reads_of_the_log_see_only_whole_batches() {
         );
     }
 }
+
+/// Enough rows that loading splits by key range across threads; rows of an
+/// unfinished round on both sides of the split.
+#[test]
+fn a_large_table_loads_exactly_across_threads() {
+    let dir = fast_tempdir();
+    let reference = Ledger::new();
+    let mut wl = Gen::new(30);
+    let store = Store::open(dir.path(), HUB).unwrap();
+    let open = wl.open_batch(1, 250_000);
+    append_all(&store, &reference, std::slice::from_ref(&open));
+    let more: Vec<Batch> = (2..=6).map(|n| wl.batch(n, 200, 5)).collect();
+    append_all(&store, &reference, &more);
+    let rows = reference.records();
+    store.fold(&rows, 6, Some(6)).unwrap();
+    let tail: Vec<Batch> = (7..=12).map(|n| wl.batch(n, 200, 5)).collect();
+    append_all(&store, &reference, &tail[..3]);
+    // An unfinished round as of batch 9: every 1000th row, across the whole range.
+    let ahead: Vec<_> = reference.records().into_iter().step_by(1_000).collect();
+    store.fold(&ahead, 9, None).unwrap();
+    append_all(&store, &reference, &tail[3..]);
+    drop(store);
+    let loaded = Store::open(dir.path(), HUB).unwrap().load().unwrap();
+    assert_eq!(loaded.recovery.rows, 250_000);
+    assert_eq!(loaded.recovery.replayed, 6);
+    assert_eq!(sorted(loaded.channels.records()), reference.records());
+}

@@ -116,8 +116,14 @@ pub struct StoreMeta {
 pub struct Recovery {
     /// Durable counters at load.
     pub meta: StoreMeta,
+    /// Channel rows read.
+    pub rows: u64,
     /// Log records replayed on top of the channel rows.
     pub replayed: u64,
+    /// Time spent reading the rows.
+    pub rows_time: Duration,
+    /// Time spent replaying the log tail.
+    pub replay_time: Duration,
     /// Channels touched by the replayed records (their rows are stale: the writer's
     /// first fold round rewrites them), sorted.
     pub dirty: Vec<ChannelId>,
@@ -552,7 +558,14 @@ impl Store {
         let txn = self.begin_read()?;
         let meta = read_meta(&txn)?;
         let epochs = read_epochs(&txn)?;
-        let out = replay::replay(&txn, &meta, meta.last_batch, Channels::with_capacity)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let out = replay::replay(
+            &txn,
+            &meta,
+            meta.last_batch,
+            Channels::with_capacity,
+            threads,
+        )?;
         let mut bad = None;
         out.table.for_each_record(|r| {
             if bad.is_none() && r.balance().is_none() {
@@ -575,7 +588,10 @@ impl Store {
             channels: out.table,
             recovery: Recovery {
                 meta,
+                rows: out.rows,
                 replayed: out.replayed,
+                rows_time: out.rows_time,
+                replay_time: out.replay_time,
                 dirty: out.dirty,
                 epochs,
             },

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use channel::ledger::{Batch, ChannelState, ChannelTable, Event, apply_batch};
 use channel::types::ChannelId;
@@ -28,6 +29,12 @@ pub(crate) struct Replayed<T> {
     pub(crate) replayed: u64,
     /// Channels touched by the applied records, sorted, deduplicated.
     pub(crate) dirty: Vec<ChannelId>,
+    /// Rows read.
+    pub(crate) rows: u64,
+    /// Time to read the rows.
+    pub(crate) rows_time: Duration,
+    /// Time to replay the log.
+    pub(crate) replay_time: Duration,
 }
 
 /// The channel an event is about.
@@ -50,41 +57,63 @@ pub fn batch_channels(batch: &Batch) -> impl Iterator<Item = ChannelId> + '_ {
         .chain(batch.credits.iter().map(|c| c.0))
 }
 
+/// Rows loaded per thread before loading is split (below, one thread is faster).
+const PARALLEL_ROWS: u64 = 200_000;
+
 /// Read rows and replay the log through batch `through` (`<= meta.last_batch`) into
-/// a table made by `make(row_count)`.
-pub(crate) fn replay<T: ChannelTable>(
+/// a table made by `make(row_count)`. Rows are decoded on `threads` threads (by key
+/// range) when there are many.
+pub(crate) fn replay<T: ChannelTable + Sync>(
     txn: &ReadTransaction,
     meta: &StoreMeta,
     through: u64,
     make: impl FnOnce(usize) -> T,
+    threads: usize,
 ) -> Result<Replayed<T>, LoadError> {
     assert!(
         through <= meta.last_batch,
         "replay through a committed batch"
     );
+    let started = Instant::now();
     let rows = txn.open_table(CHANNELS).map_err(read_err)?;
-    let n = usize::try_from(rows.len().map_err(read_err)?).unwrap_or(usize::MAX);
-    let table = make(n);
+    let n = rows.len().map_err(read_err)?;
+    let table = make(usize::try_from(n).unwrap_or(usize::MAX));
+    let first = rows.first().map_err(read_err)?.map(|(k, _)| k.value());
+    let last = rows.last().map_err(read_err)?.map(|(k, _)| k.value());
+    drop(rows);
     // Rows written by an unfinished fold round: channel → as_of.
     let mut ahead: HashMap<ChannelId, u64> = HashMap::new();
-    for entry in rows.iter().map_err(read_err)? {
-        let (k, v) = entry.map_err(read_err)?;
-        let id = k.value();
-        let (record, as_of) =
-            decode_row(id, v.value()).map_err(|source| LoadError::Row { id, source })?;
-        if as_of > through {
-            return Err(LoadError::RowAhead {
-                id,
-                as_of,
-                limit: through,
-            });
+    if let (Some(first), Some(last)) = (first, last) {
+        let parts = u64::try_from(threads.max(1))
+            .unwrap_or(1)
+            .min(n / PARALLEL_ROWS + 1);
+        let span = u64::from(last - first) + 1;
+        let bounds: Vec<(u32, u32)> = (0..parts)
+            .map(|i| {
+                let lo = u64::from(first) + span * i / parts;
+                let hi = u64::from(first) + span * (i + 1) / parts - 1;
+                (lo as u32, hi as u32)
+            })
+            .collect();
+        let load =
+            |&(lo, hi): &(u32, u32)| load_rows(txn, lo, hi, through, meta.folded_through, &table);
+        let results: Vec<Result<HashMap<ChannelId, u64>, LoadError>> = if bounds.len() == 1 {
+            vec![load(&bounds[0])]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = bounds.iter().map(|b| s.spawn(move || load(b))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
+        for r in results {
+            ahead.extend(r?);
         }
-        if as_of > meta.folded_through {
-            ahead.insert(id, as_of);
-        }
-        table.insert_channel(ChannelState::new(record));
     }
-    drop(rows);
+    let rows_time = started.elapsed();
+    let started = Instant::now();
 
     let log = txn.open_table(LOG).map_err(read_err)?;
     let mut expected = meta.folded_through + 1;
@@ -140,7 +169,42 @@ pub(crate) fn replay<T: ChannelTable>(
         table,
         replayed,
         dirty,
+        rows: n,
+        rows_time,
+        replay_time: started.elapsed(),
     })
+}
+
+/// Load the rows with keys in `lo..=hi` into `table`; returns the rows ahead of
+/// `folded_through`.
+fn load_rows<T: ChannelTable>(
+    txn: &ReadTransaction,
+    lo: u32,
+    hi: u32,
+    through: u64,
+    folded_through: u64,
+    table: &T,
+) -> Result<HashMap<ChannelId, u64>, LoadError> {
+    let rows = txn.open_table(CHANNELS).map_err(read_err)?;
+    let mut ahead = HashMap::new();
+    for entry in rows.range(lo..=hi).map_err(read_err)? {
+        let (k, v) = entry.map_err(read_err)?;
+        let id = k.value();
+        let (record, as_of) =
+            decode_row(id, v.value()).map_err(|source| LoadError::Row { id, source })?;
+        if as_of > through {
+            return Err(LoadError::RowAhead {
+                id,
+                as_of,
+                limit: through,
+            });
+        }
+        if as_of > folded_through {
+            ahead.insert(id, as_of);
+        }
+        table.insert_channel(ChannelState::new(record));
+    }
+    Ok(ahead)
 }
 
 /// Every channel a batch debits, credits or changes exists (or is opened by it).

@@ -18,7 +18,6 @@
 //! Written atomically: to a temporary file in the same directory, fsync, rename,
 //! fsync of the directory. A file that exists is complete.
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +25,7 @@ use std::path::{Path, PathBuf};
 use channel::field::Fe;
 use channel::ledger::{ChannelRecord, ChannelState, ChannelTable, Snapshot};
 use channel::types::{ChannelId, Epoch, HubId};
+use parking_lot::Mutex;
 use redb::ReadTransaction;
 
 use super::codec::{self, EpochRecord, ROW_LEN, SnapshotMeta};
@@ -58,17 +58,17 @@ pub struct SnapshotFile {
 
 /// A channel table over a sorted vector (snapshots are built single-threaded and
 /// handed out sorted by id).
-struct SortedTable(RefCell<Vec<ChannelState>>);
+struct SortedTable(Mutex<Vec<ChannelState>>);
 
 impl ChannelTable for SortedTable {
     fn with_channel<R>(&self, id: ChannelId, f: impl FnOnce(&mut ChannelState) -> R) -> Option<R> {
-        let mut v = self.0.borrow_mut();
+        let mut v = self.0.lock();
         let i = v.binary_search_by_key(&id, |c| c.record.id).ok()?;
         Some(f(&mut v[i]))
     }
 
     fn insert_channel(&self, state: ChannelState) {
-        let mut v = self.0.borrow_mut();
+        let mut v = self.0.lock();
         // Rows arrive in id order: pushing is the common case.
         if v.last().is_none_or(|c| c.record.id < state.record.id) {
             v.push(state);
@@ -94,9 +94,9 @@ pub fn materialize(
             ),
         });
     }
-    let out = replay(txn, &meta, cut.cut_batch, |n| {
-        SortedTable(RefCell::new(Vec::with_capacity(n)))
-    })?;
+    // One thread: rows arrive in id order and are pushed.
+    let make = |n| SortedTable(Mutex::new(Vec::with_capacity(n)));
+    let out = replay(txn, &meta, cut.cut_batch, make, 1)?;
     let states = out.table.0.into_inner();
     let mut records = Vec::with_capacity(states.len());
     let (mut s, mut r) = (0u128, 0u128);
