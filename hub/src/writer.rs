@@ -471,13 +471,10 @@ impl Writer {
         if let Some(thread) = self.thread.take() {
             // Not `blocking_send`: this may run inside an async runtime (a drop).
             // The queue may be full; the writer drains it, so room comes.
-            loop {
-                match self.handle.tx.try_send(Msg::Shutdown) {
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => break,
-                }
+            while let Err(mpsc::error::TrySendError::Full(_)) =
+                self.handle.tx.try_send(Msg::Shutdown)
+            {
+                std::thread::sleep(Duration::from_millis(1));
             }
             let _ = thread.join();
         }
