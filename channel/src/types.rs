@@ -26,7 +26,13 @@ pub static TAG_HELLO: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/hello/v1"));
 pub static TAG_BLIND: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/blind/v1"));
 
 /// `M = Poseidon(VOUCHER, hub_id, channel, seq, spent, chain)`: what a payer signs.
-pub fn voucher_message(hub_id: HubId, channel: ChannelId, seq: Seq, spent: Amount, chain: &Fe) -> Fe {
+pub fn voucher_message(
+    hub_id: HubId,
+    channel: ChannelId,
+    seq: Seq,
+    spent: Amount,
+    chain: &Fe,
+) -> Fe {
     poseidon(&[
         *TAG_VOUCHER,
         Fe::from(hub_id),

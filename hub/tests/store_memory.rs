@@ -22,7 +22,11 @@ fn a_million_channels_fit_in_512_bytes_each() {
     };
     let channels = Channels::with_capacity(N as usize);
     for id in 1..=N {
-        let mut r = ChannelRecord::open(id, PublicKey::from_xy_unchecked(Fe::from(id), Fe::from(id + 1)), 1_000);
+        let mut r = ChannelRecord::open(
+            id,
+            PublicKey::from_xy_unchecked(Fe::from(id), Fe::from(id + 1)),
+            1_000,
+        );
         r.seq = 1;
         r.spent = 1;
         r.received = 1;
