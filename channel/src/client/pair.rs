@@ -388,11 +388,17 @@ impl Net {
     }
 
     /// Drop `channel`'s session (staged vouchers, messages on the wire both ways),
-    /// reconnect, and resume the payer from the hub's committed head.
+    /// reconnect, and resume the payer from the hub's committed head (and the payee
+    /// from its committed received).
     pub fn reconnect(&mut self, channel: ChannelId) {
         self.lose_up(channel);
         self.hub.disconnect(channel);
         let head = self.hub.hub_head(channel).expect("channel exists");
+        // The payee of the channel resubscribes: credits lost with the session are
+        // covered by the hub's committed received.
+        if let Some(p) = self.payees.get_mut(&channel) {
+            p.resume(head.received);
+        }
         if let Some(p) = self.payers.get_mut(&channel) {
             p.resume(&head)
                 .expect("the honest hub's head matches the payer's history");
@@ -401,7 +407,9 @@ impl Net {
     }
 
     /// Step until quiet: transmit, deliver, commit, deliver; reconnect desynced
-    /// payers. Panics if it does not settle within `max_rounds`.
+    /// payers, and payers stalled waiting for acks of lost messages (what the
+    /// session layer's ack timeout does). Panics if it does not settle within
+    /// `max_rounds`.
     pub fn drive(&mut self, max_rounds: usize) {
         for _ in 0..max_rounds {
             let mut moved = self.transmit() + self.deliver_up();
@@ -417,7 +425,21 @@ impl Net {
                 self.reconnect(*ch);
             }
             if moved == 0 && desynced.is_empty() {
-                return;
+                // Quiet, yet a payer waits for acks of everything it released: its
+                // messages were lost on a live session. The session layer's ack
+                // timeout reconnects it (the resend covers the lost tail).
+                let stalled: Vec<ChannelId> = self
+                    .payers
+                    .iter()
+                    .filter(|(_, p)| p.is_synced() && !p.all_acked() && !p.has_held_tail())
+                    .map(|(&c, _)| c)
+                    .collect();
+                if stalled.is_empty() {
+                    return;
+                }
+                for ch in stalled {
+                    self.reconnect(ch);
+                }
             }
         }
         panic!("network did not settle within {max_rounds} rounds");

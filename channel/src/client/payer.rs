@@ -36,8 +36,9 @@
 //! [`Payer::resume`] with the committed head from the `hello` result resends
 //! everything the hub has not committed, the last voucher signed.
 //!
-//! Transient codes (rate limited, overloaded, storage failed) fail nothing: the
-//! payer desyncs and, after the reconnect, resends the same vouchers.
+//! Transient codes (bad seq: the hub's head is not where the stream expects it;
+//! rate limited, overloaded, storage failed) fail nothing: the payer desyncs and,
+//! after the reconnect, resends the same vouchers.
 //!
 //! # Reconnect
 //!
@@ -769,7 +770,10 @@ fn head_of(v: &Voucher) -> Head {
 fn transient(code: ErrorCode) -> bool {
     matches!(
         code,
-        ErrorCode::RateLimited
+        // The hub's head is not where this payer's stream expects it (a lost
+        // message): not the voucher's fault.
+        ErrorCode::BadSeq
+            | ErrorCode::RateLimited
             | ErrorCode::Overloaded
             | ErrorCode::StorageFailed
             | ErrorCode::InternalError

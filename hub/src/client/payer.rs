@@ -48,6 +48,9 @@ pub struct ClientConfig {
     pub flush_timeout: Duration,
     /// WebSocket ping interval (keeps the hub's idle timer from firing).
     pub ping_interval: Duration,
+    /// A session that leaves transmitted vouchers unacked this long with no ack
+    /// progress is considered broken: reconnect and resend.
+    pub ack_timeout: Duration,
     /// First reconnect delay; doubles per failed attempt up to `reconnect_max`.
     pub reconnect_min: Duration,
     /// Longest reconnect delay.
@@ -63,6 +66,7 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(30),
+            ack_timeout: Duration::from_secs(15),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
         }
@@ -592,19 +596,39 @@ impl Driver {
         ping.tick().await;
         let mut batch: Vec<Voucher> = Vec::new();
         let mut frame: Vec<u8> = Vec::new();
+        let mut watch: (Seq, tokio::time::Instant) = (Seq::MAX, tokio::time::Instant::now());
         loop {
             if let Err(e) = self.transmit(ws, &mut batch, &mut frame).await {
                 return End::Lost(format!("send failed: {e}"));
             }
             self.shared.drain_payer_events();
             self.shared.publish(false);
-            let (resync, deadline) = {
+            let (resync, deadline, acked, waiting) = {
                 let payer = self.shared.payer.lock();
-                (payer.needs_resync(), payer.poll_timeout())
+                (
+                    payer.needs_resync(),
+                    payer.poll_timeout(),
+                    payer.acked().seq,
+                    payer.sent() > payer.acked().seq,
+                )
             };
             if resync {
                 return End::Lost("resynchronising after a reject".into());
             }
+            // Ack watchdog: transmitted vouchers must see ack progress.
+            let now = tokio::time::Instant::now();
+            if !waiting || acked != watch.0 {
+                watch = (acked, now);
+            } else if now >= watch.1 + self.config.ack_timeout {
+                return End::Lost(format!("no ack for {:?}", self.config.ack_timeout));
+            }
+            let watchdog = async {
+                if waiting {
+                    tokio::time::sleep_until(watch.1 + self.config.ack_timeout).await
+                } else {
+                    std::future::pending().await
+                }
+            };
             let linger = async {
                 match deadline {
                     Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
@@ -641,6 +665,7 @@ impl Driver {
                 },
                 () = self.shared.wake.notified() => {}
                 () = linger => self.shared.payer.lock().handle_timeout(Instant::now()),
+                () = watchdog => {}
                 _ = ping.tick() => {
                     if let Err(e) = ws.send(Message::Ping(Vec::new().into())).await {
                         return End::Lost(format!("ping failed: {e}"));
