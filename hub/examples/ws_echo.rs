@@ -23,7 +23,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use hub::config::ServerLimits;
-use tokio_tungstenite::tungstenite::Error as WsError;
+// axum 0.8 runs tungstenite 0.29 (the hub's `axum-tungstenite` dependency), as in the hub.
+use axum_tungstenite::Error as WsError;
 
 /// Close codes the hub uses when a read fails (RFC 6455 §7.4.1).
 const PROTOCOL_ERROR: u16 = 1002;
