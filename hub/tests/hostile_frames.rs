@@ -31,7 +31,7 @@ async fn hub() -> TestHub {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_frames_and_messages_are_closed_without_being_buffered() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = hub().await;
     let addr = hub.handle.local_addr();
     let bystander = Bystander::start(&hub, 1, Duration::from_millis(20)).await;
@@ -105,7 +105,7 @@ async fn oversize_frames_and_messages_are_closed_without_being_buffered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_of_tiny_frames_are_bounded() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = hub().await;
     let addr = hub.handle.local_addr();
     let bystander = Bystander::start(&hub, 1, Duration::from_millis(20)).await;

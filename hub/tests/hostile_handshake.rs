@@ -25,7 +25,7 @@ const PER_CONNECTION_KIB: u64 = 256;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_that_never_say_hello_are_closed_at_the_handshake_timeout() {
-    let _serial = serial();
+    let _serial = serial().await;
     const SILENT: usize = 400;
     const TRICKLE: usize = 100;
     let hub = TestHub::start_with(|c| c.limits.handshake_timeout = HANDSHAKE).await;
@@ -112,7 +112,7 @@ async fn connections_that_never_say_hello_are_closed_at_the_handshake_timeout() 
 /// accept loop's header-read timeout (the handshake timeout) must close them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_requests_whose_headers_never_end_are_closed() {
-    let _serial = serial();
+    let _serial = serial().await;
     const PEERS: usize = 50;
     let hub = TestHub::start_with(|c| c.limits.handshake_timeout = HANDSHAKE).await;
     let addr = hub.handle.local_addr();

@@ -139,7 +139,7 @@ async fn idle_subscribers_child() {
 async fn ten_thousand_idle_connections_are_held_then_closed_by_the_idle_timeout() {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let _serial = serial();
+    let _serial = serial().await;
     let n = raise_fd_limit(WANTED);
     if n < WANTED {
         eprintln!("RLIMIT_NOFILE allows the hub only {n} connections (wanted {WANTED})");

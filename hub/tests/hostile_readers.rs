@@ -62,7 +62,7 @@ async fn call(ws: &mut WebSocketStream<TcpStream>, id: i64, request: Request) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_never_read_their_credits_are_cut_off_while_payments_flow() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = TestHub::start_with(|c| {
         c.limits.outbound_queue = 16;
         c.limits.write_timeout = Duration::from_secs(1);

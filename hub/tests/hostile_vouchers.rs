@@ -36,7 +36,7 @@ async fn quiet(client: &mut Client, max_ack: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vouchers_and_hellos_do_not_replay_across_hubs_or_channels() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub_a = TestHub::start_with(|c| c.hub_id = 1).await;
     let hub_b = TestHub::start_with(|c| c.hub_id = 2).await;
     let alice = key(11);
@@ -137,7 +137,7 @@ async fn vouchers_and_hellos_do_not_replay_across_hubs_or_channels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_for_someone_elses_channel_is_refused_and_a_hello_flood_is_bounded() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = TestHub::start().await;
     let (alice, alice_key) = hub.open(21, 1_000).await;
     let (mallory, mallory_key) = hub.open(22, 1_000).await;
@@ -265,7 +265,7 @@ async fn hello_for_someone_elses_channel_is_refused_and_a_hello_flood_is_bounded
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_order_and_duplicate_seqs_are_refused_or_reacked_never_reapplied() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = TestHub::start().await;
     let (alice, alice_key) = hub.open(31, 1_000).await;
     let (payee, _) = hub.open(32, 1).await;
@@ -346,7 +346,7 @@ async fn out_of_order_and_duplicate_seqs_are_refused_or_reacked_never_reapplied(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amounts_that_overflow_u64_are_refused() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = TestHub::start().await;
     let (alice, alice_key) = hub.open(41, 100).await;
     let (payee, _) = hub.open(42, 1).await;
@@ -426,7 +426,7 @@ async fn amounts_that_overflow_u64_are_refused() {
             apply_batch ('received fits u64'); fix: cap the sum of net deposits at u64::MAX \
             in Settlement::deposit/top_up (docs/SECURITY.md, Known limits)"]
 async fn a_payees_received_cannot_overflow_u64() {
-    let _serial = serial();
+    let _serial = serial().await;
     let hub = TestHub::start().await;
     let bystander = Bystander::start(&hub, 90, Duration::from_millis(20)).await;
     let (payee, _) = hub.open(91, 1).await;

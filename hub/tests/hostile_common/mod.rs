@@ -21,10 +21,12 @@ use crate::server_util::{Client, Payer, TestHub};
 /// (a commit costs milliseconds) so that only a starved hub fails it, not a busy CI.
 pub const ACK_BOUND: Duration = Duration::from_secs(3);
 
-/// Serialise the tests of one file: they share the process, and so its RSS.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Serialise the tests of one file: they share the process, and so its RSS. (An
+/// async mutex: each test runs its own runtime and holds the guard across awaits; a
+/// failed test releases it on unwind.)
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 /// Resident memory of this process (the test and the in-process hub), in KiB.
