@@ -422,18 +422,15 @@ async fn amounts_that_overflow_u64_are_refused() {
 /// with two channels of u64::MAX each paying one payee, the second payment would push
 /// the payee's received past u64::MAX.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: the second payment is admitted and the writer thread panics in \
-            apply_batch ('received fits u64'); fix: cap the sum of net deposits at u64::MAX \
-            in Settlement::deposit/top_up (docs/SECURITY.md, Known limits)"]
 async fn a_payees_received_cannot_overflow_u64() {
     let _serial = serial().await;
     let hub = TestHub::start().await;
     let bystander = Bystander::start(&hub, 90, Duration::from_millis(20)).await;
     let (payee, _) = hub.open(91, 1).await;
-    let r1 = hub.open(92, u64::MAX).await;
-    // The settlement layer may refuse a second u64::MAX deposit (a cap on Σ D would
-    // rule the overflow out for good); if it accepts it, the hub must refuse the
-    // payment that overflows.
+    let r1 = hub.open(92, u64::MAX / 2).await;
+    // The settlement layer caps Σ D below 2^64, so no payee's received can overflow:
+    // a deposit that would pass the cap is refused. (If it were accepted, the hub
+    // would have to refuse the payment that overflows.)
     let r2 = hub
         .handle
         .operator()
@@ -442,10 +439,11 @@ async fn a_payees_received_cannot_overflow_u64() {
     let mut c1 = Client::connect(&hub.url()).await;
     c1.hello(r1.0, &r1.1).await.expect("hello r1");
     let mut p1 = Payer::new(r1.0, r1.1, 1);
-    let all = p1.next(payee, u64::MAX - 1, true);
+    let all = p1.next(payee, u64::MAX / 2 - 1, true);
     c1.pay_json(r1.0, std::slice::from_ref(&all)).await;
     assert_eq!(c1.await_ack(1).await.0, 1);
 
+    assert!(r2.is_err(), "a deposit beyond the Σ D cap is refused");
     if let Ok(opened) = r2 {
         let mut c2 = Client::connect(&hub.url()).await;
         c2.hello(opened[0].channel, &key(93))

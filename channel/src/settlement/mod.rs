@@ -271,6 +271,11 @@ impl Settlement {
         if amount == 0 {
             return Err(SettlementError::ZeroAmount);
         }
+        // Every channel's D + R must fit in 64 bits (the ledger's and the circuit's
+        // amounts): the sum of all net deposits bounds any R, so it is kept below 2^64.
+        if self.totals.net_deposits + i128::from(amount) > i128::from(Amount::MAX) {
+            return Err(SettlementError::Overflow);
+        }
         let id =
             ChannelId::try_from(self.channels.len() + 1).map_err(|_| SettlementError::Overflow)?;
         let at = self.stamp();
@@ -302,6 +307,11 @@ impl Settlement {
         self.require_live()?;
         if amount == 0 {
             return Err(SettlementError::ZeroAmount);
+        }
+        // Every channel's D + R must fit in 64 bits (the ledger's and the circuit's
+        // amounts): the sum of all net deposits bounds any R, so it is kept below 2^64.
+        if self.totals.net_deposits + i128::from(amount) > i128::from(Amount::MAX) {
+            return Err(SettlementError::Overflow);
         }
         let current = self.account(id)?.net_deposit;
         let next = current + i128::from(amount);
