@@ -555,8 +555,13 @@ impl World {
     /// The settlement layer pays an exiting channel its balance at the cut: the hub
     /// mirrors a `Withdraw` of that amount.
     fn withdraw(&mut self, c: ChannelId) {
+        // A balance above the net deposit (the channel received more than it spent)
+        // cannot be mirrored: the ledger keeps deposits unsigned, and the hub refuses
+        // that mirror (docs/OPERATOR.md, "Known limitation").
+        let deposit = self.deposit[&c];
         if let Some(b) = self.cut.remove(&c)
             && b > 0
+            && b <= deposit
         {
             self.push_event(Event::Withdraw {
                 channel: c,

@@ -120,12 +120,25 @@ where
         max_shrink_iters: 4096,
         ..Config::default()
     });
+    // While shrinking, every failing candidate panics: keep this thread's panics
+    // quiet (the minimal one is reported below); other threads' go to the old hook.
+    let previous: std::sync::Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        std::panic::take_hook().into();
+    let me = std::thread::current().id();
+    let forward = std::sync::Arc::clone(&previous);
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != me {
+            forward(info)
+        }
+    }));
     let start = Instant::now();
     let result = runner.run(&strategy, |value| {
         check(value);
         Ok::<(), TestCaseError>(())
     });
     let elapsed = start.elapsed();
+    let _ = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
     match result {
         Ok(()) => println!(
             "fuzz {name}: {n} executions in {:.2} s ({:.0}/s), seed {seed} (ZKHUB_FUZZ_SEED)",
