@@ -502,9 +502,12 @@ async fn session(books: &Books, i: usize, url: &str, stop: &AtomicBool) -> Resul
             _ => continue,
         }
     };
-    lock(books, i)
-        .check_head(&status, "hello")
-        .map_err(Fault::Broken)?;
+    {
+        // The committed head is durable: it acknowledges everything up to it.
+        let mut book = lock(books, i);
+        book.check_head(&status, "hello").map_err(Fault::Broken)?;
+        book.acked = book.acked.max(status.seq);
+    }
     // Resend everything after the committed head, then keep paying.
     let mut next = status.seq + 1;
     let acked = Notify::new();
@@ -610,15 +613,17 @@ fn start_load(rt: &tokio::runtime::Runtime, books: &Books, env: &Env) -> Load {
     Load { stop, tasks }
 }
 
-fn stop_load(rt: &tokio::runtime::Runtime, load: Load) {
+fn stop_load(rt: &tokio::runtime::Runtime, load: Load) -> u64 {
     load.stop.store(true, Ordering::Relaxed);
+    let mut sessions = 0;
     for t in load.tasks {
         match rt.block_on(t) {
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => sessions += n,
             Ok(Err(e)) => panic!("client check failed: {e}"),
             Err(e) => panic!("client task failed: {e}"),
         }
     }
+    sessions
 }
 
 // ---------------------------------------------------------------------------------
@@ -757,10 +762,40 @@ fn run(plan: Plan) {
         let b = lock(&books, i);
         b.acked == b.vouchers.len() as Seq
     }) {
-        assert!(Instant::now() < deadline, "the clients did not drain");
+        if let Some(t) = load.tasks.iter().find(|t| t.is_finished()) {
+            let _ = t;
+            break; // a client stopped: stop_load reports why
+        }
+        if Instant::now() > deadline {
+            let progress: Vec<String> = (0..books.len())
+                .map(|i| {
+                    let b = lock(&books, i);
+                    format!(
+                        "ch {} acked {} sent {} made {}",
+                        b.id,
+                        b.acked,
+                        b.sent,
+                        b.vouchers.len()
+                    )
+                })
+                .collect();
+            let status: Vec<String> = env
+                .statuses(&books)
+                .values()
+                .map(|s| format!("ch {} committed {}", s.channel, s.seq))
+                .collect();
+            panic!(
+                "the clients did not drain (seed {}): {progress:?}; hub: {status:?}; log:\n{}",
+                plan.seed,
+                env.log_tail()
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
-    stop_load(&rt, load);
+    let sessions = stop_load(&rt, load);
+    println!(
+        "final load and drain: {sessions} client sessions ended (1 per client if none was closed)"
+    );
     let status = env.statuses(&books);
     let total = check_all(&books, &status, "after draining");
     for i in 0..books.len() {
