@@ -11,35 +11,7 @@ use crate::writer::{HistogramSnapshot, WriterMetrics};
 
 /// Every error code a voucher or request can be refused with, in a fixed order, so
 /// that the per-code counters are a plain array.
-pub const REFUSAL_CODES: [ErrorCode; 27] = [
-    ErrorCode::ParseError,
-    ErrorCode::InvalidRequest,
-    ErrorCode::MethodNotFound,
-    ErrorCode::InvalidParams,
-    ErrorCode::InternalError,
-    ErrorCode::BadSeq,
-    ErrorCode::BadSpent,
-    ErrorCode::BadChain,
-    ErrorCode::UnknownPayee,
-    ErrorCode::InsufficientBalance,
-    ErrorCode::PendingLimit,
-    ErrorCode::BadSignature,
-    ErrorCode::ZeroAmount,
-    ErrorCode::SelfPayment,
-    ErrorCode::Overflow,
-    ErrorCode::ChannelExiting,
-    ErrorCode::NotAuthenticated,
-    ErrorCode::WrongChannel,
-    ErrorCode::UnknownChannel,
-    ErrorCode::RateLimited,
-    ErrorCode::Overloaded,
-    ErrorCode::StorageFailed,
-    ErrorCode::AlreadyAuthenticated,
-    ErrorCode::HelloFailed,
-    ErrorCode::BadFrame,
-    ErrorCode::TooLarge,
-    ErrorCode::NotAvailable,
-];
+pub const REFUSAL_CODES: [ErrorCode; ErrorCode::ALL.len()] = ErrorCode::ALL;
 
 /// Index of `InternalError` in [`REFUSAL_CODES`]: where an unlisted code is counted.
 const INTERNAL_ERROR_INDEX: usize = 4;
