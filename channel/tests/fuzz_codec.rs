@@ -467,7 +467,10 @@ fn mutations_reach_errors_and_successes() {
 // The seed corpus: real messages, as the hub, the clients and PROTOCOL.md send them.
 // ---------------------------------------------------------------------------------
 
-fn seed_messages() -> (Vec<(String, String)>, Vec<(String, Vec<u8>)>) {
+/// Named seeds: `(name, JSON text)` and `(name, binary frame)`.
+type Seeds = (Vec<(String, String)>, Vec<(String, Vec<u8>)>);
+
+fn seed_messages() -> Seeds {
     let hub_id = 1;
     let payer = 3;
     let key = PrivateKey([1; 32]);
@@ -527,7 +530,7 @@ fn seed_messages() -> (Vec<(String, String)>, Vec<(String, Vec<u8>)>) {
         chain: Some(Fe::from(u64::MAX)),
         sig: None,
     };
-    json.push(("pay_u64_strings".into(), pay(&[big.clone()])));
+    json.push(("pay_u64_strings".into(), pay(std::slice::from_ref(&big))));
 
     let nonce = Fe::from(123_456_789u64);
     let request = |id: Id, request: Request| ClientMessage::Request { id, request }.to_text();

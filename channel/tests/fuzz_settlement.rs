@@ -390,7 +390,7 @@ impl World {
         }
         if t.one_in(3) {
             let before = self.chain.clone();
-            let mut bad = witness.public.clone();
+            let mut bad = witness.public;
             match t.u8() % 5 {
                 0 => bad.hub_id += 1,
                 1 => bad.epoch += 1,

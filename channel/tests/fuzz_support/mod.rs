@@ -82,7 +82,7 @@ impl<'a> Tape<'a> {
 
     /// A boolean that is true one time in `n`.
     pub fn one_in(&mut self, n: u8) -> bool {
-        self.u8() % n == 0
+        self.u8().is_multiple_of(n)
     }
 }
 
