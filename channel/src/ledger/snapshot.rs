@@ -19,7 +19,7 @@ pub struct Snapshot {
     /// Committed records, strictly increasing ids.
     pub channels: Vec<ChannelRecord>,
     /// Per-channel blinds for the balance leaves, same order as `channels`.
-    #[serde(with = "blinds_dec")]
+    #[serde(with = "crate::merkle::fe_vec_dec")]
     pub blinds: Vec<Fe>,
 }
 
@@ -50,24 +50,4 @@ impl Snapshot {
 /// stores nothing per epoch and can hand each channel its blind on request.
 pub fn blind(seed: &Fe, epoch: Epoch, id: ChannelId) -> Fe {
     poseidon(&[*TAG_BLIND, *seed, Fe::from(epoch), Fe::from(id)])
-}
-
-mod blinds_dec {
-    use crate::field::{Fe, fe_from_dec, fe_to_dec};
-    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
-
-    pub fn serialize<S: Serializer>(v: &[Fe], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(v.len()))?;
-        for x in v {
-            seq.serialize_element(&fe_to_dec(x))?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fe>, D::Error> {
-        let v = Vec::<String>::deserialize(d)?;
-        v.iter()
-            .map(|s| fe_from_dec(s).map_err(D::Error::custom))
-            .collect()
-    }
 }
