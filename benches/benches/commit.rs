@@ -90,7 +90,8 @@ impl Gen {
         let start = self.rng.gen_range(1..=self.n);
         for i in 0..ranges as u32 {
             let payer = (start + i) % self.n + 1;
-            b.push_covered(self.covered(payer));
+            b.push_covered(self.covered(payer), false)
+                .expect("no exits in this bench");
         }
         b.build(number)
     }

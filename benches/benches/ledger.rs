@@ -138,7 +138,7 @@ fn cover_build(c: &mut Criterion) {
             |mut s| {
                 let covered = s.cover(64, sig).expect("covers");
                 let mut builder = BatchBuilder::new();
-                builder.push_covered(covered);
+                builder.push_covered(covered, false).expect("not exiting");
                 black_box(builder.build(1))
             },
             BatchSize::SmallInput,
@@ -168,7 +168,9 @@ fn apply(c: &mut Criterion) {
                 .admit(&vin(seq, to, (seq == PER_PAYER).then_some(sig)), &ctx)
                 .expect("admits");
         }
-        builder.push_covered(s.cover(PER_PAYER, sig).expect("covers"));
+        builder
+            .push_covered(s.cover(PER_PAYER, sig).expect("covers"), false)
+            .expect("not exiting");
     }
     let batch = builder.build(2);
     let opens = {

@@ -32,7 +32,7 @@ use channel::crypto::{PrivateKey, PublicKey, Signature, SigningKey, chain_next};
 use channel::field::Fe;
 use channel::ledger::{
     Admit, AdmitContext, Batch, BatchBuilder, ChannelRecord, ChannelState, ChannelTable, Covered,
-    Event, Ledger, Limits, VoucherError, apply_batch,
+    Event, Ledger, Limits, Refused, VoucherError, apply_batch,
 };
 use channel::types::{Amount, ChannelId, Seq, Voucher, VoucherIn};
 use fuzz_support::{Tape, fuzz};
@@ -65,6 +65,15 @@ struct Client {
     admitted: Seq,
 }
 
+impl Client {
+    /// The hub refused everything after `seq`: forget it.
+    fn truncate(&mut self, seq: Seq) {
+        self.vouchers.truncate(seq as usize);
+        self.admitted = self.admitted.min(seq);
+        self.covered = self.covered.min(seq);
+    }
+}
+
 /// A checkpoint awaiting verification, with the generation it was admitted under.
 struct Job {
     channel: ChannelId,
@@ -79,6 +88,9 @@ struct Sealed {
     batch: Batch,
     /// `(payer, seq, to, amount)` of every payment in it.
     payments: Vec<(ChannelId, Seq, ChannelId, Amount)>,
+    /// Ranges refused while it was gathered (exited payers), reported once it is
+    /// applied, as the hub's writer does.
+    refused: Vec<Refused>,
 }
 
 struct World {
@@ -112,6 +124,9 @@ struct World {
 struct Stats {
     payments: u64,
     crashes: u64,
+    /// Exits that refused covered ranges or staged checkpoints.
+    exit_refusals: u64,
+    withdrawals: u64,
 }
 
 impl World {
@@ -314,6 +329,21 @@ impl World {
                 client.vouchers.truncate(job.seq as usize - 1);
                 client.admitted = job.seq - 1;
             }
+            Err(VoucherError::ChannelExiting) => {
+                // The channel exited after the checkpoint was admitted: its committed
+                // head is final; everything staged is dropped and rejected.
+                assert!(self.ledger_record(c).exiting);
+                let dropped = self
+                    .ledger
+                    .with_channel(c, |s| s.abandon_uncommitted())
+                    .expect("channel exists");
+                *self.generation.get_mut(&c).unwrap() += 1;
+                let client = self.clients.get_mut(&c).unwrap();
+                let expect: Vec<Seq> = (client.covered + 1..=client.admitted).collect();
+                assert_eq!(dropped, expect, "an exit drops everything staged");
+                self.stats.exit_refusals += 1;
+                client.truncate(dropped[0] - 1);
+            }
             Err(VoucherError::NoSuchCheckpoint) => {
                 // Already covered by a later checkpoint.
                 assert!(
@@ -356,22 +386,59 @@ impl World {
             "the debit's signature verifies over its head"
         );
         client.covered = last;
-        self.builder.push_covered(covered);
+        // The payer's exit comes first if it is committed or in a batch in flight
+        // (one in this builder the builder knows itself).
+        let exited = self.ledger_record(c).exiting
+            || self
+                .in_flight
+                .iter()
+                .any(|s| s.batch.events.contains(&Event::Exit { channel: c }));
+        let n = covered.payments.len();
+        if self.builder.push_covered(covered, exited).is_err() {
+            // Reported when the batch is applied (`on_refused`).
+            self.building.truncate(self.building.len() - n);
+        }
+    }
+
+    /// A refused range is reported: the payer's head is final; its vouchers from
+    /// `first_seq` on are rejected.
+    fn on_refused(&mut self, r: Refused) {
+        let c = r.channel;
+        assert!(self.ledger_record(c).exiting, "refused only after an exit");
+        self.ledger.with_channel(c, |s| s.abandon_uncommitted());
+        *self.generation.get_mut(&c).unwrap() += 1;
+        let committed = self.committed_seq(c);
+        assert!(
+            committed < r.first_seq,
+            "a refused range is above the final head"
+        );
+        self.stats.exit_refusals += 1;
+        self.clients.get_mut(&c).unwrap().truncate(r.first_seq - 1);
     }
 
     fn seal(&mut self) {
-        let builder = std::mem::take(&mut self.builder);
+        let mut builder = std::mem::take(&mut self.builder);
         let payments = std::mem::take(&mut self.building);
         let events = std::mem::take(&mut self.events_building);
+        let refused = builder.take_refused();
         if builder.is_empty() {
             assert!(payments.is_empty() && events.is_empty());
+            // Report with the last batch in flight (after it the exits are applied).
+            match self.in_flight.last_mut() {
+                Some(last) => last.refused.extend(refused),
+                None => refused.into_iter().for_each(|r| self.on_refused(r)),
+            }
             return;
         }
         assert_eq!(builder.payments(), payments.len() as u64);
         let batch = builder.build(self.next_batch);
         assert_eq!(batch.events, events);
         self.next_batch += 1;
-        self.in_flight.push(Sealed { batch, payments });
+        self.in_flight.push(Sealed {
+            batch,
+            payments,
+            refused,
+        });
     }
 
     /// The oldest sealed batch becomes durable and is applied.
@@ -379,7 +446,11 @@ impl World {
         if self.in_flight.is_empty() {
             return;
         }
-        let Sealed { batch, payments } = self.in_flight.remove(0);
+        let Sealed {
+            batch,
+            payments,
+            refused,
+        } = self.in_flight.remove(0);
         let bytes = batch.encode();
         let logged = Batch::decode(&bytes).expect("a batch decodes");
         assert_eq!(logged, batch);
@@ -425,6 +496,9 @@ impl World {
             client.acked = seq;
         }
         self.check_committed("after a commit");
+        for r in refused {
+            self.on_refused(r);
+        }
     }
 
     fn check_committed(&self, when: &str) {
@@ -535,19 +609,13 @@ impl World {
         while !self.in_flight.is_empty() {
             self.durable();
         }
-        // Only channels with nothing staged: a checkpoint admitted before the exit and
-        // covered after the cut would still be debited after it, and the withdrawal
-        // of the cut's balance would then overdraw the channel. That hazard is real
-        // (see `exit_race_overdraws_after_withdrawal`, ignored until the ledger or
-        // the writer refuses such debits); the fuzzer keeps to the safe schedule.
-        let records = self.ledger.records();
-        self.cut = records
+        // Every exited channel, whatever it still has staged or queued: nothing above
+        // its committed head is ever debited, so the cut's balance is final.
+        self.cut = self
+            .ledger
+            .records()
             .into_iter()
-            .filter(|r| {
-                r.exiting
-                    && self.ledger.with_channel(r.id, |s| s.pending_count()) == Some(0)
-                    && !self.jobs.iter().any(|j| j.channel == r.id)
-            })
+            .filter(|r| r.exiting)
             .map(|r| (r.id, r.balance().expect("B >= 0")))
             .collect();
     }
@@ -563,6 +631,7 @@ impl World {
             && b > 0
             && b <= deposit
         {
+            self.stats.withdrawals += 1;
             self.push_event(Event::Withdraw {
                 channel: c,
                 amount: b,
@@ -625,9 +694,16 @@ fn fuzz_ledger_consistency() {
         prop::array::uniform4(0..5_000u64),
         prop::collection::vec(any::<u8>(), 0..400),
     );
+    let reached = std::cell::Cell::new((0u64, 0u64, 0u64));
     fuzz("ledger/consistency", 2_000, strategy, |(deposits, tape)| {
-        run(deposits, &tape);
+        let s = run(deposits, &tape);
+        let (p, e, w) = reached.get();
+        reached.set((p + s.payments, e + s.exit_refusals, w + s.withdrawals));
     });
+    // The fuzzer is only as good as what it reaches.
+    let (payments, exit_refusals, withdrawals) = reached.get();
+    eprintln!("payments {payments}, exit refusals {exit_refusals}, withdrawals {withdrawals}");
+    assert!(payments > 0 && exit_refusals > 0);
 }
 
 #[test]
@@ -641,31 +717,71 @@ fn a_long_run_commits_payments_through_crashes() {
     assert!(stats.payments > 20 && stats.crashes > 2, "{stats:?}");
 }
 
-#[test]
-#[ignore = "known hazard, reported: a checkpoint admitted before an exit and covered after \
-            the epoch cut is still debited, so withdrawing the cut's balance overdraws"]
-fn exit_race_overdraws_after_withdrawal() {
+/// One signed voucher from channel 1 to channel 2; its verification queued.
+fn world_with_queued_checkpoint() -> World {
     let mut w = World::new(&[1_000, 1_000, 1_000, 1_000]);
-    // Channel 1 sends a checkpoint; its verification is still queued.
-    let tape = [0u8, 1, 0, 1, 9]; // one signed voucher of 10 to channel 2
+    let tape = [0u8, 1, 0, 1, 9];
     w.pay(1, &mut Tape::new(&tape));
     assert_eq!(w.jobs.len(), 1);
-    // Its exit is mirrored and committed, then the epoch is cut.
+    w
+}
+
+/// The settlement layer pays channel 1 its balance at the cut; the mirror must
+/// leave it at B = 0, and nothing more may be debited.
+fn cut_and_withdraw(w: &mut World) {
+    w.cut();
+    let b_at_cut = w.cut[&1];
+    assert_eq!(b_at_cut, 1_000, "the refused payment is not in the cut");
+    w.withdraw(1);
+    w.seal();
+    w.durable();
+    let r = w.ledger_record(1);
+    assert_eq!((r.balance(), r.seq), (Some(0), 0));
+    assert!(w.clients[&1].vouchers.is_empty(), "the client was told");
+}
+
+#[test]
+fn a_checkpoint_verified_after_the_exit_is_refused() {
+    // Found by this fuzzer: the checkpoint was covered after the exit, committed
+    // after the cut, and the withdrawal of the cut's balance overdrew the channel.
+    let mut w = world_with_queued_checkpoint();
     w.push_event(Event::Exit { channel: 1 });
     w.seal();
     w.durable();
+    w.verify(0); // cover refuses: the channel has exited
+    assert_eq!(w.stats.exit_refusals, 1);
+    cut_and_withdraw(&mut w);
+}
+
+#[test]
+fn a_range_covered_before_the_exit_but_queued_after_it_is_refused() {
+    let mut w = world_with_queued_checkpoint();
+    w.push_event(Event::Exit { channel: 1 });
+    w.verify(0); // covered (the exit is not applied yet), queued behind the exit
+    assert_eq!(w.stats.exit_refusals, 0);
     w.seal();
-    let b_at_cut = w.ledger_record(1).balance().expect("B");
-    // The verifier finishes: the ledger covers the checkpoint although the channel
-    // is exiting, and it is committed after the cut.
+    w.durable(); // the builder refused it; reported now
+    assert_eq!(w.stats.exit_refusals, 1);
+    cut_and_withdraw(&mut w);
+}
+
+#[test]
+fn a_range_queued_before_the_exit_commits_with_it() {
+    let mut w = world_with_queued_checkpoint();
     w.verify(0);
+    w.push_event(Event::Exit { channel: 1 });
     w.seal();
     w.durable();
-    // The settlement layer pays the balance of the cut; mirroring it overdraws.
-    w.push_event(Event::Withdraw {
-        channel: 1,
-        amount: b_at_cut,
-    });
+    assert_eq!(w.stats.exit_refusals, 0);
+    w.cut();
+    let paid = w.clients[&1].vouchers[0].amount;
+    assert_eq!(
+        w.cut[&1],
+        1_000 - paid,
+        "the payment before the exit is in the cut"
+    );
+    w.withdraw(1);
     w.seal();
-    w.durable(); // panics today: "withdrawal keeps B >= 0"
+    w.durable();
+    assert_eq!(w.ledger_record(1).balance(), Some(0));
 }

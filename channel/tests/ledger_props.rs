@@ -175,6 +175,8 @@ struct Model {
     covered: Vec<(ChannelId, Seq, ChannelId, Amount, Head)>,
     events: Vec<Event>,
     applied: BTreeSet<(ChannelId, Seq)>,
+    /// Channels with a covered range refused behind their exit in this batch.
+    doomed: BTreeSet<ChannelId>,
 }
 
 impl Model {
@@ -191,11 +193,11 @@ impl Model {
             return Outcome::AlreadyStaged;
         }
         let reject = |code| Outcome::Rejected(code);
-        if v.seq != head.seq + 1 {
-            return reject(ErrorCode::BadSeq);
-        }
         if c.exiting {
             return reject(ErrorCode::ChannelExiting);
+        }
+        if v.seq != head.seq + 1 {
+            return reject(ErrorCode::BadSeq);
         }
         if v.amount == 0 {
             return reject(ErrorCode::ZeroAmount);
@@ -237,6 +239,13 @@ impl Model {
         if !sig_valid {
             return Outcome::Refused(vec![v.seq]);
         }
+        if self.events.contains(&Event::Exit { channel: v.channel }) {
+            // Covered, but queued behind the payer's exit: refused at commit.
+            c.staged.clear();
+            c.covered = next;
+            self.doomed.insert(v.channel);
+            return Outcome::Covered;
+        }
         for s in c.staged.drain(..) {
             self.covered
                 .push((v.channel, s.head.seq, s.to, s.amount, s.head));
@@ -266,6 +275,13 @@ impl Model {
             assert!(head.seq > c.committed.seq);
             c.committed = head;
             c.log = c.log.split_off(&(head.seq + 1));
+        }
+        // Refused ranges: the client is told; nothing above the final head remains.
+        for ch in std::mem::take(&mut self.doomed) {
+            let c = self.channels.get_mut(&ch).unwrap();
+            c.staged.clear();
+            c.covered = c.committed;
+            c.log.clear();
         }
     }
 }
@@ -300,7 +316,9 @@ impl Hub {
                 Ok(Admit::Checkpoint { msg, sig }) => {
                     assert_eq!(msg, v.message(HUB_ID), "admit computes the signed message");
                     if c.record.pk.verify(&msg, &sig).is_ok() {
-                        builder.push_covered(c.cover(v.seq, sig).unwrap());
+                        // A refusal (an exit queued in this batch) is reported at commit.
+                        let _ =
+                            builder.push_covered(c.cover(v.seq, sig).unwrap(), c.record.exiting);
                         Outcome::Covered
                     } else {
                         Outcome::Refused(c.refuse_checkpoint(v.seq).unwrap())
@@ -311,7 +329,19 @@ impl Hub {
     }
 
     fn commit(&mut self) -> Option<Batch> {
-        let builder = std::mem::take(&mut self.builder);
+        let mut builder = std::mem::take(&mut self.builder);
+        let refused = builder.take_refused();
+        let batch = self.commit_builder(builder);
+        // As the hub's writer: refusals are reported once the exits are applied.
+        for r in refused {
+            self.ledger
+                .with_channel(r.channel, |c| c.abandon_uncommitted())
+                .expect("payer exists");
+        }
+        batch
+    }
+
+    fn commit_builder(&mut self, builder: BatchBuilder) -> Option<Batch> {
         if builder.is_empty() {
             return None;
         }

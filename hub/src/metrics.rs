@@ -334,6 +334,12 @@ pub fn render_writer(w: &WriterMetrics) -> String {
     );
     c(
         &mut out,
+        "zkhub_commit_refused_ranges_total",
+        "Covered ranges refused because the payer had exited.",
+        &w.refused_ranges,
+    );
+    c(
+        &mut out,
         "zkhub_commit_bytes_total",
         "Log bytes appended.",
         &w.bytes,

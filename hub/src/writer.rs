@@ -33,7 +33,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use channel::field::Fe;
-use channel::ledger::{Applied, BatchBuilder, ChannelRecord, Covered, Event, apply_batch};
+use channel::ledger::{Applied, BatchBuilder, ChannelRecord, Covered, Event, Refused, apply_batch};
 use channel::types::{ChannelId, Epoch};
 use tokio::sync::{mpsc, oneshot};
 
@@ -107,6 +107,11 @@ pub trait CommitListener: Send + Sync + 'static {
     fn committed(&self, batch_number: u64, applied: Applied);
     /// A write failed: the writer stops; nothing more will be committed.
     fn failed(&self, err: &CommitError);
+    /// Covered ranges refused because their payers had exited (reported after the
+    /// batch that was being gathered is applied, so those payers' heads are final).
+    fn refused(&self, refused: Vec<Refused>) {
+        let _ = refused;
+    }
     /// An epoch's snapshot file was written (or could not be).
     fn snapshot_written(&self, epoch: Epoch, result: Result<&SnapshotMeta, &SnapshotError>) {
         let _ = (epoch, result);
@@ -236,6 +241,8 @@ pub struct WriterMetrics {
     pub ranges: AtomicU64,
     /// Settlement events committed.
     pub events: AtomicU64,
+    /// Covered ranges refused because their payers had exited.
+    pub refused_ranges: AtomicU64,
     /// Log bytes appended.
     pub bytes: AtomicU64,
     /// Last committed batch number.
@@ -271,6 +278,7 @@ impl WriterMetrics {
             payments: AtomicU64::new(0),
             ranges: AtomicU64::new(0),
             events: AtomicU64::new(0),
+            refused_ranges: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             last_batch: AtomicU64::new(last_batch),
             folded_through: AtomicU64::new(folded_through),
@@ -552,12 +560,12 @@ impl Core {
                     }
                     Msg::Req(CommitRequest::Covered(c)) => {
                         ranges += 1;
-                        builder.push_covered(c);
+                        self.push_covered(&mut builder, c);
                     }
                     Msg::Req(CommitRequest::CoveredMany(cs)) => {
                         ranges += cs.len() as u64;
                         for c in cs {
-                            builder.push_covered(c);
+                            self.push_covered(&mut builder, c);
                         }
                     }
                     Msg::Req(CommitRequest::Event(e)) => {
@@ -576,11 +584,19 @@ impl Core {
                 }
                 next = rx.try_recv().ok();
             }
+            let refused = builder.take_refused();
             if !builder.is_empty() && self.commit(builder, ranges, events, started).is_err() {
                 if let Some(req) = control {
                     reply_stopped(req);
                 }
                 return self.fail_drain(rx);
+            }
+            if !refused.is_empty() {
+                // After the commit: the payers' exits are applied, their heads final.
+                self.metrics
+                    .refused_ranges
+                    .fetch_add(refused.len() as u64, Relaxed);
+                self.listener.refused(refused);
             }
             if let Some(req) = control
                 && self.control(req).is_err()
@@ -595,6 +611,18 @@ impl Core {
             return self.fail_drain(rx);
         }
         self.join_snapshots();
+    }
+
+    /// Gather a covered range unless its payer has exited (an `Exit` committed, or
+    /// pushed into this batch before it).
+    fn push_covered(&self, builder: &mut BatchBuilder, covered: Covered) {
+        let id = covered.debit.channel;
+        let exited = self
+            .channels
+            .with_channel_ref(id, |c| c.record.exiting)
+            .unwrap_or(false);
+        // A refusal is kept in the builder and reported after the commit.
+        let _ = builder.push_covered(covered, exited);
     }
 
     /// Commit one batch, apply it, notify.

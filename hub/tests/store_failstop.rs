@@ -135,7 +135,7 @@ fn the_writer_fail_stops_and_releases_no_further_acks() {
     for _ in 0..10 {
         let c = wl.covered(2);
         let mut b = BatchBuilder::new();
-        b.push_covered(c.clone());
+        b.push_covered(c.clone(), false).unwrap();
         apply_ref(&reference, &b.build(0));
         h.submit_blocking(CommitRequest::Covered(c)).unwrap();
     }

@@ -73,7 +73,7 @@ fn submit_workload(writer: &Writer, wl: &mut Gen, reference: &Ledger, opens: u32
     for i in 0..ranges {
         let c = wl.covered(1 + i % 9);
         let mut b = BatchBuilder::new();
-        b.push_covered(c.clone());
+        b.push_covered(c.clone(), false).unwrap();
         apply_ref(reference, &b.build(0));
         h.submit_blocking(CommitRequest::Covered(c)).unwrap();
     }
@@ -184,7 +184,7 @@ fn folding_keeps_storage_bounded() {
         for i in 0..1_000 {
             let cov = wl.covered(1 + i % 4);
             let mut b = BatchBuilder::new();
-            b.push_covered(cov.clone());
+            b.push_covered(cov.clone(), false).unwrap();
             apply_ref(&reference, &b.build(0));
             h.submit_blocking(CommitRequest::Covered(cov)).unwrap();
             h.flush_blocking().unwrap();

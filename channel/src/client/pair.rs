@@ -165,8 +165,12 @@ impl MemHub {
                 Admit::Checkpoint { msg, sig } => match c.record.pk.verify(&msg, &sig) {
                     Ok(()) => {
                         let covered = c.cover(v.seq, sig).expect("checkpoint was just staged");
-                        self.builder.push_covered(covered);
-                        Ok(None)
+                        match self.builder.push_covered(covered, c.record.exiting) {
+                            Ok(()) => Ok(None),
+                            Err(r) => Err((r.first_seq..=r.last_seq)
+                                .map(|s| (s, ErrorCode::ChannelExiting))
+                                .collect()),
+                        }
                     }
                     Err(_) => {
                         let dropped = c

@@ -5,7 +5,7 @@
 //! holds after every batch. Its binary form (below) is what the hub appends to its
 //! log; it grows with the number of channels touched, not with the payments.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::crypto::{PackedSignature, PublicKey};
 use crate::field::{Fe, fe_from_be_bytes, fe_to_be_bytes};
@@ -74,6 +74,20 @@ pub struct Batch {
     pub credits: Vec<(ChannelId, Amount)>,
 }
 
+/// A covered range that was not committed because its payer's exit came first in
+/// log order (DESIGN.md §4: an exiting channel may receive but not spend). Had it
+/// been committed after the epoch cut that follows the exit, the withdrawal of the
+/// cut's balance would overdraw the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The paying channel.
+    pub channel: ChannelId,
+    /// First seq of the refused range.
+    pub first_seq: Seq,
+    /// Its checkpoint seq (the last of the range).
+    pub last_seq: Seq,
+}
+
 /// Collects covered ranges and events into a [`Batch`].
 #[derive(Debug, Default)]
 pub struct BatchBuilder {
@@ -81,6 +95,9 @@ pub struct BatchBuilder {
     debits: BTreeMap<ChannelId, Debit>,
     credits: BTreeMap<ChannelId, Amount>,
     payments: u64,
+    /// Channels whose `Exit` was pushed into this builder.
+    exits: BTreeSet<ChannelId>,
+    refused: Vec<Refused>,
 }
 
 impl BatchBuilder {
@@ -91,11 +108,35 @@ impl BatchBuilder {
 
     /// Add a settlement event.
     pub fn push_event(&mut self, event: Event) {
+        if let Event::Exit { channel } = event {
+            self.exits.insert(channel);
+        }
         self.events.push(event);
     }
 
-    /// Add a covered range. Ranges of one channel must come in seq order.
-    pub fn push_covered(&mut self, covered: Covered) {
+    /// Add a covered range, unless its payer's exit comes before it in log order:
+    /// `exited` says whether an `Exit` of the payer is already committed or queued
+    /// ahead of this builder; one pushed into this builder counts too. A refused
+    /// range is kept in [`BatchBuilder::refused`] and returned.
+    ///
+    /// Ranges of one channel must come in seq order.
+    pub fn push_covered(&mut self, covered: Covered, exited: bool) -> Result<(), Refused> {
+        let channel = covered.debit.channel;
+        if exited || self.exits.contains(&channel) {
+            let last_seq = covered.debit.seq;
+            let refused = Refused {
+                channel,
+                first_seq: last_seq + 1 - covered.payments.len() as Seq,
+                last_seq,
+            };
+            self.refused.push(refused);
+            return Err(refused);
+        }
+        self.push_unchecked(covered);
+        Ok(())
+    }
+
+    fn push_unchecked(&mut self, covered: Covered) {
         let Covered { debit, payments } = covered;
         if let Some(prev) = self.debits.get(&debit.channel) {
             assert!(
@@ -118,9 +159,15 @@ impl BatchBuilder {
         self.payments
     }
 
-    /// Whether nothing was gathered.
+    /// Whether nothing was gathered for the log (refused ranges do not count).
     pub fn is_empty(&self) -> bool {
         self.events.is_empty() && self.debits.is_empty()
+    }
+
+    /// Ranges refused so far; report them once the batch is applied (then the
+    /// payers' committed records are final, see [`ChannelState::abandon_uncommitted`]).
+    pub fn take_refused(&mut self) -> Vec<Refused> {
+        std::mem::take(&mut self.refused)
     }
 
     /// Finish as batch `number`.
@@ -146,11 +193,20 @@ pub struct Applied {
 /// Apply a durable batch to a table. Debits advance payers' committed heads (not
 /// their staged heads); credits raise payees' received.
 ///
+/// Order: opens, top-ups and withdrawals first; then debits and credits; exits last.
+/// A debit in the same batch as its payer's exit was gathered before the exit
+/// ([`BatchBuilder::push_covered`] refuses the others), so once a record reads
+/// `exiting` its committed head is final: nothing above it will ever commit.
+///
 /// Panics if the batch would break an invariant (a corrupted log must stop the hub,
 /// not be guessed at).
 pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
     let mut applied = Applied::default();
-    for event in &batch.events {
+    for event in batch
+        .events
+        .iter()
+        .filter(|e| !matches!(e, Event::Exit { .. }))
+    {
         apply_event(table, event);
     }
     for d in &batch.debits {
@@ -187,6 +243,13 @@ pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
         });
         let received = received.unwrap_or_else(|| panic!("credit for unknown channel {to}"));
         applied.credits.push((to, amount, received));
+    }
+    for event in batch
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Exit { .. }))
+    {
+        apply_event(table, event);
     }
     applied
 }

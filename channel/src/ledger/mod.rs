@@ -16,6 +16,9 @@
 //!    longest valid prefix is kept pending) and names the rejected seqs.
 //! 3. The group committer collects [`Covered`] ranges into a [`Batch`], makes it
 //!    durable, then calls [`apply_batch`]; only then are acks and credits released.
+//!    A range whose payer's exit comes first in log order is [`Refused`] instead
+//!    (an exiting channel may not spend: the withdrawal of its balance at the next
+//!    cut must not be overdrawn by a debit committed after that cut).
 //!
 //! Invariants (asserted): `B = D + R − S ≥ 0` for every committed record, and over
 //! a whole table Σ R = Σ S, so Σ B = Σ D.
@@ -25,7 +28,9 @@ pub mod rules;
 pub mod snapshot;
 pub mod state;
 
-pub use batch::{Applied, Batch, BatchBuilder, BatchDecodeError, Debit, Event, apply_batch};
+pub use batch::{
+    Applied, Batch, BatchBuilder, BatchDecodeError, Debit, Event, Refused, apply_batch,
+};
 pub use rules::{Admit, AdmitContext, Limits, VoucherError};
 pub use snapshot::Snapshot;
 pub use state::{ChannelRecord, ChannelState, ChannelTable, Covered, Head, Ledger};

@@ -144,14 +144,16 @@ impl ChannelState {
         if v.seq <= head.seq {
             return Ok(Admit::AlreadyStaged);
         }
+        // Before the seq check: an exited channel's head may have been rolled back
+        // (`abandon_uncommitted`), and nothing new is admitted anyway.
+        if self.record.exiting {
+            return Err(VoucherError::ChannelExiting);
+        }
         if v.seq != head.seq + 1 {
             return Err(VoucherError::BadSeq {
                 expected: head.seq + 1,
                 got: v.seq,
             });
-        }
-        if self.record.exiting {
-            return Err(VoucherError::ChannelExiting);
         }
         if v.amount == 0 {
             return Err(VoucherError::ZeroAmount);
@@ -221,8 +223,15 @@ impl ChannelState {
     }
 
     /// The checkpoint at `seq` verified: cover every staged voucher up to it.
+    ///
+    /// Refused with [`VoucherError::ChannelExiting`] (nothing changes) if the channel
+    /// has exited since the checkpoint was admitted: its committed head is final;
+    /// the caller then calls [`ChannelState::abandon_uncommitted`].
     pub fn cover(&mut self, seq: Seq, sig: Signature) -> Result<Covered, VoucherError> {
         let idx = self.staged_index(seq)?;
+        if self.record.exiting {
+            return Err(VoucherError::ChannelExiting);
+        }
         let mut payments = Vec::with_capacity(idx + 1);
         let mut last = self.covered;
         for s in self.staged.drain(..=idx) {

@@ -160,6 +160,26 @@ impl ChannelState {
         self.run_amount = amount;
     }
 
+    /// The channel has exited (its record reads `exiting`, so the committed head is
+    /// final): drop everything staged and roll the covered head back to the committed
+    /// one, since ranges handed to the commit path after the exit are refused there.
+    /// Returns the dropped staged seqs, in order.
+    pub fn abandon_uncommitted(&mut self) -> Vec<Seq> {
+        debug_assert!(
+            self.record.exiting,
+            "only an exited channel abandons covered ranges"
+        );
+        let dropped = self.staged.drain(..).map(|s| s.head.seq).collect();
+        self.run_len = 0;
+        self.run_amount = 0;
+        self.covered = Head {
+            seq: self.record.seq,
+            spent: self.record.spent,
+            chain: self.record.chain,
+        };
+        dropped
+    }
+
     /// Drop everything staged (e.g. when a session ends: uncovered vouchers were
     /// never acked, so the client resends them).
     pub fn drop_staged(&mut self) -> usize {

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use channel::Epoch;
-use channel::ledger::{Applied, ChannelRecord, Covered, Event, Snapshot};
+use channel::ledger::{Applied, ChannelRecord, Covered, Event, Refused, Snapshot};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -182,6 +182,14 @@ impl CommitListener for Listener {
     fn committed(&self, _batch_number: u64, applied: Applied) {
         if let Some(shared) = self.shared.get().and_then(Weak::upgrade) {
             shared.on_applied(&applied.acks, &applied.credits);
+        }
+    }
+
+    fn refused(&self, refused: Vec<Refused>) {
+        if let Some(shared) = self.shared.get().and_then(Weak::upgrade) {
+            for r in refused {
+                shared.on_exited(r.channel, r.first_seq);
+            }
         }
     }
 

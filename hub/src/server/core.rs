@@ -12,7 +12,7 @@ use channel::codec::json::{
     ChannelStatus, Credit, NewEpoch, Opening, Receipt, Reject, RpcError, ServerMessage,
 };
 use channel::crypto::PrivateKey;
-use channel::ledger::{ChannelRecord, ChannelTable, Covered};
+use channel::ledger::{ChannelRecord, ChannelTable, Covered, VoucherError};
 use channel::types::receipt_message;
 use channel::{ChannelId, Epoch, Fe};
 use parking_lot::Mutex;
@@ -232,6 +232,34 @@ impl Shared {
         }
     }
 
+    /// Channel `channel` has exited with vouchers from `first_seq` on uncommitted:
+    /// drop what it has staged, roll its covered head back to the (final) committed
+    /// one, and reject those vouchers with `channel_exiting`.
+    pub(crate) fn on_exited(&self, channel: ChannelId, first_seq: u64) {
+        let registry = &self.registry;
+        let dropped = self.channels.with_channel(channel, |c| {
+            registry.bump_staging(channel);
+            c.abandon_uncommitted().len()
+        });
+        self.reject_exited(channel, first_seq, dropped.unwrap_or(0));
+    }
+
+    fn reject_exited(&self, channel: ChannelId, first_seq: u64, staged_dropped: usize) {
+        self.metrics
+            .pending_vouchers
+            .fetch_sub(staged_dropped as i64, Ordering::Relaxed);
+        self.metrics.refuse(ErrorCode::ChannelExiting);
+        self.registry.to_bound(
+            channel,
+            ServerMessage::Reject(Reject::new(
+                first_seq,
+                ErrorCode::ChannelExiting,
+                "channel has exited: vouchers from this seq on are not committed",
+            )),
+            &self.metrics,
+        );
+    }
+
     /// The writer failed: stop taking payments (fail-stop; restart to recover).
     pub(crate) fn on_storage_failure(&self, reason: &str) {
         error!(
@@ -265,6 +293,9 @@ pub(crate) struct Sink(pub std::sync::Weak<Shared>);
 enum Verdict {
     Covered(Covered),
     Refused(Vec<u64>),
+    /// The channel exited before the checkpoint was covered: these staged seqs
+    /// were dropped.
+    Exited(Vec<u64>),
     /// The session that admitted it is gone (its staged vouchers were dropped), or
     /// the checkpoint was already covered by a later one: nothing to do.
     Stale,
@@ -285,7 +316,13 @@ impl VerifySink for Sink {
                     return Verdict::Stale;
                 }
                 let result = if valid {
-                    c.cover(job.seq, job.sig).map(Verdict::Covered)
+                    match c.cover(job.seq, job.sig) {
+                        Err(VoucherError::ChannelExiting) => {
+                            registry.bump_staging(job.channel);
+                            Ok(Verdict::Exited(c.abandon_uncommitted()))
+                        }
+                        other => other.map(Verdict::Covered),
+                    }
                 } else {
                     registry.bump_staging(job.channel);
                     c.refuse_checkpoint(job.seq).map(Verdict::Refused)
@@ -321,6 +358,11 @@ impl VerifySink for Sink {
                     ServerMessage::Reject(Reject::new(job.seq, ErrorCode::BadSignature, &message)),
                     &shared.metrics,
                 );
+            }
+            Verdict::Exited(dropped) => {
+                if let Some(&first) = dropped.first() {
+                    shared.reject_exited(job.channel, first, dropped.len());
+                }
             }
             Verdict::Stale => {}
         }

@@ -115,7 +115,8 @@ impl Gen {
     pub fn batch(&mut self, number: u64, ranges: usize, payments_per_range: usize) -> Batch {
         let mut b = BatchBuilder::new();
         for _ in 0..ranges {
-            b.push_covered(self.covered(payments_per_range));
+            b.push_covered(self.covered(payments_per_range), false)
+                .expect("no exits in this workload");
         }
         b.build(number)
     }
