@@ -253,7 +253,7 @@ fn check_head(
             s.seq, s.spent, s.chain
         ));
     }
-    if s.deposit != DEPOSIT || s.exiting {
+    if s.deposit != i128::from(DEPOSIT) || s.exiting {
         return Err(format!(
             "{when}: channel {id}: deposit {} exiting {}",
             s.deposit, s.exiting
@@ -284,7 +284,7 @@ fn check_all(books: &Books, status: &BTreeMap<ChannelId, ChannelStatus>, when: &
         }
         payments += s.seq;
     }
-    let (mut d, mut b, mut r, mut sp) = (0u128, 0u128, 0u128, 0u128);
+    let (mut d, mut b, mut r, mut sp) = (0i128, 0u128, 0u128, 0u128);
     for s in status.values() {
         let want = expected_received.get(&s.channel).copied().unwrap_or(0);
         assert_eq!(
@@ -294,17 +294,17 @@ fn check_all(books: &Books, status: &BTreeMap<ChannelId, ChannelStatus>, when: &
             s.channel, s.received
         );
         assert_eq!(
-            u128::from(s.balance),
-            u128::from(s.deposit) + u128::from(s.received) - u128::from(s.spent),
+            i128::from(s.balance),
+            s.deposit + i128::from(s.received) - i128::from(s.spent),
             "{when}: B = D + R - S"
         );
-        d += u128::from(s.deposit);
+        d += s.deposit;
         b += u128::from(s.balance);
         r += u128::from(s.received);
         sp += u128::from(s.spent);
     }
     assert_eq!(r, sp, "{when}: Σ R = Σ S");
-    assert_eq!(b, d, "{when}: Σ B = Σ D");
+    assert_eq!(i128::try_from(b).ok(), Some(d), "{when}: Σ B = Σ D");
     payments
 }
 
@@ -934,7 +934,7 @@ fn check_snapshot(env: &Env, books: &Books, cut_requested: bool) {
             *expected_received.entry(v.to).or_default() += v.amount;
         }
     }
-    let (mut d, mut bal) = (0u128, 0u128);
+    let (mut d, mut bal) = (0i128, 0i128);
     for s in status.values() {
         assert_eq!(
             s.received,
@@ -942,8 +942,8 @@ fn check_snapshot(env: &Env, books: &Books, cut_requested: bool) {
             "{when}: channel {} received",
             s.channel
         );
-        d += u128::from(s.deposit);
-        bal += u128::from(s.balance);
+        d += s.deposit;
+        bal += i128::from(s.balance);
     }
     assert_eq!(bal, d, "{when}: Σ B = Σ D");
     println!(

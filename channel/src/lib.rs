@@ -22,4 +22,4 @@ pub mod statement;
 pub mod types;
 
 pub use field::Fe;
-pub use types::{Amount, ChannelId, Epoch, HubId, Seq, Voucher};
+pub use types::{Amount, ChannelId, Epoch, HubId, NetAmount, Seq, Voucher};

@@ -14,8 +14,8 @@
 //!
 //! `D` is the channel's *net* deposit (deposits − withdrawals). It can be negative for
 //! a channel that has withdrawn more than it deposited (a payee paid out what it
-//! received); [`net_deposit_fe`] encodes it as the field element `p − |D|` then, and
-//! [`deposit_leaf`] of a non-negative `D` is the same as [`deposit_leaf_signed`].
+//! received); [`net_deposit_fe`] encodes it as the field element `p − |D|` then.
+//! The circuit range-checks `D + 2^64 ∈ [0, 2^65)`.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ use crate::crypto::{PackedSignature, PublicKey, poseidon};
 use crate::field::Fe;
 use crate::ledger::{ChannelRecord, Snapshot};
 use crate::merkle::{MerkleError, MerkleProof, MerkleTree, verify};
-use crate::types::{Amount, ChannelId, Epoch, HubId, Seq};
+use crate::types::{Amount, ChannelId, Epoch, HubId, NetAmount, Seq};
 
 /// Why a snapshot cannot be closed, or an opening cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,18 +90,13 @@ pub fn slot_count(n: usize) -> usize {
 }
 
 /// A signed net deposit as a field element: `D` if `D ≥ 0`, else `p − |D|`.
-pub fn net_deposit_fe(net: i128) -> Fe {
+pub fn net_deposit_fe(net: NetAmount) -> Fe {
     let magnitude = Fe::from(net.unsigned_abs());
     if net < 0 { -magnitude } else { magnitude }
 }
 
-/// `Poseidon(id, Ax, Ay, D)` for a non-negative net deposit `D`.
-pub fn deposit_leaf(id: ChannelId, pk: &PublicKey, deposit: Amount) -> Fe {
-    poseidon(&[Fe::from(id), pk.0.x, pk.0.y, Fe::from(deposit)])
-}
-
-/// `Poseidon(id, Ax, Ay, D)` for a signed net deposit (see [`net_deposit_fe`]).
-pub fn deposit_leaf_signed(id: ChannelId, pk: &PublicKey, net: i128) -> Fe {
+/// `Poseidon(id, Ax, Ay, D)` for a signed net deposit `D` (see [`net_deposit_fe`]).
+pub fn deposit_leaf(id: ChannelId, pk: &PublicKey, net: NetAmount) -> Fe {
     poseidon(&[Fe::from(id), pk.0.x, pk.0.y, net_deposit_fe(net)])
 }
 
@@ -165,8 +160,8 @@ pub struct SlotWitness {
     pub id: ChannelId,
     /// Channel key `(Ax, Ay)`.
     pub pk: PublicKey,
-    /// Net deposit `D`.
-    pub deposit: Amount,
+    /// Net deposit `D` (negative after a payee withdrew more than it deposited).
+    pub deposit: NetAmount,
     /// Cumulative spent `S`.
     pub spent: Amount,
     /// Cumulative received `R`.
@@ -537,7 +532,7 @@ mod tests {
         assert_eq!((dl[3], bl[3]), (Fe::from(0u64), Fe::from(0u64)));
         assert_eq!(w.public.deposits_root, MerkleTree::new(dl).unwrap().root());
         assert_eq!(w.public.balances_root, MerkleTree::new(bl).unwrap().root());
-        assert_eq!(deposit_leaf_signed(1, &pk1, 100), d1);
+        assert_eq!(deposit_leaf(1, &pk1, 100), d1);
         // The witness serializes and comes back equal.
         let json = serde_json::to_string(&w).unwrap();
         assert_eq!(serde_json::from_str::<CloseWitness>(&json).unwrap(), w);

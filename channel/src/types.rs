@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 pub type ChannelId = u32;
 /// An amount in base units (e.g. micro-dollars or millisatoshi).
 pub type Amount = u64;
+/// A signed net deposit `D` (deposits − withdrawals) in base units. Negative for a
+/// channel that withdrew more than it deposited (a payee cashing out what it was
+/// paid); always `|D| < 2^64` (the settlement layer caps Σ D below 2^64, and a
+/// withdrawal never exceeds a balance `B = D + R − S ≥ 0` with `R < 2^64`).
+pub type NetAmount = i128;
 /// Voucher sequence number: cumulative for the life of a channel, the first voucher is 1.
 pub type Seq = u64;
 /// Identifier of a hub, registered on the settlement layer.

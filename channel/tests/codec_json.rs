@@ -619,7 +619,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         any::<u64>(),
         any::<u64>(),
         fe(),
-        any::<u64>(),
+        -(u64::MAX as i128)..=u64::MAX as i128,
         any::<u64>(),
         any::<u64>(),
         any::<bool>(),

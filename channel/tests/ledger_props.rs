@@ -381,7 +381,14 @@ fn check_records(hub: &Hub, model: &Model) {
     for r in hub.ledger.records() {
         let m = &model.channels[&r.id];
         assert_eq!(
-            (r.seq, r.spent, r.chain, r.received, r.deposit, r.exiting),
+            (
+                r.seq,
+                r.spent,
+                r.chain,
+                r.received,
+                r.deposit as Amount,
+                r.exiting
+            ),
             (
                 m.committed.seq,
                 m.committed.spent,

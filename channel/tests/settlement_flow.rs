@@ -9,7 +9,7 @@ use channel::field::Fe;
 use channel::settlement::{
     InputField, OpeningFault, Params, PayoutKind, Settlement, SettlementError,
 };
-use channel::statement::{CloseWitness, PublicInputs, deposit_leaf_signed, slot_count};
+use channel::statement::{CloseWitness, PublicInputs, deposit_leaf, slot_count};
 use support::*;
 
 #[test]
@@ -159,8 +159,8 @@ fn withdrawal_rules() {
     let rec = w.chain.cut_epoch(3).unwrap().clone();
     assert_eq!(rec.registry, vec![100, -100]);
     let leaves = [
-        deposit_leaf_signed(1, &w.pk(1), 100),
-        deposit_leaf_signed(2, &w.pk(2), -100),
+        deposit_leaf(1, &w.pk(1), 100),
+        deposit_leaf(2, &w.pk(2), -100),
     ];
     let root = channel::merkle::MerkleTree::with_size(leaves.to_vec(), slot_count(2))
         .unwrap()

@@ -5,9 +5,11 @@
 //!
 //! 1. `is_real` is boolean; `is_real_i ≤ is_real_(i−1)` (real slots first); ids strictly
 //!    increase among real slots: `is_real_i · (id_i − id_(i−1) − 1)` is a 32-bit number.
-//! 2. `D, S, R, B` are 64-bit numbers (bit decompositions) and `B = D + R − S`; as all
-//!    four are below `2^64` the field equation is an integer equation, so no overdraft
-//!    or wrap-around exists. A padding slot has `D + S + R = 0`, hence `D = S = R = B = 0`.
+//! 2. `S, R, B` are 64-bit numbers (bit decompositions), the net deposit `D` is signed
+//!    with `D + 2^64` a 65-bit number (a payee that withdrew what it was paid has
+//!    `D < 0`), and `B = D + R − S`; all of them lie in `[−2^64, 2^64)`, so the field
+//!    equation is an integer equation: no overdraft or wrap-around exists. A padding
+//!    slot has `S + R = 0` and `D = 0`, hence `D = S = R = B = 0`.
 //! 3. If `S ≠ 0`, the EdDSA-Poseidon signature `(R8, S_sig)` by `A = (Ax, Ay)` over
 //!    `Poseidon(VOUCHER, hub_id, id, seq, S, chain)` is valid ([`gadgets::eddsa`]); `A`
 //!    must be on the curve and not of small order in every slot.
@@ -191,6 +193,19 @@ fn amount<CS: ConstraintSystem<F>>(
     Ok(alloc_bits(cs.namespace(|| name), value.as_ref(), AMOUNT_BITS)?.packed)
 }
 
+/// A signed amount in `[−2^64, 2^64)`: `value + 2^64` is allocated as a 65-bit number.
+/// A value outside the range (e.g. `p − 2^65`) has no 65-bit decomposition.
+fn signed_amount<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    name: &str,
+    value: Option<F>,
+) -> Result<Expr, SynthesisError> {
+    let offset = F::from(u64::MAX) + F::ONE; // 2^64
+    let shifted = value.map(|v| f_to_biguint(&(v + offset)));
+    let bits = alloc_bits(cs.namespace(|| name), shifted.as_ref(), AMOUNT_BITS + 1)?;
+    Ok(bits.packed.add_const(-offset))
+}
+
 fn synthesize_slot<CS: ConstraintSystem<F>>(
     cs: &mut CS,
     hub_id: &Expr,
@@ -201,8 +216,8 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
     let id = alloc(&mut *cs, "id", slot.map(|s| s.id))?;
     let key = EdwardsPoint::alloc(cs.namespace(|| "A"), slot.map(|s| s.key))?;
 
-    // Rule 2: amounts in [0, 2^64), B = D + R − S.
-    let deposit = amount(cs, "D", slot.map(|s| s.deposit))?;
+    // Rule 2: S, R, B in [0, 2^64), D in [−2^64, 2^64), B = D + R − S.
+    let deposit = signed_amount(cs, "D", slot.map(|s| s.deposit))?;
     let spent = amount(cs, "S", slot.map(|s| s.spent))?;
     let received = amount(cs, "R", slot.map(|s| s.received))?;
     let balance = amount(cs, "B", slot.map(|s| s.balance))?;
@@ -212,13 +227,21 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
         &balance,
         &deposit.add(&received).sub(&spent),
     );
-    // Padding carries no value: (1 − is_real)·(D + S + R) = 0.
-    let value = deposit.add(&spent).add(&received);
+    // Padding carries no value: (1 − is_real)·(S + R) = 0 (both are non-negative, so
+    // each is 0) and (1 − is_real)·D = 0 (D may be negative: it needs its own check).
+    let padding = Expr::from(1).sub(&is_real);
     enforce(
         cs,
-        "padding has no value",
-        &Expr::from(1).sub(&is_real),
-        &value,
+        "padding has no payments",
+        &padding,
+        &spent.add(&received),
+        &Expr::zero(),
+    );
+    enforce(
+        cs,
+        "padding has no deposit",
+        &padding,
+        &deposit,
         &Expr::zero(),
     );
 
@@ -305,7 +328,7 @@ fn synthesize_slot<CS: ConstraintSystem<F>>(
 pub fn slot_constraints() -> usize {
     use crate::gadgets::poseidon::num_constraints as p;
     1 // is_real
-        + 4 * AMOUNT_BITS + 2 // amounts, B equation, padding
+        + 4 * AMOUNT_BITS + 1 + 3 // amounts (D has 65 bits), B equation, padding
         + ID_ORDER_CONSTRAINTS
         + p(6, 1) // voucher message (the tag is a constant)
         + 2 // S != 0

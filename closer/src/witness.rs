@@ -4,7 +4,7 @@
 use ark_ff::{BigInteger, PrimeField};
 use channel::crypto::Signature;
 use channel::ledger::Snapshot;
-use channel::statement::{CloseWitness, PublicInputs, SlotWitness};
+use channel::statement::{CloseWitness, PublicInputs, SlotWitness, net_deposit_fe};
 use ff::Field;
 use num_bigint::BigUint;
 
@@ -41,7 +41,7 @@ fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
             x: fe_to_f(&slot.pk.0.x),
             y: fe_to_f(&slot.pk.0.y),
         },
-        deposit: F::from(slot.deposit),
+        deposit: fe_to_f(&net_deposit_fe(slot.deposit)),
         spent: F::from(slot.spent),
         received: F::from(slot.received),
         balance: F::from(slot.balance),

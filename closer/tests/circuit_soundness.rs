@@ -80,8 +80,38 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
         slot_constraints()
     );
     println!("constraints for 4 slots: {}", num_constraints(4));
-    assert_eq!(slot_constraints(), 4572);
-    assert_eq!(num_constraints(4), 4 * 4572 - 35 + 2 + 2 * (3 * 240 + 1));
+    assert_eq!(slot_constraints(), 4574);
+    assert_eq!(num_constraints(4), 4 * 4574 - 35 + 2 + 2 * (3 * 240 + 1));
+}
+
+#[test]
+fn a_negative_net_deposit_satisfies_and_matches_the_native_statement() {
+    // A payee that withdrew 20 of the 30 it was paid: D = −20, B = 10.
+    let snap = snapshot3_after_withdrawal();
+    let (public, a) = assignment(&snap).unwrap();
+    assert_eq!(a.slots[1].deposit, -F::from(20u64));
+    let cs = run(&a);
+    assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
+    let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
+    assert_eq!(public, native);
+    assert_ne!(
+        public.deposits_root,
+        assignment(&snapshot3()).unwrap().0.deposits_root
+    );
+}
+
+#[test]
+fn a_net_deposit_below_minus_2_pow_64_is_rejected() {
+    // D = −2^64 − 1 (a "withdrawal" of more than any channel can hold), with S and R
+    // moved so that B = D + R − S still reads as the honest B in the field.
+    let mut a = honest3();
+    let two64 = F::from(u64::MAX) + F::ONE;
+    let s = &mut a.slots[1];
+    s.deposit = -two64 - F::ONE;
+    s.received += two64 + F::ONE;
+    // D is its 65 bits minus 2^64 in the circuit (no packing constraint to dodge): a
+    // value below −2^64 cannot be expressed, and what the bits do express breaks B.
+    assert_eq!(broken(&a), "slot 1/B = D + R - S");
 }
 
 #[test]
@@ -174,7 +204,18 @@ fn padding_slot_carrying_value_is_rejected() {
     let mut a = honest3();
     a.slots[3].deposit = F::from(5u64);
     a.slots[3].balance = F::from(5u64);
-    assert_eq!(broken(&a), "slot 3/padding has no value");
+    assert_eq!(broken(&a), "slot 3/padding has no deposit");
+    // With signed deposits, D + S + R = 0 no longer means "empty": D = −5, R = 5 would
+    // hide 5 of received in a padding slot (B = 0); each is checked on its own.
+    let mut a = honest3();
+    a.slots[3].deposit = -F::from(5u64);
+    a.slots[3].received = F::from(5u64);
+    assert_eq!(broken(&a), "slot 3/padding has no payments");
+    let mut a = honest3();
+    a.slots[3].deposit = -F::from(5u64);
+    a.slots[3].spent = F::from(5u64);
+    a.slots[3].balance = -F::from(10u64);
+    assert!(!run(&a).is_satisfied());
 }
 
 #[test]

@@ -72,6 +72,14 @@ fn prove_verify_and_reject_tampering() {
     let again = prove_epoch(&snap, dir.path(), &NoProgress).expect("prove again");
     assert_ne!(again.snark, proof.snark);
     assert!(verify(&again, dir.path()).is_ok());
+
+    // A payee that withdrew more than it deposited (D = 20 − 25 < 0) closes too.
+    let mut withdrawn = snap.clone();
+    withdrawn.channels[1].deposit -= 25;
+    let proof = prove_epoch(&withdrawn, dir.path(), &NoProgress).expect("prove D < 0");
+    let (native, _) = channel::statement::close_public_inputs(&withdrawn).unwrap();
+    assert_eq!(proof.public, native);
+    verify(&proof, dir.path()).expect("verify D < 0");
     let _: Option<CloseProof> = None;
 }
 

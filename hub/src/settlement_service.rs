@@ -257,29 +257,33 @@ impl Operator {
             let Some(account) = settlement.channel(id) else {
                 continue;
             };
-            // The ledger keeps D as an unsigned amount; a payee that withdrew what it
-            // received has a negative net deposit, which it cannot mirror (yet).
-            let Ok(net) = Amount::try_from(account.net_deposit) else {
-                unrepresentable.push((id, account.net_deposit));
-                continue;
-            };
+            // Net deposits are signed (a payee may withdraw what it received); a
+            // change of |ΔD| ≥ 2^64 cannot happen (|D| < 2^64 on both sides).
+            let net = account.net_deposit;
             match self.ledger.record(id) {
-                None => events.push(Event::Open {
-                    channel: id,
-                    pk: account.pk,
-                    deposit: net,
-                }),
+                None => match Amount::try_from(net) {
+                    Ok(deposit) => events.push(Event::Open {
+                        channel: id,
+                        pk: account.pk,
+                        deposit,
+                    }),
+                    // A channel unknown to the hub that already withdrew: the hub's
+                    // data does not belong to this settlement layer.
+                    Err(_) => unrepresentable.push((id, net)),
+                },
                 Some(record) => {
-                    if net > record.deposit {
-                        events.push(Event::TopUp {
+                    let delta = net - record.deposit;
+                    match Amount::try_from(delta.unsigned_abs()) {
+                        Ok(0) => {}
+                        Ok(amount) if delta > 0 => events.push(Event::TopUp {
                             channel: id,
-                            amount: net - record.deposit,
-                        });
-                    } else if net < record.deposit {
-                        events.push(Event::Withdraw {
+                            amount,
+                        }),
+                        Ok(amount) => events.push(Event::Withdraw {
                             channel: id,
-                            amount: record.deposit - net,
-                        });
+                            amount,
+                        }),
+                        Err(_) => unrepresentable.push((id, net)),
                     }
                 }
             }
@@ -297,7 +301,7 @@ impl Operator {
         match unrepresentable.as_slice() {
             [] => Ok(()),
             list => Err(OperatorError::Ledger(format!(
-                "net deposits below zero cannot be mirrored into the hub ledger: {list:?}"
+                "net deposits out of step with the hub ledger (channel, settlement D): {list:?}"
             ))),
         }
     }

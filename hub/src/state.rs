@@ -24,8 +24,8 @@ use dashmap::DashMap;
 pub struct Totals {
     /// Number of channels.
     pub channels: u64,
-    /// Σ D (net deposits).
-    pub deposits: u128,
+    /// Σ D (net deposits; each may be negative, the sum is not).
+    pub deposits: i128,
     /// Σ S (spent).
     pub spent: u128,
     /// Σ R (received).
@@ -130,7 +130,7 @@ impl Channels {
         let mut t = Totals::default();
         self.for_each_record(|r| {
             t.channels += 1;
-            t.deposits += u128::from(r.deposit);
+            t.deposits += r.deposit;
             t.spent += u128::from(r.spent);
             t.received += u128::from(r.received);
         });

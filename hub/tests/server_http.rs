@@ -218,6 +218,51 @@ async fn an_epoch_through_the_operator_interface() {
     let (status, resp) = http_get(addr, &format!("/operator/opening?channel={bob}")).await;
     assert_eq!(status, 200, "{resp}");
     assert!(resp.contains(r#""balance":375"#), "{resp}");
+
+    // Bob, a payee, cashes out everything he was paid in epoch 2: B = 75 + 300 = 375,
+    // more than his net deposit of 75, which goes to −300 in the ledger too.
+    let sig = bob_key.sign(&channel::settlement::exit_message(hub.hub_id(), bob));
+    let body = format!(r#"{{"channel":{bob},"sig":"{}"}}"#, hex::encode(sig.pack()));
+    assert_eq!(http(addr, "POST", "/operator/exit", &body).await.0, 200);
+    let (status, resp) = http(addr, "POST", "/operator/cut", "").await;
+    assert_eq!(status, 200, "{resp}");
+    let snapshot = hub::store::read_snapshot(hub.dir.path(), 2).expect("snapshot 2");
+    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
+    let file = serde_json::json!({ "inputs": inputs, "proof": "proof" }).to_string();
+    let (status, resp) = http(addr, "POST", "/operator/close", &file).await;
+    assert_eq!(status, 200, "{resp}");
+    let (status, resp) = http(
+        addr,
+        "POST",
+        "/operator/withdraw",
+        &format!(r#"{{"channel":{bob}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains(r#""paid":375"#), "{resp}");
+    let b = hub.handle.channels().record(bob).expect("bob");
+    assert_eq!((b.deposit, b.received, b.balance()), (-300, 300, Some(0)));
+    let totals = hub.handle.channels().totals();
+    assert_eq!(
+        totals.deposits,
+        300 - 300,
+        "Σ D = Σ B = 0: everything paid out"
+    );
+
+    // The negative net deposit is durable: a restart reads it back, and the wire
+    // status shows it.
+    let hub = hub
+        .restart(|c| c.close_verifier = Some(Arc::new(JsonProofFiles(AcceptTestProofs))))
+        .await;
+    let b = hub
+        .handle
+        .channels()
+        .record(bob)
+        .expect("bob after restart");
+    assert_eq!((b.deposit, b.balance()), (-300, Some(0)));
+    let (status, resp) = http_get(hub.handle.local_addr(), &format!("/v1/channels/{bob}")).await;
+    assert_eq!(status, 200, "{resp}");
+    assert!(resp.contains(r#""deposit":-300"#), "{resp}");
 }
 
 fn hex_pk(k: &channel::crypto::PrivateKey) -> String {

@@ -4,8 +4,9 @@
 //! (modelled) settlement layer; tipping clients stream payments over real WebSockets
 //! (pre-signed vouchers, a checkpoint every `sign_every`); a few fans request exit;
 //! the epoch is cut; the closer proves the close in one Spartan2 zero-knowledge proof;
-//! the proof is verified and settled; the exiting fans withdraw; a summary checks that
-//! Σ payouts + Σ remaining balances = Σ deposits.
+//! the proof is verified and settled; the exiting fans withdraw, and so does a creator,
+//! cashing out what it was paid (its net deposit goes below zero); a summary checks
+//! that Σ payouts + Σ remaining balances = Σ deposits.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -41,6 +42,9 @@ pub struct DemoArgs {
     /// Fans that exit and withdraw after the close.
     #[arg(long, default_value_t = 3)]
     pub withdrawals: usize,
+    /// Creators that exit and cash out what they were paid after the close.
+    #[arg(long, default_value_t = 1)]
+    pub creator_withdrawals: usize,
     /// Keep the hub's data here instead of a temporary directory.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -81,6 +85,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.withdrawals <= args.fans,
         "--withdrawals cannot exceed --fans"
+    );
+    anyhow::ensure!(
+        args.creator_withdrawals <= args.creators,
+        "--creator-withdrawals cannot exceed --creators"
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -141,10 +149,24 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .map(|v| v.clone())
         .unwrap_or_default();
     let fan_ids = &ids[..args.fans.min(ids.len())];
-
-    // A few fans ask to exit before the cut, so they can withdraw after this close.
-    for (i, &id) in fan_ids.iter().take(args.withdrawals).enumerate() {
-        let key = loadtest::keys::key(load.seed, "payer", i as u64);
+    let creator_ids = &ids[fan_ids.len()..];
+    // A few fans and creators ask to exit before the cut, so they can withdraw after
+    // this close.
+    let exiting: Vec<(ChannelId, &str, u64)> = fan_ids
+        .iter()
+        .take(args.withdrawals)
+        .enumerate()
+        .map(|(i, &id)| (id, "payer", i as u64))
+        .chain(
+            creator_ids
+                .iter()
+                .take(args.creator_withdrawals)
+                .enumerate()
+                .map(|(i, &id)| (id, "payee", i as u64)),
+        )
+        .collect();
+    for &(id, role, i) in &exiting {
+        let key = loadtest::keys::key(load.seed, role, i);
         let sig = key.sign(&exit_message(hub_id, id));
         hub.operator()
             .exit(id, &sig)
@@ -183,7 +205,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     // Withdrawals.
     let mut paid: u128 = 0;
     let mut withdrawn = Vec::new();
-    for &id in fan_ids.iter().take(args.withdrawals) {
+    for &(id, _, _) in &exiting {
         let amount = hub
             .operator()
             .withdraw(id)
@@ -196,7 +218,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     // Conservation: what went in = what was paid out + what the channels still hold.
     let settlement = hub.operator().summary().await;
     let totals = hub.channels().totals();
-    let remaining = totals.deposits + totals.received - totals.spent;
+    let remaining =
+        u128::try_from(totals.deposits + totals.received as i128 - totals.spent as i128)
+            .context("Σ balances below zero")?;
+    let creator_net: Vec<i128> = creator_ids
+        .iter()
+        .take(args.creator_withdrawals)
+        .filter_map(|&id| hub.channels().record(id).map(|r| r.deposit))
+        .collect();
     let deposits_in = settlement.totals.deposits_in;
     let paid_out = settlement.totals.paid_out;
     let conserved = paid_out + remaining == deposits_in && paid_out == paid;
@@ -238,6 +267,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         paid,
         withdrawn
     );
+    if !creator_net.is_empty() {
+        println!(
+            "cash-out         creators' net deposits after withdrawing what they were paid: {creator_net:?}"
+        );
+    }
     println!(
         "conservation     Σ payouts {paid_out} + Σ remaining {remaining} = {} {} Σ deposits {deposits_in}",
         paid_out + remaining,

@@ -56,7 +56,7 @@ use crate::codec::ErrorCode;
 use crate::crypto::{PrivateKey, chain_next};
 use crate::field::Fe;
 use crate::ledger::{Head, Limits};
-use crate::types::{Amount, ChannelId, HubId, Seq, Voucher, voucher_message};
+use crate::types::{Amount, ChannelId, HubId, NetAmount, Seq, Voucher, voucher_message};
 
 /// When the payer signs a voucher (making it a checkpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub struct HubHead {
     /// Committed chain.
     pub chain: Fe,
     /// Net deposit `D`.
-    pub deposit: Amount,
+    pub deposit: NetAmount,
     /// Committed received `R`.
     pub received: Amount,
     /// The channel has requested exit and may not spend.
@@ -258,7 +258,7 @@ pub struct Payer {
     run_amount: Amount,
     /// When the current unsigned run began (for the linger deadline).
     run_started: Option<Instant>,
-    deposit: Amount,
+    deposit: NetAmount,
     received: Amount,
     exiting: bool,
     events: VecDeque<PayerEvent>,
@@ -372,16 +372,14 @@ impl Payer {
     }
 
     /// Net deposit `D` as last reported by the hub.
-    pub fn deposit(&self) -> Amount {
+    pub fn deposit(&self) -> NetAmount {
         self.deposit
     }
 
     /// What can still be spent: `D + R − S` with every unacked payment counted.
     pub fn available(&self) -> Amount {
-        let total = self.deposit as u128 + self.received as u128;
-        total
-            .saturating_sub(self.head.spent as u128)
-            .min(Amount::MAX as u128) as Amount
+        let left = self.deposit + NetAmount::from(self.received) - NetAmount::from(self.head.spent);
+        left.clamp(0, NetAmount::from(Amount::MAX)) as Amount
     }
 
     // ---- application commands ----
@@ -418,7 +416,7 @@ impl Payer {
             .spent
             .checked_add(amount)
             .ok_or(PayError::Overflow)?;
-        if spent as u128 > self.deposit as u128 + self.received as u128 {
+        if NetAmount::from(spent) > self.deposit + NetAmount::from(self.received) {
             return Err(PayError::InsufficientBalance {
                 available: self.available(),
             });

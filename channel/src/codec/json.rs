@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::error::{CodecError, Id, clip, clip_to};
-use super::num::{fe_dec, fe_dec_opt, fe_dec_vec, u32_json, u64_json, u64_json_opt};
+use super::num::{fe_dec, fe_dec_opt, fe_dec_vec, net_json, u32_json, u64_json, u64_json_opt};
 use super::{ErrorCode, MAX_MESSAGE_BYTES, MAX_VOUCHERS_PER_FRAME};
 use crate::crypto::Signature;
 use crate::field::Fe;
-use crate::types::{Amount, ChannelId, Epoch, HubId, Seq, Voucher, VoucherIn};
+use crate::types::{Amount, ChannelId, Epoch, HubId, NetAmount, Seq, Voucher, VoucherIn};
 
 /// The `jsonrpc` member every message carries.
 pub const JSONRPC_VERSION: &str = "2.0";
@@ -337,9 +337,9 @@ pub struct ChannelStatus {
     /// Committed chain.
     #[serde(with = "fe_dec")]
     pub chain: Fe,
-    /// Net deposit.
-    #[serde(with = "u64_json")]
-    pub deposit: Amount,
+    /// Net deposit `D` (negative after a payee withdrew more than it deposited).
+    #[serde(with = "net_json")]
+    pub deposit: NetAmount,
     /// Committed cumulative received.
     #[serde(with = "u64_json")]
     pub received: Amount,

@@ -265,6 +265,54 @@ pub mod u64_json_opt {
     }
 }
 
+/// Serde adapter for a signed net deposit (`|D| < 2^64`): a number when
+/// `|D| ≤ 2^53 − 1`, else a decimal string with an optional leading `-`.
+pub mod net_json {
+    use super::*;
+    use crate::types::NetAmount;
+
+    /// Serialize as a number or a decimal string.
+    pub fn serialize<S: Serializer>(v: &NetAmount, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(*v) {
+            Ok(n) if n.unsigned_abs() <= MAX_SAFE_INTEGER => s.serialize_i64(n),
+            _ => s.serialize_str(&v.to_string()),
+        }
+    }
+
+    /// Deserialize from an integer or a decimal string, `|D| < 2^64`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NetAmount, D::Error> {
+        d.deserialize_any(NetVisitor)
+    }
+
+    struct NetVisitor;
+
+    impl Visitor<'_> for NetVisitor {
+        type Value = NetAmount;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a net amount (|D| < 2^64) as an integer or a decimal string")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<NetAmount, E> {
+            Ok(NetAmount::from(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<NetAmount, E> {
+            Ok(NetAmount::from(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<NetAmount, E> {
+            let (negative, digits) = match v.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, v),
+            };
+            let magnitude = u64_from_dec(digits).ok_or_else(|| {
+                E::custom(
+                    "net amount string must be an optional '-' and 1 to 20 digits, |D| < 2^64",
+                )
+            })?;
+            let m = NetAmount::from(magnitude);
+            Ok(if negative { -m } else { m })
+        }
+    }
+}
+
 /// Serde adapter for `u32` (channel ids): a number, or a decimal string on input.
 pub mod u32_json {
     use super::*;

@@ -172,8 +172,7 @@ impl ChannelState {
             return Err(VoucherError::UnknownPayee(v.to));
         }
         // Only committed receipts count towards what a channel can spend.
-        let available = self.record.deposit as u128 + self.record.received as u128;
-        if spent as u128 > available {
+        if i128::from(spent) > self.record.available() {
             return Err(VoucherError::InsufficientBalance);
         }
         if self.staged.len() >= MAX_STAGED_PER_CHANNEL {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{PackedSignature, PublicKey};
 use crate::field::Fe;
-use crate::types::{Amount, ChannelId, Seq};
+use crate::types::{Amount, ChannelId, NetAmount, Seq};
 
 /// The durable state of one channel: one row of the hub's channel table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,8 +15,9 @@ pub struct ChannelRecord {
     pub id: ChannelId,
     /// The channel owner's key.
     pub pk: PublicKey,
-    /// Net deposit `D` (deposits − withdrawals), mirrored from the settlement layer.
-    pub deposit: Amount,
+    /// Net deposit `D` (deposits − withdrawals), mirrored from the settlement layer;
+    /// negative once a payee withdrew more than it deposited.
+    pub deposit: NetAmount,
     /// Cumulative spent `S`, covered by `checkpoint_sig`.
     pub spent: Amount,
     /// Cumulative received `R`, credited by the hub.
@@ -39,7 +40,7 @@ impl ChannelRecord {
         ChannelRecord {
             id,
             pk,
-            deposit,
+            deposit: NetAmount::from(deposit),
             spent: 0,
             received: 0,
             seq: 0,
@@ -51,9 +52,12 @@ impl ChannelRecord {
 
     /// `B = D + R − S`, or `None` if the record is inconsistent (negative or overflowing).
     pub fn balance(&self) -> Option<Amount> {
-        (self.deposit as u128 + self.received as u128)
-            .checked_sub(self.spent as u128)
-            .and_then(|b| Amount::try_from(b).ok())
+        Amount::try_from(self.available() - NetAmount::from(self.spent)).ok()
+    }
+
+    /// `D + R`: what the channel may spend in all (committed receipts only).
+    pub fn available(&self) -> NetAmount {
+        self.deposit + NetAmount::from(self.received)
     }
 }
 
@@ -227,12 +231,12 @@ impl Ledger {
         self.channels.borrow().contains_key(&id)
     }
 
-    /// Σ D and Σ B over committed records; asserts Σ R = Σ S and B ≥ 0.
+    /// Σ D and Σ B over committed records; asserts Σ R = Σ S and B ≥ 0 (so Σ D ≥ 0).
     pub fn totals(&self) -> (u128, u128) {
         let channels = self.channels.borrow();
-        let (mut d, mut r, mut s, mut b) = (0u128, 0u128, 0u128, 0u128);
+        let (mut d, mut r, mut s, mut b) = (0i128, 0u128, 0u128, 0u128);
         for c in channels.values() {
-            d += c.record.deposit as u128;
+            d += c.record.deposit;
             r += c.record.received as u128;
             s += c.record.spent as u128;
             b += c
@@ -241,6 +245,7 @@ impl Ledger {
                 .expect("committed balance is never negative") as u128;
         }
         assert_eq!(r, s, "Σ R = Σ S: no money created");
+        let d = u128::try_from(d).expect("Σ D = Σ B ≥ 0");
         assert_eq!(b, d, "Σ B = Σ D");
         (d, b)
     }

@@ -2,7 +2,7 @@
 
 use crate::field::fe_to_dec;
 use crate::merkle::root_with_size;
-use crate::statement::{PublicInputs, deposit_leaf_signed, slot_count};
+use crate::statement::{PublicInputs, deposit_leaf, slot_count};
 use crate::types::Epoch;
 
 use super::{AcceptedClose, CloseVerifier, EpochRecord, InputField, Settlement, SettlementError};
@@ -33,7 +33,7 @@ impl Settlement {
         let leaves: Vec<_> = self
             .channels
             .iter()
-            .map(|c| deposit_leaf_signed(c.id, &c.pk, c.net_deposit))
+            .map(|c| deposit_leaf(c.id, &c.pk, c.net_deposit))
             .collect();
         let deposits_root = root_with_size(&leaves, slot_count(leaves.len()))?;
         let cut = self.stamp();

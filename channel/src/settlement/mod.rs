@@ -15,7 +15,7 @@
 //!   is always ids `1..=n`, and channel `id` sits in slot `id − 1` of both trees).
 //! - **Epochs** are cut in order `1, 2, …`. Epoch `e + 1` can be cut only once close `e`
 //!   is accepted. A cut records the registry (net deposit per channel, `n`,
-//!   `deposits_root` computed with [`crate::statement::deposit_leaf_signed`]) and a
+//!   `deposits_root` computed with [`crate::statement::deposit_leaf`]) and a
 //!   deadline `height + close_window`.
 //! - **Forced exit**: when the height passes a pending cut's deadline, the hub has
 //!   failed. The layer freezes for good (no deposits, cuts or closes). Each channel may
@@ -166,7 +166,7 @@ impl Settlement {
     }
 
     /// `deposits_root` of the registry at the cut of `epoch`, computed at the cut with
-    /// [`crate::statement::deposit_leaf_signed`] over [`crate::statement::slot_count`] slots.
+    /// [`crate::statement::deposit_leaf`] over [`crate::statement::slot_count`] slots.
     pub fn registry_deposits_root(&self, epoch: Epoch) -> Option<Fe> {
         self.epochs.get(&epoch).map(|r| r.deposits_root)
     }

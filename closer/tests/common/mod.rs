@@ -49,6 +49,19 @@ pub fn snapshot3() -> Snapshot {
     Snapshot::new(HUB, EPOCH, channels, &Fe::from(999u64))
 }
 
+/// [`snapshot3`] after channel 2 (a payee, D = 0, R = 30) withdrew 20 of what it was
+/// paid: its net deposit is −20 and its balance 10.
+pub fn snapshot3_after_withdrawal() -> Snapshot {
+    let mut payee = spender(2, 2, 0, 0, 0, 30);
+    payee.deposit = -20;
+    let channels = vec![
+        spender(1, 1, 100, 30, 2, 5),
+        payee,
+        spender(4, 3, 50, 5, 1, 0),
+    ];
+    Snapshot::new(HUB, EPOCH, channels, &Fe::from(999u64))
+}
+
 /// Two channels in two slots: 1 pays 2 ten.
 pub fn snapshot2() -> Snapshot {
     let channels = vec![spender(1, 1, 100, 10, 2, 0), spender(2, 2, 20, 0, 0, 10)];

@@ -9,12 +9,12 @@
 //! | 1 | 8 | `as_of`: the last batch number this row reflects |
 //! | 9 | 32 | `pk.x` |
 //! | 41 | 32 | `pk.y` |
-//! | 73 | 8 | deposit `D` |
+//! | 73 | 8 | net deposit `|D|` (its sign is flag bit 2) |
 //! | 81 | 8 | spent `S` |
 //! | 89 | 8 | received `R` |
 //! | 97 | 8 | seq |
 //! | 105 | 32 | chain |
-//! | 137 | 1 | flags: bit 0 = has checkpoint signature, bit 1 = exiting |
+//! | 137 | 1 | flags: bit 0 = has checkpoint signature, bit 1 = exiting, bit 2 = `D < 0` |
 //! | 138 | 64 | checkpoint signature (packed), zero when absent |
 //!
 //! Keys are read back with [`PublicKey::from_xy_unchecked`]: they were validated when
@@ -32,6 +32,9 @@ pub const ROW_LEN: usize = 202;
 const ROW_VERSION: u8 = 1;
 const FLAG_SIG: u8 = 1;
 const FLAG_EXITING: u8 = 2;
+/// The net deposit is negative (a payee withdrew more than it deposited). Rows
+/// written before signed deposits never set it, so they read back unchanged.
+const FLAG_NEGATIVE_DEPOSIT: u8 = 4;
 
 /// Why a stored row could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +48,7 @@ pub enum RowError {
     /// A field element is not below the modulus.
     #[error("field element out of range")]
     Field,
-    /// Unknown flag bits, or a signature without a seq (or the reverse).
+    /// Unknown flag bits, a signature without a seq (or the reverse), or `-0`.
     #[error("inconsistent flags")]
     Flags,
 }
@@ -78,7 +81,9 @@ pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
     out[1..9].copy_from_slice(&as_of.to_be_bytes());
     out[9..41].copy_from_slice(&fe_to_be(&record.pk.0.x));
     out[41..73].copy_from_slice(&fe_to_be(&record.pk.0.y));
-    out[73..81].copy_from_slice(&record.deposit.to_be_bytes());
+    let magnitude = u64::try_from(record.deposit.unsigned_abs())
+        .expect("|D| < 2^64 (asserted when the ledger applies events)");
+    out[73..81].copy_from_slice(&magnitude.to_be_bytes());
     out[81..89].copy_from_slice(&record.spent.to_be_bytes());
     out[89..97].copy_from_slice(&record.received.to_be_bytes());
     out[97..105].copy_from_slice(&record.seq.to_be_bytes());
@@ -90,6 +95,9 @@ pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
     }
     if record.exiting {
         flags |= FLAG_EXITING;
+    }
+    if record.deposit < 0 {
+        flags |= FLAG_NEGATIVE_DEPOSIT;
     }
     out[137] = flags;
     out
@@ -107,9 +115,18 @@ pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), R
     let fe_at =
         |at: usize| fe_from_be(b[at..at + 32].try_into().expect("32 bytes")).ok_or(RowError::Field);
     let flags = b[137];
-    if flags & !(FLAG_SIG | FLAG_EXITING) != 0 {
+    if flags & !(FLAG_SIG | FLAG_EXITING | FLAG_NEGATIVE_DEPOSIT) != 0 {
         return Err(RowError::Flags);
     }
+    let magnitude = i128::from(u64_at(73));
+    let deposit = if flags & FLAG_NEGATIVE_DEPOSIT != 0 {
+        if magnitude == 0 {
+            return Err(RowError::Flags);
+        }
+        -magnitude
+    } else {
+        magnitude
+    };
     let seq = u64_at(97);
     let has_sig = flags & FLAG_SIG != 0;
     if has_sig != (seq != 0) {
@@ -118,7 +135,7 @@ pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), R
     let record = ChannelRecord {
         id,
         pk: PublicKey::from_xy_unchecked(fe_at(9)?, fe_at(41)?),
-        deposit: u64_at(73),
+        deposit,
         spent: u64_at(81),
         received: u64_at(89),
         seq,
@@ -231,6 +248,16 @@ mod tests {
             let row = encode_row(&r, 42 + seq);
             assert_eq!(decode_row(7, &row), Ok((r, 42 + seq)));
         }
+        // Signed net deposits: a payee that withdrew more than it deposited.
+        for deposit in [-1, -(u64::MAX as i128), u64::MAX as i128, 0] {
+            let r = ChannelRecord {
+                deposit,
+                ..record(1)
+            };
+            let row = encode_row(&r, 5);
+            assert_eq!(row[137] & FLAG_NEGATIVE_DEPOSIT != 0, deposit < 0);
+            assert_eq!(decode_row(7, &row), Ok((r, 5)));
+        }
     }
 
     #[test]
@@ -245,6 +272,10 @@ mod tests {
         assert_eq!(decode_row(7, &bad), Err(RowError::Field));
         let mut bad = row;
         bad[137] = 0x80;
+        assert_eq!(decode_row(7, &bad), Err(RowError::Flags));
+        let mut bad = row;
+        bad[73..81].fill(0);
+        bad[137] |= FLAG_NEGATIVE_DEPOSIT; // -0
         assert_eq!(decode_row(7, &bad), Err(RowError::Flags));
         let mut bad = row;
         bad[137] = 0; // seq 1 without a signature
