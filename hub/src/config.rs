@@ -42,6 +42,10 @@ pub struct ServerLimits {
     pub max_vouchers_per_message: usize,
     /// Most channels one read-only session may subscribe to.
     pub max_subscriptions: usize,
+    /// Each connection's socket read buffer (bytes), allocated up front: it bounds
+    /// what an idle connection costs (tungstenite's default, 128 KiB, made 10,000
+    /// idle connections cost 1.4 GB). Frames larger than it are read in chunks.
+    pub read_buffer_bytes: usize,
 }
 
 impl Default for ServerLimits {
@@ -59,6 +63,7 @@ impl Default for ServerLimits {
             rate_burst: 4_000_000,
             max_vouchers_per_message: 4096,
             max_subscriptions: 64,
+            read_buffer_bytes: 16 << 10,
         }
     }
 }
@@ -73,7 +78,8 @@ impl ServerLimits {
         &self,
         ws: axum::extract::ws::WebSocketUpgrade,
     ) -> axum::extract::ws::WebSocketUpgrade {
-        ws.max_frame_size(self.max_frame_bytes)
+        ws.read_buffer_size(self.read_buffer_bytes)
+            .max_frame_size(self.max_frame_bytes)
             .max_message_size(self.max_message_bytes)
             .max_write_buffer_size(self.max_message_bytes.saturating_mul(4).max(1 << 20))
     }

@@ -32,10 +32,10 @@ const WANTED: usize = 10_000;
 /// Long enough that the first subscriber is not idle before the last one connected
 /// (connecting 10,000 takes about 3 s on 2 busy cores).
 const IDLE: Duration = Duration::from_secs(10);
-/// Hub-side memory a held connection may cost (KiB). Measured ~140 KiB, nearly all
-/// of it tungstenite's default 128 KiB read buffer (the hub does not set
-/// `read_buffer_size`).
-const PER_CONNECTION_KIB: u64 = 256;
+/// Hub-side memory a held connection may cost (KiB). It was ~140 KiB, nearly all of
+/// it tungstenite's default 128 KiB read buffer, before the hub set
+/// `read_buffer_bytes` (16 KiB by default).
+const PER_CONNECTION_KIB: u64 = 48;
 /// Set (to the hub's address and the payee) in the child process.
 const CHILD_ENV: &str = "ZKHUB_HOSTILE_IDLE_CHILD";
 

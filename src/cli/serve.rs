@@ -90,6 +90,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 64)]
     pub max_subscriptions: usize,
 
+    /// Socket read buffer per connection, in bytes (what an idle connection costs).
+    #[arg(long, default_value_t = 16 << 10)]
+    pub read_buffer_bytes: usize,
+
     /// Checkpoint-signature verifier threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub verifier_threads: usize,
@@ -155,6 +159,7 @@ impl ServeArgs {
             rate_burst: self.rate_burst,
             max_vouchers_per_message: self.max_vouchers_per_message,
             max_subscriptions: self.max_subscriptions,
+            read_buffer_bytes: self.read_buffer_bytes.max(1024),
         };
         config.verifier_threads = self.verifier_threads;
         config.commit.max_batch = self.max_batch;
