@@ -230,3 +230,64 @@ fn signed_checkpoints_survive_omitted_fields() {
     );
     assert!(back.is_empty());
 }
+
+/// The point form of a signature (`FLAG_SIG_POINT`, 96 bytes) decodes to the same
+/// signature as the packed form, and refuses what unpacking refuses: a coordinate not
+/// below `p`, an `R8` off the curve, `S ≥ l`; both signature flags at once are refused.
+#[test]
+fn point_form_signatures_decode_like_packed_ones() {
+    use channel::codec::binary::{FLAG_SIG_POINT, SigForm, encode_pay_frame_with};
+    let key = PrivateKey([9; 32]);
+    let sig = key.sign(&Fe::from(42u64));
+    let vouchers = vec![
+        VoucherIn {
+            seq: 5,
+            to: 11,
+            amount: 3,
+            spent: None,
+            chain: None,
+            sig: None,
+        },
+        VoucherIn {
+            seq: 6,
+            to: 11,
+            amount: 4,
+            spent: Some(7),
+            chain: None,
+            sig: Some(sig),
+        },
+    ];
+    let mut point = Vec::new();
+    encode_pay_frame_with(&vouchers, SigForm::Point, &mut point).unwrap();
+    assert_eq!(point.len(), frame(&vouchers).len() + 32);
+    let mut back = Vec::new();
+    decode_pay_frame(&point, 64, &mut back).unwrap();
+    assert_eq!(back, vouchers);
+    key.public()
+        .verify(&Fe::from(42u64), back[1].sig.as_ref().unwrap())
+        .unwrap();
+
+    let flags_at = PAY_HEADER_LEN + VOUCHER_MIN_LEN;
+    let sig_at = flags_at + VOUCHER_MIN_LEN + 8;
+    assert_eq!(point[flags_at], FLAG_SIG_POINT | 0x01);
+    let refused = |bytes: &[u8], at: usize, fault: FrameFault| {
+        let mut out = Vec::new();
+        assert_eq!(
+            decode_pay_frame(bytes, 64, &mut out).unwrap_err(),
+            CodecError::BadFrame { offset: at, fault }
+        );
+        assert!(out.is_empty());
+    };
+    let mut bad = point.clone();
+    bad[sig_at..sig_at + 32].fill(0xff); // x ≥ p
+    refused(&bad, sig_at, FrameFault::BadSignatureEncoding);
+    let mut bad = point.clone();
+    bad[sig_at + 32] ^= 1; // y changed: off the curve
+    refused(&bad, sig_at, FrameFault::BadSignatureEncoding);
+    let mut bad = point.clone();
+    bad[sig_at + 64..sig_at + 96].fill(0xff); // S ≥ l
+    refused(&bad, sig_at, FrameFault::BadSignatureEncoding);
+    let mut bad = point.clone();
+    bad[flags_at] |= FLAG_SIG;
+    refused(&bad, flags_at, FrameFault::UnknownFlags);
+}

@@ -663,6 +663,10 @@ fn seed_messages() -> Seeds {
     encode_pay_frame(&vouchers, &mut out).expect("a run");
     binary.push(("pay_run".into(), out));
     let mut out = Vec::new();
+    channel::codec::encode_pay_frame_with(&vouchers, channel::codec::SigForm::Point, &mut out)
+        .expect("a run, signatures as points");
+    binary.push(("pay_run_point_sigs".into(), out));
+    let mut out = Vec::new();
     encode_pay_frame(
         &[VoucherIn {
             seq: u64::MAX,

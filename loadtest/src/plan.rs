@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use channel::codec::encode_pay_frame;
+use channel::codec::{SigForm, encode_pay_frame_with};
 use channel::crypto::{PrivateKey, chain_next};
 use channel::types::VoucherIn;
 use channel::types::voucher_message;
@@ -81,7 +81,7 @@ pub fn frames_for(
         });
         if last_of_frame {
             let mut bytes = Vec::new();
-            encode_pay_frame(&batch, &mut bytes)
+            encode_pay_frame_with(&batch, SigForm::Point, &mut bytes)
                 .map_err(|e| LoadError::Config(format!("encoding frame: {e}")))?;
             frames.push(Frame {
                 bytes,

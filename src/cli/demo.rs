@@ -26,12 +26,12 @@ use super::prove::{CloserBackend, CloserBars, default_keys_dir};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Fans (paying channels, one WebSocket connection each). Fans + creators is the
-    /// number of channels the close proves: the default, 256, keeps the proof within a
-    /// few GB of memory; `--fans 1000 --creators 20` (1,024 slots) needs about 23 GB.
-    #[arg(long, default_value_t = 250)]
+    /// number of channels the close proves: the default, 512, peaks at about 12 GB
+    /// while proving; `--fans 1000 --creators 20` (1,024 slots) needs about 23 GB.
+    #[arg(long, default_value_t = 500)]
     pub fans: usize,
     /// Creators (receiving channels).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 12)]
     pub creators: usize,
     /// Payments in total.
     #[arg(long, default_value_t = 1_000_000)]

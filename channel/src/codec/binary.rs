@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! pay    (client → hub)  0x01 | count u16 | first_seq u64 | count × voucher
-//! voucher                flags u8 | to u32 | amount u64 | [spent u64] | [chain 32] | [sig 64]
+//! voucher                flags u8 | to u32 | amount u64 | [spent u64] | [chain 32]
+//!                        | [sig 64 (packed) | sig 96 (R8.x, R8.y, S)]
 //! ack    (hub → client)  0x81 | seq u64
 //! reject (hub → client)  0x82 | seq u64 | code i32 | len u16 | message (len bytes, UTF-8)
 //! ```
@@ -33,14 +34,37 @@ pub const FLAG_SPENT: u8 = 0x01;
 pub const FLAG_CHAIN: u8 = 0x02;
 /// Voucher flag: `sig` (64 bytes, circomlibjs `packSignature`) is present.
 pub const FLAG_SIG: u8 = 0x04;
-const FLAGS_KNOWN: u8 = FLAG_SPENT | FLAG_CHAIN | FLAG_SIG;
+/// Voucher flag: `sig` is present as 96 bytes `R8.x | R8.y | S` (little-endian, see
+/// [`crate::crypto::PointSignature`]): the hub then skips unpacking `R8` (a square
+/// root). Not together with [`FLAG_SIG`].
+pub const FLAG_SIG_POINT: u8 = 0x08;
+const FLAGS_KNOWN: u8 = FLAG_SPENT | FLAG_CHAIN | FLAG_SIG | FLAG_SIG_POINT;
+
+/// How a pay frame carries signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigForm {
+    /// 64 bytes, circomlibjs `packSignature` ([`FLAG_SIG`]).
+    #[default]
+    Packed,
+    /// 96 bytes, `R8` as coordinates ([`FLAG_SIG_POINT`]): cheaper for the hub.
+    Point,
+}
+
+impl SigForm {
+    fn len(self) -> usize {
+        match self {
+            SigForm::Packed => 64,
+            SigForm::Point => 96,
+        }
+    }
+}
 
 /// Bytes of a pay frame header: kind, count, first_seq.
 pub const PAY_HEADER_LEN: usize = 1 + 2 + 8;
 /// Bytes of a voucher with no optional field: flags, to, amount.
 pub const VOUCHER_MIN_LEN: usize = 1 + 4 + 8;
 /// Bytes of a voucher with every optional field.
-pub const VOUCHER_MAX_LEN: usize = VOUCHER_MIN_LEN + 8 + 32 + 64;
+pub const VOUCHER_MAX_LEN: usize = VOUCHER_MIN_LEN + 8 + 32 + 96;
 /// Bytes of an ack frame.
 pub const ACK_FRAME_LEN: usize = 1 + 8;
 /// Bytes of a reject frame before its message.
@@ -70,21 +94,35 @@ pub enum FrameEncodeError {
     NotConsecutive,
 }
 
-/// Bytes the pay frame of `vouchers` takes.
+/// Bytes the pay frame of `vouchers` takes (signatures packed).
 pub fn pay_frame_len(vouchers: &[VoucherIn]) -> usize {
-    PAY_HEADER_LEN + vouchers.iter().map(voucher_len).sum::<usize>()
+    pay_frame_len_with(vouchers, SigForm::Packed)
 }
 
-fn voucher_len(v: &VoucherIn) -> usize {
+/// Bytes the pay frame of `vouchers` takes with signatures in `form`.
+pub fn pay_frame_len_with(vouchers: &[VoucherIn], form: SigForm) -> usize {
+    PAY_HEADER_LEN + vouchers.iter().map(|v| voucher_len(v, form)).sum::<usize>()
+}
+
+fn voucher_len(v: &VoucherIn, form: SigForm) -> usize {
     VOUCHER_MIN_LEN
         + if v.spent.is_some() { 8 } else { 0 }
         + if v.chain.is_some() { 32 } else { 0 }
-        + if v.sig.is_some() { 64 } else { 0 }
+        + if v.sig.is_some() { form.len() } else { 0 }
 }
 
 /// Append the pay frame of `vouchers` (consecutive seqs, 1 to 4,096 of them) to `out`.
-/// `spent`, `chain` and `sig` are written when present.
+/// `spent`, `chain` and `sig` (packed) are written when present.
 pub fn encode_pay_frame(vouchers: &[VoucherIn], out: &mut Vec<u8>) -> Result<(), FrameEncodeError> {
+    encode_pay_frame_with(vouchers, SigForm::Packed, out)
+}
+
+/// [`encode_pay_frame`] with signatures in `form`.
+pub fn encode_pay_frame_with(
+    vouchers: &[VoucherIn],
+    form: SigForm,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameEncodeError> {
     let first = vouchers.first().ok_or(FrameEncodeError::Empty)?;
     if vouchers.len() > MAX_VOUCHERS_PER_FRAME {
         return Err(FrameEncodeError::TooMany);
@@ -100,14 +138,18 @@ pub fn encode_pay_frame(vouchers: &[VoucherIn], out: &mut Vec<u8>) -> Result<(),
         return Err(FrameEncodeError::NotConsecutive);
     }
     let start = out.len();
-    out.reserve(pay_frame_len(vouchers));
+    out.reserve(pay_frame_len_with(vouchers, form));
     out.push(KIND_PAY);
     out.extend_from_slice(&(vouchers.len() as u16).to_be_bytes());
     out.extend_from_slice(&first.seq.to_be_bytes());
     for v in vouchers {
+        let sig_flag = match form {
+            SigForm::Packed => FLAG_SIG,
+            SigForm::Point => FLAG_SIG_POINT,
+        };
         let flags = (if v.spent.is_some() { FLAG_SPENT } else { 0 })
             | (if v.chain.is_some() { FLAG_CHAIN } else { 0 })
-            | (if v.sig.is_some() { FLAG_SIG } else { 0 });
+            | (if v.sig.is_some() { sig_flag } else { 0 });
         out.push(flags);
         out.extend_from_slice(&v.to.to_be_bytes());
         out.extend_from_slice(&v.amount.to_be_bytes());
@@ -118,10 +160,13 @@ pub fn encode_pay_frame(vouchers: &[VoucherIn], out: &mut Vec<u8>) -> Result<(),
             out.extend_from_slice(&fe_to_be_bytes(chain));
         }
         if let Some(sig) = &v.sig {
-            out.extend_from_slice(&sig.pack());
+            match form {
+                SigForm::Packed => out.extend_from_slice(&sig.pack()),
+                SigForm::Point => out.extend_from_slice(&sig.to_point_bytes()),
+            }
         }
     }
-    debug_assert_eq!(out.len() - start, pay_frame_len(vouchers));
+    debug_assert_eq!(out.len() - start, pay_frame_len_with(vouchers, form));
     Ok(())
 }
 
@@ -228,7 +273,8 @@ fn decode_pay_frame_into(
 fn read_voucher(r: &mut Reader<'_>, seq: Seq) -> Result<VoucherIn, CodecError> {
     let flags_at = r.pos;
     let flags = r.u8()?;
-    if flags & !FLAGS_KNOWN != 0 {
+    if flags & !FLAGS_KNOWN != 0 || flags & (FLAG_SIG | FLAG_SIG_POINT) == FLAG_SIG | FLAG_SIG_POINT
+    {
         return Err(CodecError::bad_frame(flags_at, FrameFault::UnknownFlags));
     }
     let to = r.u32()?;
@@ -252,6 +298,13 @@ fn read_voucher(r: &mut Reader<'_>, seq: Seq) -> Result<VoucherIn, CodecError> {
         let packed = r.take::<64>()?;
         Some(
             Signature::unpack(packed)
+                .map_err(|_| CodecError::bad_frame(at, FrameFault::BadSignatureEncoding))?,
+        )
+    } else if flags & FLAG_SIG_POINT != 0 {
+        let at = r.pos;
+        let bytes = r.take::<96>()?;
+        Some(
+            Signature::from_point_bytes(bytes)
                 .map_err(|_| CodecError::bad_frame(at, FrameFault::BadSignatureEncoding))?,
         )
     } else {
@@ -473,7 +526,7 @@ mod tests {
         frame.push(0);
         assert_eq!(bad(&frame), FrameFault::TrailingBytes);
         frame.pop();
-        frame[PAY_HEADER_LEN] = 0x08;
+        frame[PAY_HEADER_LEN] = 0x10;
         assert_eq!(bad(&frame), FrameFault::UnknownFlags);
         frame[PAY_HEADER_LEN] = FLAG_CHAIN;
         frame.extend_from_slice(&[0xff; 32]);

@@ -4,7 +4,8 @@
 //! tests in `channel/tests/codec_fuzz.rs`.
 
 use super::binary::{
-    decode_pay_frame, decode_server_binary, encode_ack_frame, encode_pay_frame, encode_reject_frame,
+    SigForm, decode_pay_frame, decode_server_binary, encode_ack_frame, encode_pay_frame_with,
+    encode_reject_frame,
 };
 use super::json::{ClientMessage, ServerMessage, TextLimits};
 use super::{ErrorCode, MAX_VOUCHERS_PER_FRAME, ServerFrame};
@@ -29,12 +30,21 @@ pub fn fuzz_decode_binary(data: &[u8]) {
     let mut vouchers = Vec::new();
     if decode_pay_frame(data, MAX_VOUCHERS_PER_FRAME, &mut vouchers).is_ok() {
         assert!(!vouchers.is_empty() && vouchers.len() <= MAX_VOUCHERS_PER_FRAME);
-        let mut out = Vec::with_capacity(data.len());
+        // One encoding per signature form; a frame that mixes the two forms lies
+        // strictly between them in length.
+        let mut packed = Vec::with_capacity(data.len());
+        let mut point = Vec::with_capacity(data.len());
         assert!(
-            encode_pay_frame(&vouchers, &mut out).is_ok(),
+            encode_pay_frame_with(&vouchers, SigForm::Packed, &mut packed).is_ok()
+                && encode_pay_frame_with(&vouchers, SigForm::Point, &mut point).is_ok(),
             "decoded vouchers re-encode"
         );
-        assert_eq!(out, data, "a pay frame has exactly one encoding");
+        assert!(
+            packed == data
+                || point == data
+                || (packed.len() < data.len() && data.len() < point.len()),
+            "a pay frame has exactly one encoding per signature form"
+        );
     } else {
         assert!(vouchers.is_empty(), "a refused frame leaves no vouchers");
     }

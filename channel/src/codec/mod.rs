@@ -20,8 +20,8 @@ pub mod json;
 pub mod num;
 
 pub use binary::{
-    FrameEncodeError, ServerFrame, decode_pay_frame, decode_server_binary, encode_ack_frame,
-    encode_pay_frame, encode_reject_frame,
+    FrameEncodeError, ServerFrame, SigForm, decode_pay_frame, decode_server_binary,
+    encode_ack_frame, encode_pay_frame, encode_pay_frame_with, encode_reject_frame,
 };
 pub use error::{CodecError, FrameFault, Id};
 pub use error_code::ErrorCode;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use channel::client::{HubHead, PayError, Payer, PayerConfig, PayerEvent, verify_receipt};
 use channel::codec::{
     ChannelStatus, ClientMessage, ErrorCode, Hello, MAX_VOUCHERS_PER_FRAME, Pay, PayVoucher,
-    Receipt, Reply, Request, ServerMessage, encode_pay_frame,
+    Receipt, Reply, Request, ServerMessage, SigForm, encode_pay_frame_with,
 };
 use channel::crypto::{PrivateKey, PublicKey};
 use channel::types::{VoucherIn, hello_message};
@@ -705,7 +705,7 @@ impl Driver {
                     })
                     .collect();
                 frame.clear();
-                encode_pay_frame(&vouchers, frame).map_err(|e| {
+                encode_pay_frame_with(&vouchers, SigForm::Point, frame).map_err(|e| {
                     ClientError::Unexpected(format!("payer released an unframeable run: {e}"))
                 })?;
                 Message::Binary(frame.clone().into())
