@@ -29,6 +29,10 @@ rate_of() { python3 -c "import json;print(max(1,int(json.load(open('$out/$1.json
 run max-1conn-k64        1    64 "$payments" max 4096
 run max-1000conn-k64  1000    64 "$payments" max 256
 run half-1000conn-k64 1000    64 "$payments" "$(rate_of max-1000conn-k64)" 256
+# Steady state: longer runs, so that channels' first (unprepared-key) checkpoints and the
+# connection ramp are a small share; the half-rate run with 100 connections is the p99 target.
+run max-1000conn-k64-long  1000 64 $((payments * 6)) max 256
+run half-100conn-k64-long   100 64 $((payments * 4)) "$(rate_of max-1000conn-k64-long)" 256
 run max-1conn-k1         1     1 $((payments / 10)) max 256
 run max-1000conn-k1   1000     1 $((payments / 10)) max 64
 run half-1000conn-k1  1000     1 $((payments / 10)) "$(rate_of max-1000conn-k1)" 64
