@@ -309,6 +309,9 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Msg>,
+    /// Shared with the writer: `failed` is set before anyone hears of a failure, so a
+    /// submit after a refused barrier is refused too (the queue closes a moment later).
+    metrics: Arc<WriterMetrics>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -321,8 +324,21 @@ impl std::fmt::Debug for Msg {
 }
 
 impl WriterHandle {
+    fn refuse_if_failed(&self, req: CommitRequest) -> Result<CommitRequest, SubmitError> {
+        if self
+            .metrics
+            .failed
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            Err(SubmitError::Stopped(Box::new(req)))
+        } else {
+            Ok(req)
+        }
+    }
+
     /// Queue a request without blocking.
     pub fn submit(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        let req = self.refuse_if_failed(req)?;
         self.tx.try_send(Msg::Req(req)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(Msg::Req(r)) => SubmitError::Full(Box::new(r)),
             mpsc::error::TrySendError::Closed(Msg::Req(r)) => SubmitError::Stopped(Box::new(r)),
@@ -332,6 +348,7 @@ impl WriterHandle {
 
     /// Queue a request, waiting for room.
     pub async fn submit_async(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        let req = self.refuse_if_failed(req)?;
         self.tx.send(Msg::Req(req)).await.map_err(|e| match e.0 {
             Msg::Req(r) => SubmitError::Stopped(Box::new(r)),
             Msg::Shutdown => unreachable!("only requests are submitted here"),
@@ -340,6 +357,7 @@ impl WriterHandle {
 
     /// Queue a request from a thread outside any async runtime, blocking for room.
     pub fn submit_blocking(&self, req: CommitRequest) -> Result<(), SubmitError> {
+        let req = self.refuse_if_failed(req)?;
         self.tx.blocking_send(Msg::Req(req)).map_err(|e| match e.0 {
             Msg::Req(r) => SubmitError::Stopped(Box::new(r)),
             Msg::Shutdown => unreachable!("only requests are submitted here"),
@@ -452,7 +470,10 @@ impl Writer {
                 core.run(rx);
             })?;
         Ok(Writer {
-            handle: WriterHandle { tx },
+            handle: WriterHandle {
+                tx,
+                metrics: metrics.clone(),
+            },
             metrics,
             thread: Some(thread),
         })
@@ -811,7 +832,9 @@ impl Core {
     }
 
     fn fatal(&self, e: CommitError) -> Fatal {
-        self.metrics.failed.store(true, Relaxed);
+        self.metrics
+            .failed
+            .store(true, std::sync::atomic::Ordering::Release);
         self.listener.failed(&e);
         Fatal
     }

@@ -145,12 +145,7 @@ async fn an_epoch_through_the_operator_interface() {
     let mut p = Payer::new(alice, alice_key.clone(), hub.hub_id());
     c.pay_json(alice, &p.run(bob, 100, 3, 3)).await;
     c.await_ack(3).await;
-    let sig = alice_key.sign(&channel::settlement::exit_message(hub.hub_id(), alice));
-    let body = format!(
-        r#"{{"channel":{alice},"sig":"{}"}}"#,
-        hex::encode(sig.pack())
-    );
-    let (status, resp) = http(addr, "POST", "/operator/exit", &body).await;
+    let (status, resp) = exit(addr, hub.hub_id(), &alice_key, alice).await;
     assert_eq!(status, 200, "{resp}");
     assert!(hub.handle.channels().record(alice).expect("alice").exiting);
 
@@ -167,48 +162,20 @@ async fn an_epoch_through_the_operator_interface() {
     }
 
     // Withdrawing before the close is refused by the settlement layer.
-    let (status, _) = http(
-        addr,
-        "POST",
-        "/operator/withdraw",
-        &format!(r#"{{"channel":{alice}}}"#),
-    )
-    .await;
-    assert_eq!(status, 422);
+    assert_eq!(withdraw(addr, alice).await.0, 422);
 
     // Close with the inputs computed from the snapshot; a wrong proof is refused.
-    let snapshot = hub::store::read_snapshot(hub.dir.path(), 1).expect("snapshot 1");
-    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
-    let file = |proof: &str| serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
-    assert_eq!(
-        http(addr, "POST", "/operator/close", &file("forged"))
-            .await
-            .0,
-        422
-    );
-    let (status, resp) = http(addr, "POST", "/operator/close", &file("proof")).await;
+    assert_eq!(close(addr, hub.dir.path(), 1, "forged").await.0, 422);
+    let (status, resp) = close(addr, hub.dir.path(), 1, "proof").await;
     assert_eq!(status, 200, "{resp}");
 
     // Alice withdraws B = 1000 − 300; the ledger mirrors it (B drops to 0).
-    let (status, resp) = http(
-        addr,
-        "POST",
-        "/operator/withdraw",
-        &format!(r#"{{"channel":{alice}}}"#),
-    )
-    .await;
+    let (status, resp) = withdraw(addr, alice).await;
     assert_eq!(status, 200, "{resp}");
     assert!(resp.contains(r#""paid":700"#), "{resp}");
     let a = hub.handle.channels().record(alice).expect("alice");
     assert_eq!((a.deposit, a.spent, a.balance()), (300, 300, Some(0)));
-    let (status, _) = http(
-        addr,
-        "POST",
-        "/operator/withdraw",
-        &format!(r#"{{"channel":{alice}}}"#),
-    )
-    .await;
-    assert_eq!(status, 422, "at most once per close");
+    assert_eq!(withdraw(addr, alice).await.0, 422, "at most once per close");
     let (status, resp) = http_get(addr, "/operator/settlement").await;
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&resp).expect("json");
@@ -221,23 +188,12 @@ async fn an_epoch_through_the_operator_interface() {
 
     // Bob, a payee, cashes out everything he was paid in epoch 2: B = 75 + 300 = 375,
     // more than his net deposit of 75, which goes to −300 in the ledger too.
-    let sig = bob_key.sign(&channel::settlement::exit_message(hub.hub_id(), bob));
-    let body = format!(r#"{{"channel":{bob},"sig":"{}"}}"#, hex::encode(sig.pack()));
-    assert_eq!(http(addr, "POST", "/operator/exit", &body).await.0, 200);
+    assert_eq!(exit(addr, hub.hub_id(), &bob_key, bob).await.0, 200);
     let (status, resp) = http(addr, "POST", "/operator/cut", "").await;
     assert_eq!(status, 200, "{resp}");
-    let snapshot = hub::store::read_snapshot(hub.dir.path(), 2).expect("snapshot 2");
-    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
-    let file = serde_json::json!({ "inputs": inputs, "proof": "proof" }).to_string();
-    let (status, resp) = http(addr, "POST", "/operator/close", &file).await;
+    let (status, resp) = close(addr, hub.dir.path(), 2, "proof").await;
     assert_eq!(status, 200, "{resp}");
-    let (status, resp) = http(
-        addr,
-        "POST",
-        "/operator/withdraw",
-        &format!(r#"{{"channel":{bob}}}"#),
-    )
-    .await;
+    let (status, resp) = withdraw(addr, bob).await;
     assert_eq!(status, 200, "{resp}");
     assert!(resp.contains(r#""paid":375"#), "{resp}");
     let b = hub.handle.channels().record(bob).expect("bob");
@@ -263,6 +219,40 @@ async fn an_epoch_through_the_operator_interface() {
     let (status, resp) = http_get(hub.handle.local_addr(), &format!("/v1/channels/{bob}")).await;
     assert_eq!(status, 200, "{resp}");
     assert!(resp.contains(r#""deposit":-300"#), "{resp}");
+}
+
+/// `POST /operator/exit` with the channel key's exit signature.
+async fn exit(
+    addr: std::net::SocketAddr,
+    hub_id: u64,
+    key: &channel::crypto::PrivateKey,
+    channel: u32,
+) -> (u16, String) {
+    let sig = key.sign(&channel::settlement::exit_message(hub_id, channel));
+    let body = format!(
+        r#"{{"channel":{channel},"sig":"{}"}}"#,
+        hex::encode(sig.pack())
+    );
+    http(addr, "POST", "/operator/exit", &body).await
+}
+
+/// `POST /operator/close` of epoch `epoch` with the inputs from the hub's snapshot.
+async fn close(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    epoch: u64,
+    proof: &str,
+) -> (u16, String) {
+    let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
+    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
+    let body = serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
+    http(addr, "POST", "/operator/close", &body).await
+}
+
+/// `POST /operator/withdraw` for `channel`.
+async fn withdraw(addr: std::net::SocketAddr, channel: u32) -> (u16, String) {
+    let body = format!(r#"{{"channel":{channel}}}"#);
+    http(addr, "POST", "/operator/withdraw", &body).await
 }
 
 fn hex_pk(k: &channel::crypto::PrivateKey) -> String {
