@@ -38,10 +38,10 @@ impl Bars {
     }
 
     fn with(&self, f: impl FnOnce(&ProgressBar)) {
-        if let Ok(guard) = self.bar.lock() {
-            if let Some(bar) = guard.as_ref() {
-                f(bar);
-            }
+        if let Ok(guard) = self.bar.lock()
+            && let Some(bar) = guard.as_ref()
+        {
+            f(bar);
         }
     }
 }
@@ -67,10 +67,10 @@ impl Progress for Bars {
         self.with(|b| b.set_position(done));
     }
     fn finish(&self) {
-        if let Ok(mut guard) = self.bar.lock() {
-            if let Some(bar) = guard.take() {
-                bar.finish();
-            }
+        if let Ok(mut guard) = self.bar.lock()
+            && let Some(bar) = guard.take()
+        {
+            bar.finish();
         }
     }
 }

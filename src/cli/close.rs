@@ -51,10 +51,9 @@ fn latest_epoch(data: &std::path::Path) -> anyhow::Result<u64> {
             .file_name()
             .to_str()
             .and_then(|s| s.parse::<u64>().ok())
+            && hub::store::snapshot_path(data, e).exists()
         {
-            if hub::store::snapshot_path(data, e).exists() {
-                best = best.max(Some(e));
-            }
+            best = best.max(Some(e));
         }
     }
     best.with_context(|| {

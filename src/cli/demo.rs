@@ -139,7 +139,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         window: args.window,
         // Fans keep a balance after tipping, so the exiting ones have something to withdraw.
         extra_deposit: 10_000,
-        seed: 0x2d6b_6875_62,
+        seed: 0x002d_6b68_7562,
         ..LoadConfig::default()
     };
     let report = loadtest::run(&load, &provisioner, &Bars::new()).await?;

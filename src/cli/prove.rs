@@ -85,18 +85,18 @@ impl closer::Progress for CloserBars {
     }
 
     fn advance(&self, _phase: Phase, units: u64) {
-        if let Ok(guard) = self.bar.lock() {
-            if let Some(bar) = guard.as_ref() {
-                bar.inc(units);
-            }
+        if let Ok(guard) = self.bar.lock()
+            && let Some(bar) = guard.as_ref()
+        {
+            bar.inc(units);
         }
     }
 
     fn finish(&self, _phase: Phase) {
-        if let Ok(mut guard) = self.bar.lock() {
-            if let Some(bar) = guard.take() {
-                bar.finish();
-            }
+        if let Ok(mut guard) = self.bar.lock()
+            && let Some(bar) = guard.take()
+        {
+            bar.finish();
         }
     }
 }
