@@ -26,8 +26,9 @@ use super::prove::{CloserBackend, CloserBars, default_keys_dir};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Fans (paying channels, one WebSocket connection each). Fans + creators is the
-    /// number of channels the close proves: the default, 512, peaks at about 12 GB
-    /// while proving; `--fans 1000 --creators 20` (1,024 slots) needs about 23 GB.
+    /// number of channels the close proves: the default, 512, peaks at about 12 GB on
+    /// the first run (key setup), 6.5 GB after; `--fans 1000 --creators 20` (1,024
+    /// slots) needs about 23 GB.
     #[arg(long, default_value_t = 500)]
     pub fans: usize,
     /// Creators (receiving channels).
