@@ -6,15 +6,17 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use channel::crypto::{PublicKey, Signature};
 use channel::{Amount, ChannelId, Epoch};
 use serde::Deserialize;
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use super::http::{AppState, operator_refusal};
 use crate::settlement_service::OperatorError;
@@ -56,6 +58,46 @@ fn bad_json(e: serde_json::Error) -> Response {
         .into_response()
 }
 
+/// What every operator handler answers: a JSON value, or a typed error.
+type Reply = Result<Json<Value>, Response>;
+
+/// Extractor: the peer may use the operator interface ([`operator_refusal`]).
+struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(ConnectInfo(remote)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Err(error(OperatorError::Ledger(
+                "the peer address is unknown".into(),
+            )));
+        };
+        match operator_refusal(state, remote) {
+            Some(refused) => Err(refused),
+            None => Ok(Operator),
+        }
+    }
+}
+
+/// Extractor: an [`Operator`] request whose body is the JSON `T`.
+struct OperatorJson<T>(T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OperatorJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        Operator::from_request_parts(&mut parts, state).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&bytes)
+            .map(OperatorJson)
+            .map_err(bad_json)
+    }
+}
+
 /// Amount as a JSON number or decimal string.
 #[derive(Debug, Clone, Copy)]
 struct AmountArg(Amount);
@@ -94,35 +136,24 @@ const MAX_DEPOSITS_PER_REQUEST: usize = 100_000;
 
 async fn deposit(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    let body: DepositBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
+    OperatorJson(body): OperatorJson<DepositBody>,
+) -> Reply {
     let single = matches!(body, DepositBody::One(_));
     let list = match body {
         DepositBody::Many { deposits } => deposits,
         DepositBody::One(one) => vec![one],
     };
     if list.is_empty() || list.len() > MAX_DEPOSITS_PER_REQUEST {
-        return error(OperatorError::BadRequest(format!(
+        return Err(error(OperatorError::BadRequest(format!(
             "1 to {MAX_DEPOSITS_PER_REQUEST} deposits per request"
-        )));
+        ))));
     }
     let deposits: Vec<(PublicKey, Amount)> = list.iter().map(|d| (d.pk, d.amount.0)).collect();
-    match state.operator.deposit(&deposits).await {
-        Ok(done) if single => {
-            Json(json!({ "channel": done[0].channel, "amount": done[0].amount })).into_response()
-        }
-        Ok(done) => Json(json!({ "channels": done.iter().map(|d| d.channel).collect::<Vec<_>>() }))
-            .into_response(),
-        Err(e) => error(e),
-    }
+    let done = state.operator.deposit(&deposits).await.map_err(error)?;
+    Ok(Json(match done.as_slice() {
+        [one] if single => json!({ "channel": one.channel, "amount": one.amount }),
+        _ => json!({ "channels": done.iter().map(|d| d.channel).collect::<Vec<_>>() }),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -134,20 +165,15 @@ struct TopUpBody {
 
 async fn top_up(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    let body: TopUpBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    match state.operator.top_up(body.channel, body.amount.0).await {
-        Ok(()) => Json(json!({ "channel": body.channel, "added": body.amount.0 })).into_response(),
-        Err(e) => error(e),
-    }
+    OperatorJson(body): OperatorJson<TopUpBody>,
+) -> Reply {
+    let (channel, amount) = (body.channel, body.amount.0);
+    state
+        .operator
+        .top_up(channel, amount)
+        .await
+        .map_err(error)?;
+    Ok(Json(json!({ "channel": channel, "added": amount })))
 }
 
 #[derive(Deserialize)]
@@ -157,52 +183,27 @@ struct ExitBody {
     sig: Signature,
 }
 
-async fn exit(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    let body: ExitBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    match state.operator.exit(body.channel, &body.sig).await {
-        Ok(()) => Json(json!({ "channel": body.channel, "exiting": true })).into_response(),
-        Err(e) => error(e),
-    }
+async fn exit(State(state): State<AppState>, OperatorJson(body): OperatorJson<ExitBody>) -> Reply {
+    state
+        .operator
+        .exit(body.channel, &body.sig)
+        .await
+        .map_err(error)?;
+    Ok(Json(json!({ "channel": body.channel, "exiting": true })))
 }
 
-async fn cut(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    match state.operator.cut().await {
-        Ok((epoch, path)) => {
-            state.shared.announce_epoch(epoch + 1);
-            Json(json!({ "epoch": epoch, "snapshot": path.display().to_string() })).into_response()
-        }
-        Err(e) => error(e),
-    }
+async fn cut(State(state): State<AppState>, _: Operator) -> Reply {
+    let (epoch, path) = state.operator.cut().await.map_err(error)?;
+    state.shared.announce_epoch(epoch + 1);
+    Ok(Json(
+        json!({ "epoch": epoch, "snapshot": path.display().to_string() }),
+    ))
 }
 
-async fn close(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    match state.operator.close(&body).await {
-        Ok(inputs) => Json(json!({ "accepted": true, "inputs": inputs })).into_response(),
-        Err(e) => error(e),
-    }
+/// The body is a proof file (docs/PROOF_FORMAT.md), not JSON.
+async fn close(State(state): State<AppState>, _: Operator, body: Bytes) -> Reply {
+    let inputs = state.operator.close(&body).await.map_err(error)?;
+    Ok(Json(json!({ "accepted": true, "inputs": inputs })))
 }
 
 #[derive(Deserialize)]
@@ -213,20 +214,10 @@ struct ChannelBody {
 
 async fn withdraw(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    let body: ChannelBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    match state.operator.withdraw(body.channel).await {
-        Ok(paid) => Json(json!({ "channel": body.channel, "paid": paid })).into_response(),
-        Err(e) => error(e),
-    }
+    OperatorJson(body): OperatorJson<ChannelBody>,
+) -> Reply {
+    let paid = state.operator.withdraw(body.channel).await.map_err(error)?;
+    Ok(Json(json!({ "channel": body.channel, "paid": paid })))
 }
 
 #[derive(Deserialize)]
@@ -237,20 +228,10 @@ struct AdvanceBody {
 
 async fn advance(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
-    let body: AdvanceBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    match state.operator.advance(body.blocks).await {
-        Ok(height) => Json(json!({ "height": height })).into_response(),
-        Err(e) => error(e),
-    }
+    OperatorJson(body): OperatorJson<AdvanceBody>,
+) -> Reply {
+    let height = state.operator.advance(body.blocks).await.map_err(error)?;
+    Ok(Json(json!({ "height": height })))
 }
 
 #[derive(Deserialize)]
@@ -261,24 +242,15 @@ struct OpeningQuery {
 
 async fn opening(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    _: Operator,
     Query(q): Query<OpeningQuery>,
 ) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
     match state.operator.opening(q.channel, q.epoch).await {
         Ok(opening) => Json(opening).into_response(),
         Err(e) => error(e),
     }
 }
 
-async fn settlement(
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
-) -> Response {
-    if let Some(refused) = operator_refusal(&state, &remote) {
-        return refused;
-    }
+async fn settlement(State(state): State<AppState>, _: Operator) -> Response {
     Json(state.operator.summary().await).into_response()
 }
