@@ -21,8 +21,8 @@ run() { # name connections sign_every payments rate window
     --payments "$4" --rate "$5" --window "$6" --duration 30 --seed $seed --report "$out/$1.json" > /dev/null 2>&1 || true
   python3 - "$out/$1.json" "$1" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1])); l = r["latency"]
-print(f'{sys.argv[2]:<28} {r["acked"]:>9} acked {r["payments_per_s"]:>11,.0f}/s  p50 {l["p50_ms"]:7.2f} ms  p99 {l["p99_ms"]:7.2f} ms  p99.9 {l["p999_ms"]:7.2f} ms  rejected {r["rejected"]}')
+r = json.load(open(sys.argv[1])); l = r["latency"]; w = r.get("latency_after_warm_up") or {}
+print(f'{sys.argv[2]:<28} {r["acked"]:>9} acked {r["payments_per_s"]:>11,.0f}/s  p50 {l["p50_ms"]:7.2f} ms  p99 {l["p99_ms"]:7.2f} ms  p99.9 {l["p999_ms"]:7.2f} ms  (after 500 ms: p99 {w.get("p99_ms", float("nan")):7.2f} ms)  rejected {r["rejected"]}')
 PY
 }
 rate_of() { python3 -c "import json;print(max(1,int(json.load(open('$out/$1.json'))['payments_per_s']/2)))"; }

@@ -147,7 +147,7 @@ pub async fn run<P: Provisioner>(
             .map(|(iv, off)| (started + off, iv));
         let window = cfg.window as u64;
         tasks.push(tokio::spawn(drive(
-            ws, frames, schedule, window, send_until, deadline, live,
+            ws, frames, started, schedule, window, send_until, deadline, live,
         )));
     }
     let watcher = {
@@ -251,9 +251,11 @@ async fn connect_and_hello(
 }
 
 /// One connection: send frames (on schedule or as the window allows), match acks.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     ws: Ws,
     frames: Vec<Frame>,
+    started: Instant,
     schedule: Option<(Instant, Duration)>,
     window: u64,
     send_until: Instant,
@@ -361,6 +363,11 @@ async fn drive(
                 live.acked.fetch_add(vouchers, Ordering::Relaxed);
                 let micros = now.saturating_duration_since(at).as_micros() as u64;
                 out.latency_us.saturating_record(micros.max(1));
+                let sent_ms = at.saturating_duration_since(started).as_millis();
+                out.timeline.push((
+                    u32::try_from(sent_ms).unwrap_or(u32::MAX),
+                    u32::try_from(micros).unwrap_or(u32::MAX),
+                ));
             }
         }
         if out.rejects.values().sum::<u64>() > 0 && inflight.is_empty() {

@@ -22,6 +22,8 @@ pub struct ConnectionOutcome {
     pub unsent_frames: usize,
     /// Ack latency, µs.
     pub latency_us: Histogram<u64>,
+    /// Per acked frame: (intended send time since the start, ms; ack latency, µs).
+    pub timeline: Vec<(u32, u32)>,
     /// Rejections by code.
     pub rejects: BTreeMap<i32, u64>,
     /// Why the connection stopped early, if it did.
@@ -36,6 +38,7 @@ impl ConnectionOutcome {
             sent_frames: 0,
             unsent_frames: 0,
             latency_us: latency_histogram(),
+            timeline: Vec::new(),
             rejects: BTreeMap::new(),
             error: None,
         }
@@ -78,6 +81,27 @@ pub struct Latency {
     pub samples: u64,
 }
 
+/// Ack latency of the frames sent in one slice of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slice {
+    /// Start of the slice: milliseconds since the first send.
+    pub t_ms: u32,
+    /// Frames sent in the slice and acked.
+    pub frames: u64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+}
+
+/// Length of a [`Slice`].
+pub const SLICE_MS: u32 = 100;
+
+/// Frames sent this long after the start count towards [`Report::latency_after_warm_up`].
+pub const WARM_UP_MS: u32 = 500;
+
 /// The report of a load run (written as JSON with `--report`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -96,6 +120,13 @@ pub struct Report {
     /// Ack latency of frames (each frame ends in a signed checkpoint), from the
     /// intended send time when a rate is set (coordinated-omission corrected).
     pub latency: Latency,
+    /// The same latency over the frames sent [`WARM_UP_MS`] or more after the start
+    /// (`None` if there are none): the steady state, without the connection ramp and
+    /// the channels' first checkpoints (verified before their keys are prepared).
+    pub latency_after_warm_up: Option<Latency>,
+    /// The same latency by when frames were sent, in slices of [`SLICE_MS`]: where
+    /// in the run the tail sits (start-up, a fold, steady state).
+    pub timeline: Vec<Slice>,
     /// Rejections by error code name.
     pub rejected: BTreeMap<String, u64>,
     /// Connections that stopped early, with the first few reasons.
@@ -134,6 +165,15 @@ impl Report {
                 }
             }
         }
+        let timeline = slices(outcomes.iter().flat_map(|o| o.timeline.iter().copied()));
+        let latency_after_warm_up = percentiles(
+            outcomes
+                .iter()
+                .flat_map(|o| o.timeline.iter())
+                .filter(|(t_ms, _)| *t_ms >= WARM_UP_MS)
+                .map(|(_, us)| *us)
+                .collect(),
+        );
         let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
         let secs = elapsed.as_secs_f64().max(1e-9);
         Report {
@@ -151,10 +191,19 @@ impl Report {
                 max_ms: hist.max() as f64 / 1000.0,
                 samples: hist.len(),
             },
+            latency_after_warm_up,
+            timeline,
             rejected,
             connection_errors,
             error_samples,
         }
+    }
+
+    /// The slice with the highest p99, if any.
+    pub fn worst_slice(&self) -> Option<&Slice> {
+        self.timeline
+            .iter()
+            .max_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms))
     }
 
     /// A short readable summary.
@@ -181,6 +230,25 @@ impl Report {
             self.config.frame_len(),
             self.config.rate
         );
+        if let Some(w) = &self.latency_after_warm_up {
+            let _ = writeln!(
+                s,
+                "after {WARM_UP_MS} ms     p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
+                w.p50_ms, w.p90_ms, w.p99_ms, w.p999_ms, w.max_ms
+            );
+        }
+        if let Some(w) = self.worst_slice()
+            && self.timeline.len() > 1
+        {
+            let _ = writeln!(
+                s,
+                "worst {SLICE_MS} ms      frames sent at {:.1} s: p50 {:.2} ms  p99 {:.2} ms ({} frames; all slices in the report)",
+                f64::from(w.t_ms) / 1000.0,
+                w.p50_ms,
+                w.p99_ms,
+                w.frames
+            );
+        }
         if !self.rejected.is_empty() {
             let _ = writeln!(s, "rejected         {:?}", self.rejected);
         }
@@ -192,5 +260,63 @@ impl Report {
             );
         }
         s
+    }
+}
+
+/// Group `(send ms, latency µs)` samples into [`SLICE_MS`] slices with percentiles.
+fn slices(samples: impl Iterator<Item = (u32, u32)>) -> Vec<Slice> {
+    let mut by_slice: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (t_ms, us) in samples {
+        by_slice.entry(t_ms / SLICE_MS).or_default().push(us);
+    }
+    by_slice
+        .into_iter()
+        .filter_map(|(k, us)| {
+            let l = percentiles(us)?;
+            Some(Slice {
+                t_ms: k * SLICE_MS,
+                frames: l.samples,
+                p50_ms: l.p50_ms,
+                p99_ms: l.p99_ms,
+                max_ms: l.max_ms,
+            })
+        })
+        .collect()
+}
+
+/// Percentiles of latencies in µs (exact, from the sorted samples).
+fn percentiles(mut us: Vec<u32>) -> Option<Latency> {
+    if us.is_empty() {
+        return None;
+    }
+    us.sort_unstable();
+    let at = |q: f64| {
+        let i = ((us.len() as f64 * q).ceil() as usize).clamp(1, us.len()) - 1;
+        f64::from(us[i]) / 1000.0
+    };
+    Some(Latency {
+        p50_ms: at(0.5),
+        p90_ms: at(0.9),
+        p99_ms: at(0.99),
+        p999_ms: at(0.999),
+        max_ms: at(1.0),
+        samples: us.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_group_by_send_time_with_percentiles() {
+        let samples = (0..100u32)
+            .map(|i| (i, 1_000 * (i + 1)))
+            .chain([(250, 7_000)]);
+        let t = slices(samples);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].t_ms, t[0].frames), (0, 100));
+        assert_eq!((t[0].p50_ms, t[0].p99_ms, t[0].max_ms), (50.0, 99.0, 100.0));
+        assert_eq!((t[1].t_ms, t[1].frames, t[1].p99_ms), (200, 1, 7.0));
     }
 }
