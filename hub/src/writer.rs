@@ -722,9 +722,11 @@ impl Core {
                 match &result {
                     Ok(meta) => {
                         metrics.snapshots.fetch_add(1, Relaxed);
-                        listener.snapshot_written(cut.epoch, Ok(meta));
-                        // Folding may pass this cut now.
+                        // Folding may pass this cut now: say so before telling anyone
+                        // the snapshot is written, so that a fold requested on that
+                        // news is not skipped as "snapshot pending".
                         pending.fetch_sub(1, Relaxed);
+                        listener.snapshot_written(cut.epoch, Ok(meta));
                     }
                     // Folding stays paused (the cut state must stay rebuildable);
                     // the snapshot is retried on restart.
