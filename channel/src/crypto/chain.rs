@@ -6,9 +6,10 @@
 //! value is a canonical field element without any reduction (and an attacker cannot pick
 //! two byte strings that reduce to the same element).
 
-use ark_ff::{AdditiveGroup, BigInt, PrimeField};
+use ark_ff::AdditiveGroup;
 
-use crate::field::{Fe, fe_to_be_bytes};
+use crate::codec::num::{fe_from_be_bytes, fe_to_be_bytes};
+use crate::field::Fe;
 
 /// Length of the hashed preimage: `prev` (32) ‖ `seq` (8) ‖ `to` (4) ‖ `amount` (8).
 pub const CHAIN_PREIMAGE_LEN: usize = 32 + 8 + 4 + 8;
@@ -30,16 +31,11 @@ pub fn chain_preimage(prev: &Fe, seq: u64, to: u32, amount: u64) -> [u8; CHAIN_P
 pub fn chain_next(prev: &Fe, seq: u64, to: u32, amount: u64) -> Fe {
     let mut out: [u8; 32] = *blake3::hash(&chain_preimage(prev, seq, to, amount)).as_bytes();
     out[0] = 0;
-    // Big-endian bytes to little-endian limbs; below 2^248 < p, so no reduction (the
-    // generic `from_be_bytes_mod_order` costs more than the hash on the hub's hot path).
-    let limb = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&out[32 - 8 * (i + 1)..32 - 8 * i]);
-        u64::from_be_bytes(w)
-    };
-    let value = BigInt::new([limb(0), limb(1), limb(2), limb(3)]);
-    debug_assert!(value < Fe::MODULUS);
-    Fe::from_bigint(value).unwrap_or(CHAIN_0)
+    // Below 2^248 < p, so the canonical parse never refuses it (and, unlike the generic
+    // `from_be_bytes_mod_order`, costs less than the hash on the hub's hot path).
+    let value = fe_from_be_bytes(&out);
+    debug_assert!(value.is_some(), "2^248 < p");
+    value.unwrap_or(CHAIN_0)
 }
 
 #[cfg(test)]

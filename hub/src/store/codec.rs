@@ -21,9 +21,7 @@
 //! the channel was opened, and skipping point decompression keeps loading a million
 //! rows cheap.
 
-use ark_ff::{BigInt, PrimeField};
 use channel::crypto::PublicKey;
-use channel::field::Fe;
 use channel::ledger::ChannelRecord;
 use channel::types::{ChannelId, Epoch};
 
@@ -53,26 +51,10 @@ pub enum RowError {
     Flags,
 }
 
-/// 32 big-endian bytes of `x` (same bytes as `channel::field::fe_to_be_bytes`, without
-/// the big-integer detour).
-pub fn fe_to_be(x: &Fe) -> [u8; 32] {
-    let limbs = x.into_bigint().0; // little-endian u64 limbs
-    let mut out = [0u8; 32];
-    for (i, limb) in limbs.iter().rev().enumerate() {
-        out[i * 8..i * 8 + 8].copy_from_slice(&limb.to_be_bytes());
-    }
-    out
-}
-
-/// Parse 32 big-endian bytes, `None` if the value is not below the modulus.
-pub fn fe_from_be(bytes: &[u8; 32]) -> Option<Fe> {
-    let mut limbs = [0u64; 4];
-    for (i, limb) in limbs.iter_mut().enumerate() {
-        let at = 24 - i * 8;
-        *limb = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    }
-    Fe::from_bigint(BigInt(limbs))
-}
+/// 32 big-endian bytes of a field element, and back (`None` if not below the modulus):
+/// the binary codec's limb conversions, without the big-integer detour of
+/// `channel::field`.
+pub use channel::codec::num::{fe_from_be_bytes as fe_from_be, fe_to_be_bytes as fe_to_be};
 
 /// Encode `record` as a row reflecting every batch up to `as_of`.
 pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
@@ -210,7 +192,7 @@ impl EpochRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use channel::field::{fe_from_be_bytes, fe_to_be_bytes};
+    use channel::field::{Fe, fe_from_be_bytes, fe_to_be_bytes};
 
     fn record(seq: u64) -> ChannelRecord {
         ChannelRecord {
