@@ -333,11 +333,10 @@ impl Signature {
         if !r8.is_on_curve() {
             return Err(CryptoError::NotOnCurve);
         }
-        let mut s = [0u8; 32];
-        s.copy_from_slice(&bytes[64..]);
-        let s =
-            Scalar::from_bigint(BigInt::new(le_limbs(&s))).ok_or(CryptoError::ScalarOutOfRange)?;
-        Ok(Signature { r8, s })
+        Ok(Signature {
+            r8,
+            s: scalar_from_le(&bytes[64..])?,
+        })
     }
 
     /// Inverse of [`Signature::pack`]; rejects `S >= l`, non-canonical or off-curve `R8`.
@@ -345,12 +344,18 @@ impl Signature {
         let mut r8 = [0u8; 32];
         r8.copy_from_slice(&bytes[..32]);
         let r8 = unpack_point(&r8)?;
-        let mut s = [0u8; 32];
-        s.copy_from_slice(&bytes[32..]);
-        let s =
-            Scalar::from_bigint(BigInt::new(le_limbs(&s))).ok_or(CryptoError::ScalarOutOfRange)?;
-        Ok(Signature { r8, s })
+        Ok(Signature {
+            r8,
+            s: scalar_from_le(&bytes[32..])?,
+        })
     }
+}
+
+/// A signature's `S` from its 32 little-endian bytes; refuses `S >= l` (malleability).
+fn scalar_from_le(bytes: &[u8]) -> Result<Scalar, CryptoError> {
+    let mut s = [0u8; 32];
+    s.copy_from_slice(bytes);
+    Scalar::from_bigint(BigInt::new(le_limbs(&s))).ok_or(CryptoError::ScalarOutOfRange)
 }
 
 /// circomlibjs `packPoint`: `y` little-endian, top bit set iff `x > (p − 1)/2`.

@@ -222,11 +222,7 @@ pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
             r.checkpoint_sig = Some(d.sig);
             // A recovered table has nothing staged; keep the covered head in step.
             if c.covered.seq < d.seq {
-                c.covered = super::Head {
-                    seq: d.seq,
-                    spent: d.spent,
-                    chain: d.chain,
-                };
+                c.covered = c.record.head();
             }
         });
         assert!(found.is_some(), "debit for unknown channel {}", d.channel);

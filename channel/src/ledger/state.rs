@@ -55,6 +55,15 @@ impl ChannelRecord {
         Amount::try_from(self.available() - NetAmount::from(self.spent)).ok()
     }
 
+    /// The committed head: latest committed seq, its spent and chain.
+    pub fn head(&self) -> Head {
+        Head {
+            seq: self.seq,
+            spent: self.spent,
+            chain: self.chain,
+        }
+    }
+
     /// `D + R`: what the channel may spend in all (committed receipts only).
     pub fn available(&self) -> NetAmount {
         self.deposit + NetAmount::from(self.received)
@@ -109,15 +118,10 @@ pub struct ChannelState {
 impl ChannelState {
     /// State for a record loaded from storage (nothing staged).
     pub fn new(record: ChannelRecord) -> Self {
-        let covered = Head {
-            seq: record.seq,
-            spent: record.spent,
-            chain: record.chain,
-        };
         ChannelState {
+            covered: record.head(),
             record,
             staged: VecDeque::new(),
-            covered,
             run_len: 0,
             run_amount: 0,
         }
@@ -173,14 +177,9 @@ impl ChannelState {
             self.record.exiting,
             "only an exited channel abandons covered ranges"
         );
-        let dropped = self.staged.drain(..).map(|s| s.head.seq).collect();
-        self.run_len = 0;
-        self.run_amount = 0;
-        self.covered = Head {
-            seq: self.record.seq,
-            spent: self.record.spent,
-            chain: self.record.chain,
-        };
+        let dropped = self.staged.iter().map(|s| s.head.seq).collect();
+        self.drop_staged();
+        self.covered = self.record.head();
         dropped
     }
 

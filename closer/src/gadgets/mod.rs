@@ -196,20 +196,11 @@ pub fn div<CS: ConstraintSystem<F>>(
 
 /// A boolean variable (one constraint: `b · (b − 1) = 0`).
 pub fn alloc_bit<CS: ConstraintSystem<F>>(
-    mut cs: CS,
+    cs: CS,
     name: &str,
     value: Option<bool>,
 ) -> Result<Expr, SynthesisError> {
-    let mut cs = cs.namespace(|| name);
-    let b = alloc(&mut cs, "bit", value.map(F::from))?;
-    enforce(
-        &mut cs,
-        "booleanity",
-        &b,
-        &b.add_const(-F::ONE),
-        &Expr::zero(),
-    );
-    Ok(b)
+    alloc_boolean_value(cs, name, value.map(F::from))
 }
 
 /// A variable constrained boolean, from a raw field value (so tests can feed a non-boolean
