@@ -70,21 +70,7 @@ fn admit(c: &mut Criterion) {
     // not timed.
     let vouchers: Vec<VoucherIn> = (1..=RUN).map(|s| vin(s, 2, None)).collect();
     g.bench_function("pending", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut done = 0;
-            while done < iters {
-                let mut state = payer();
-                let n = (iters - done).min(RUN) as usize;
-                let t = Instant::now();
-                for v in &vouchers[..n] {
-                    let _ = black_box(state.admit(black_box(v), &ctx));
-                }
-                total += t.elapsed();
-                done += n as u64;
-            }
-            total
-        })
+        b.iter_custom(|iters| admit_runs(iters, &vouchers, &ctx))
     });
     // The share of `pending` that is the chain hash (BLAKE3 + field conversions).
     g.bench_function("chain_next_only", |b| {
@@ -94,23 +80,27 @@ fn admit(c: &mut Criterion) {
     let sig = a_signature();
     let signed: Vec<VoucherIn> = (1..=RUN).map(|s| vin(s, 2, Some(sig))).collect();
     g.bench_function("checkpoint_msg", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut done = 0;
-            while done < iters {
-                let mut state = payer();
-                let n = (iters - done).min(RUN) as usize;
-                let t = Instant::now();
-                for v in &signed[..n] {
-                    let _ = black_box(state.admit(black_box(v), &ctx));
-                }
-                total += t.elapsed();
-                done += n as u64;
-            }
-            total
-        })
+        b.iter_custom(|iters| admit_runs(iters, &signed, &ctx))
     });
     g.finish();
+}
+
+/// Time `iters` admissions from `vouchers` (seqs `1..=RUN`), on a fresh payer every
+/// `RUN` vouchers; building the payer is not timed.
+fn admit_runs(iters: u64, vouchers: &[VoucherIn], ctx: &AdmitContext<'_>) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let mut state = payer();
+        let n = (iters - done).min(RUN) as usize;
+        let t = Instant::now();
+        for v in &vouchers[..n] {
+            let _ = black_box(state.admit(black_box(v), ctx));
+        }
+        total += t.elapsed();
+        done += n as u64;
+    }
+    total
 }
 
 fn cover_build(c: &mut Criterion) {
