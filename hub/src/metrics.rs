@@ -126,6 +126,14 @@ pub struct Metrics {
     pub commit_failures: AtomicU64,
     /// Receipts signed.
     pub receipts_signed: AtomicU64,
+    /// Epochs cut.
+    pub epoch_cuts: AtomicU64,
+    /// Close proofs the settlement layer accepted.
+    pub closes_accepted: AtomicU64,
+    /// Close proofs refused (malformed, wrong inputs, or not verifying).
+    pub closes_refused: AtomicU64,
+    /// Latest epoch whose close was accepted (0: none).
+    pub last_closed_epoch: AtomicU64,
 }
 
 /// Why the hub closed a session (a metrics label and a close-frame reason).
@@ -185,6 +193,10 @@ impl Default for Metrics {
             verify_batch_size: Histogram::new(SIZES),
             commit_failures: AtomicU64::new(0),
             receipts_signed: AtomicU64::new(0),
+            epoch_cuts: AtomicU64::new(0),
+            closes_accepted: AtomicU64::new(0),
+            closes_refused: AtomicU64::new(0),
+            last_closed_epoch: AtomicU64::new(0),
         }
     }
 }
@@ -208,9 +220,14 @@ impl Metrics {
     /// Render every metric in the Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);
+        let _ = writeln!(
+            out,
+            "# HELP zkhub_build_info The hub's version.\n# TYPE zkhub_build_info gauge\nzkhub_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
         gauge(
             &mut out,
-            "zkhub_connections",
+            "zkhub_connections_open",
             "Open WebSocket connections.",
             self.connections.load(Relaxed),
         );
@@ -296,8 +313,53 @@ impl Metrics {
             "Receipts signed by the hub key.",
             self.receipts_signed.load(Relaxed),
         );
+        counter(
+            &mut out,
+            "zkhub_epoch_cuts_total",
+            "Epochs cut.",
+            self.epoch_cuts.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP zkhub_closes_total Close proofs submitted, by result.\n# TYPE zkhub_closes_total counter"
+        );
+        for (result, value) in [
+            ("accepted", &self.closes_accepted),
+            ("refused", &self.closes_refused),
+        ] {
+            let _ = writeln!(
+                out,
+                "zkhub_closes_total{{result=\"{result}\"}} {}",
+                value.load(Relaxed)
+            );
+        }
+        gauge(
+            &mut out,
+            "zkhub_last_closed_epoch",
+            "Latest epoch whose close the settlement layer accepted (0: none).",
+            self.last_closed_epoch.load(Relaxed) as i64,
+        );
         out
     }
+}
+
+/// Render what the hub holds now: the epoch accumulating payments and the channels
+/// in its table.
+pub fn render_state(epoch: u64, channels: usize) -> String {
+    let mut out = String::with_capacity(256);
+    gauge(
+        &mut out,
+        "zkhub_epoch",
+        "The epoch now accumulating payments.",
+        epoch as i64,
+    );
+    gauge(
+        &mut out,
+        "zkhub_channels",
+        "Channels in the hub's table.",
+        channels as i64,
+    );
+    out
 }
 
 /// Render the group-commit writer's metrics: batch sizes, commit latency (first
@@ -373,33 +435,59 @@ pub fn render_writer(w: &WriterMetrics) -> String {
         "zkhub_commit_batch_size",
         "Payments per group commit.",
         &w.batch_payments.snapshot(),
-        1.0,
+        Unit::Count,
     );
     render_snapshot(
         &mut out,
         "zkhub_commit_latency_seconds",
         "From the first request of a batch dequeued to its acks released.",
         &w.batch_us.snapshot(),
-        1e-6,
+        Unit::MicrosAsSeconds,
     );
     render_snapshot(
         &mut out,
         "zkhub_fsync_seconds",
         "Time in the durable commit (page writes and fsync) of a batch.",
         &w.commit_us.snapshot(),
-        1e-6,
+        Unit::MicrosAsSeconds,
     );
     render_snapshot(
         &mut out,
         "zkhub_commit_batch_bytes",
         "Bytes per log record.",
         &w.batch_bytes.snapshot(),
-        1.0,
+        Unit::Count,
     );
     out
 }
 
-fn render_snapshot(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot, scale: f64) {
+/// How a writer histogram's integer values map to the rendered unit.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// Rendered as they are (payments, bytes).
+    Count,
+    /// Microseconds rendered as seconds.
+    MicrosAsSeconds,
+}
+
+impl Unit {
+    /// `value` in this unit as an exact decimal (no binary float noise).
+    fn decimal(self, value: u64) -> String {
+        match self {
+            Unit::Count => value.to_string(),
+            Unit::MicrosAsSeconds => {
+                let (whole, frac) = (value / 1_000_000, value % 1_000_000);
+                if frac == 0 {
+                    return whole.to_string();
+                }
+                let frac = format!("{frac:06}");
+                format!("{whole}.{}", frac.trim_end_matches('0'))
+            }
+        }
+    }
+}
+
+fn render_snapshot(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot, unit: Unit) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
     let mut cumulative = 0;
     for (i, bound) in h.bounds.iter().enumerate() {
@@ -407,12 +495,12 @@ fn render_snapshot(out: &mut String, name: &str, help: &str, h: &HistogramSnapsh
         let _ = writeln!(
             out,
             "{name}_bucket{{le=\"{}\"}} {cumulative}",
-            *bound as f64 * scale
+            unit.decimal(*bound)
         );
     }
     cumulative += h.counts.last().copied().unwrap_or(0);
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-    let _ = writeln!(out, "{name}_sum {}", h.sum as f64 * scale);
+    let _ = writeln!(out, "{name}_sum {}", unit.decimal(h.sum));
     let _ = writeln!(out, "{name}_count {}", h.count);
 }
 
@@ -446,6 +534,16 @@ mod tests {
         assert!(out.contains("x_bucket{le=\"10\"} 2"));
         assert!(out.contains("x_bucket{le=\"+Inf\"} 3"));
         assert!(out.contains("x_count 3"));
+    }
+
+    #[test]
+    fn microsecond_bounds_render_as_exact_seconds() {
+        let u = Unit::MicrosAsSeconds;
+        assert_eq!(u.decimal(50), "0.00005");
+        assert_eq!(u.decimal(1_000_000), "1");
+        assert_eq!(u.decimal(2_500_000), "2.5");
+        assert_eq!(u.decimal(123), "0.000123");
+        assert_eq!(Unit::Count.decimal(4096), "4096");
     }
 
     #[test]

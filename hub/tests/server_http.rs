@@ -11,40 +11,9 @@ mod server_util;
 
 use std::sync::Arc;
 
-use channel::settlement::CloseVerifier;
-use channel::statement::PublicInputs;
-use hub::settlement_service::CloseBackend;
-use server_util::{Client, Payer, TestHub, http, http_get, key};
-
-struct AcceptTestProofs;
-
-impl CloseVerifier for AcceptTestProofs {
-    fn verify(&self, _inputs: &PublicInputs, proof: &[u8]) -> Result<(), String> {
-        if proof == b"proof" {
-            Ok(())
-        } else {
-            Err("not the test proof".into())
-        }
-    }
-}
-
-/// Test proof files: `{"inputs": PublicInputs, "proof": "<utf-8>"}`.
-struct JsonProofFiles(AcceptTestProofs);
-
-impl CloseBackend for JsonProofFiles {
-    fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String> {
-        #[derive(serde::Deserialize)]
-        struct File {
-            inputs: PublicInputs,
-            proof: String,
-        }
-        let f: File = serde_json::from_slice(file).map_err(|e| e.to_string())?;
-        Ok((f.inputs, f.proof.into_bytes()))
-    }
-    fn verifier(&self) -> &dyn CloseVerifier {
-        &self.0
-    }
-}
+use server_util::{
+    AcceptTestProofs, Client, JsonProofFiles, Payer, TestHub, close, hex_pk, http, http_get, key,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_metrics_and_channel_status() {
@@ -63,7 +32,7 @@ async fn healthz_metrics_and_channel_status() {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     for line in [
-        "zkhub_connections 1",
+        "zkhub_connections_open 1",
         "zkhub_sessions_bound 1",
         "zkhub_vouchers_accepted_total 3",
         "zkhub_pending_vouchers 0",
@@ -236,25 +205,100 @@ async fn exit(
     http(addr, "POST", "/operator/exit", &body).await
 }
 
-/// `POST /operator/close` of epoch `epoch` with the inputs from the hub's snapshot.
-async fn close(
-    addr: std::net::SocketAddr,
-    dir: &std::path::Path,
-    epoch: u64,
-    proof: &str,
-) -> (u16, String) {
-    let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
-    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
-    let body = serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
-    http(addr, "POST", "/operator/close", &body).await
-}
-
 /// `POST /operator/withdraw` for `channel`.
 async fn withdraw(addr: std::net::SocketAddr, channel: u32) -> (u16, String) {
     let body = format!(r#"{{"channel":{channel}}}"#);
     http(addr, "POST", "/operator/withdraw", &body).await
 }
 
-fn hex_pk(k: &channel::crypto::PrivateKey) -> String {
-    hex::encode(k.public().pack())
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_deposit_says_which_field_and_what_shape() {
+    let hub = TestHub::start().await;
+    let addr = hub.handle.local_addr();
+    for (body, says) in [
+        (
+            r#"{"pk":"deadbeef","amount":100}"#,
+            "`pk` has 8 characters; a packed public key has 64 hex characters",
+        ),
+        (r#"{"amount":100}"#, "missing field `pk`"),
+        (
+            r#"{"pk":12,"amount":100}"#,
+            "`pk` is a number, not a hex string",
+        ),
+        (
+            &format!(r#"{{"pk":"{}","amount":-5}}"#, hex_pk(&key(1))),
+            "`amount` is -5: it must be a whole number of base units",
+        ),
+        (
+            r#"{"deposits":[{"pk":"x","amount":1}]}"#,
+            "deposits[0]: `pk` has 1 characters",
+        ),
+        ("deposit please", "the body is not JSON"),
+    ] {
+        let (status, resp) = http(addr, "POST", "/operator/deposit", body).await;
+        assert_eq!(status, 400, "{body}: {resp}");
+        let v: serde_json::Value = serde_json::from_str(&resp).expect("json error");
+        let error = v["error"].as_str().expect("error text");
+        assert!(error.contains(says), "{body}: {error}");
+        assert!(
+            error.contains(r#"expected {"pk": "<packed public key"#),
+            "{error}"
+        );
+        assert!(!error.contains("untagged"), "{error}");
+    }
+    // A key of the right length that is not on the curve: the hub says so.
+    let (status, resp) = http(
+        addr,
+        "POST",
+        "/operator/deposit",
+        &format!(r#"{{"pk":"{}","amount":1}}"#, "ff".repeat(32)),
+    )
+    .await;
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("is not a Baby Jubjub public key"), "{resp}");
+    // Other routes name their shape too.
+    let (status, resp) = http(addr, "POST", "/operator/topup", r#"{"channel":1}"#).await;
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("missing field `amount`"), "{resp}");
+    assert!(
+        resp.contains(r#"{\"channel\": <id>, \"amount\": <base units>}"#),
+        "{resp}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_tells_the_hub_id_public_key_epoch_limits_and_version() {
+    let hub = TestHub::start_with(|c| c.limits.max_vouchers_per_message = 77).await;
+    let addr = hub.handle.local_addr();
+    let (status, body) = http_get(addr, "/v1/info").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["hub_id"], hub.hub_id());
+    assert_eq!(
+        v["public_key"].as_str(),
+        Some(hex::encode(hub.handle.public_key().pack()).as_str())
+    );
+    assert_eq!(v["epoch"], 1);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["limits"]["max_vouchers_per_message"], 77);
+
+    // The key verifies the receipts the hub signs.
+    let (alice, alice_key) = hub.open(1, 50).await;
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let receipt = match c.request(channel::codec::Request::Receipt).await.0 {
+        Ok(channel::codec::Reply::Receipt(r)) => r,
+        other => panic!("receipt answered {other:?}"),
+    };
+    let mut packed = [0u8; 32];
+    hex::decode_to_slice(v["public_key"].as_str().expect("hex"), &mut packed).expect("hex");
+    let pk = channel::crypto::PublicKey::unpack(&packed).expect("a key");
+    let message = channel::types::receipt_message(
+        receipt.hub_id,
+        receipt.epoch,
+        receipt.channel,
+        receipt.received,
+    );
+    pk.verify(&message, &receipt.sig)
+        .expect("the /v1/info key signs receipts");
 }

@@ -188,6 +188,8 @@ pub struct Applied {
     pub acks: Vec<(ChannelId, Seq)>,
     /// `(payee, amount, new received)` credits to release.
     pub credits: Vec<(ChannelId, Amount, Amount)>,
+    /// Vouchers the acks cover (each ack's seq advance over the committed head).
+    pub vouchers: u64,
 }
 
 /// Apply a durable batch to a table. Debits advance payers' committed heads (not
@@ -202,6 +204,7 @@ pub struct Applied {
 /// not be guessed at).
 pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
     let mut applied = Applied::default();
+    let mut vouchers = 0;
     for event in batch
         .events
         .iter()
@@ -216,6 +219,7 @@ pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
                 return; // replayed batch: already applied
             }
             assert!(d.spent >= r.spent, "spent is monotonic");
+            vouchers += d.seq - r.seq;
             r.seq = d.seq;
             r.spent = d.spent;
             r.chain = d.chain;
@@ -228,6 +232,7 @@ pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
         assert!(found.is_some(), "debit for unknown channel {}", d.channel);
         applied.acks.push((d.channel, d.seq));
     }
+    applied.vouchers = vouchers;
     for &(to, amount) in &batch.credits {
         let received = table.with_channel(to, |c| {
             c.record.received = c

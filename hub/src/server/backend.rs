@@ -181,7 +181,7 @@ struct Listener {
 impl CommitListener for Listener {
     fn committed(&self, _batch_number: u64, applied: Applied) {
         if let Some(shared) = self.shared.get().and_then(Weak::upgrade) {
-            shared.on_applied(&applied.acks, &applied.credits);
+            shared.on_applied(&applied);
         }
     }
 

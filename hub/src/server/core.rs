@@ -12,7 +12,7 @@ use channel::codec::json::{
     ChannelStatus, Credit, NewEpoch, Opening, Receipt, Reject, RpcError, ServerMessage,
 };
 use channel::crypto::PrivateKey;
-use channel::ledger::{ChannelRecord, ChannelTable, Covered, VoucherError};
+use channel::ledger::{Applied, ChannelRecord, ChannelTable, Covered, VoucherError};
 use channel::types::receipt_message;
 use channel::{ChannelId, Epoch, Fe};
 use parking_lot::Mutex;
@@ -106,9 +106,12 @@ impl Shared {
         self.epoch.fetch_max(epoch, Ordering::AcqRel);
     }
 
-    /// The writer's metrics in the Prometheus text format.
+    /// The writer's metrics and the hub's state (epoch, channel count) in the
+    /// Prometheus text format.
     pub(crate) fn extra_metrics(&self) -> String {
-        crate::metrics::render_writer(&self.writer_metrics)
+        let mut out = crate::metrics::render_state(self.epoch(), self.channels.len());
+        out.push_str(&crate::metrics::render_writer(&self.writer_metrics));
+        out
     }
 
     /// A fresh random challenge nonce (a uniformly random field element).
@@ -204,8 +207,11 @@ impl Shared {
     }
 
     /// A batch is durable: release its acks and credits.
-    pub(crate) fn on_applied(&self, acks: &[(ChannelId, u64)], credits: &[(ChannelId, u64, u64)]) {
-        for &(channel, seq) in acks {
+    pub(crate) fn on_applied(&self, applied: &Applied) {
+        self.metrics
+            .vouchers_acked
+            .fetch_add(applied.vouchers, Ordering::Relaxed);
+        for &(channel, seq) in &applied.acks {
             self.registry.to_bound(
                 channel,
                 ServerMessage::Ack(channel::codec::json::Ack { seq }),
@@ -213,7 +219,7 @@ impl Shared {
             );
         }
         let mut due = Vec::new();
-        for &(channel, amount, received) in credits {
+        for &(channel, amount, received) in &applied.credits {
             self.registry.to_channel_watchers(
                 channel,
                 ServerMessage::Credit(Credit {

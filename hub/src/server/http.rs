@@ -1,5 +1,5 @@
 //! HTTP routes on the hub's port: the WebSocket upgrade at `/v1`, `GET /healthz`,
-//! `GET /metrics`, the operator's read-only channel status `GET /v1/channels/{id}`,
+//! `GET /metrics`, the hub's public facts `GET /v1/info`, the operator's read-only channel status `GET /v1/channels/{id}`,
 //! the operator interface (`/operator/*`, see [`super::operator`]) and, optionally,
 //! a static directory at `/`.
 
@@ -36,6 +36,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/info", get(info))
         .route("/v1/channels/{id}", get(channel_status))
         .merge(super::operator::routes())
         .with_state(state);
@@ -92,6 +93,32 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// What a client needs to know before connecting: the hub id and public key (to
+/// check receipts), the epoch, the limits and the version (docs/PROTOCOL.md §11).
+async fn info(State(state): State<AppState>) -> Response {
+    let shared = &state.shared;
+    let limits = &shared.config.limits;
+    let body = serde_json::json!({
+        "hub_id": shared.config.hub_id,
+        "public_key": shared.hub_key.public(),
+        "epoch": shared.epoch(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol": 1,
+        "limits": {
+            "max_message_bytes": limits.max_message_bytes,
+            "max_vouchers_per_message": limits.max_vouchers_per_message,
+            "max_pending_count": limits.pending.max_pending_count,
+            "max_pending_amount": limits.pending.max_pending_amount,
+            "rate_per_sec": limits.rate_per_sec,
+            "rate_burst": limits.rate_burst,
+            "max_subscriptions": limits.max_subscriptions,
+            "handshake_timeout_secs": limits.handshake_timeout.as_secs(),
+            "idle_timeout_secs": limits.idle_timeout.as_secs(),
+        },
+    });
+    axum::Json(body).into_response()
 }
 
 /// The refusal for a peer the operator interface is not open to, if it is not.

@@ -14,11 +14,14 @@
 //! - [`registry`]: sessions by channel and subscription; bounded delivery.
 //! - [`verifier`]: the checkpoint signature pool.
 //! - [`core`]: shared state; verified checkpoints → writer; commits → notifications.
-//! - [`http`]: routes (`/v1`, `/healthz`, `/metrics`, `/v1/channels/{id}`, static).
+//! - [`http`]: routes (`/v1`, `/v1/info`, `/healthz`, `/metrics`, `/v1/channels/{id}`,
+//!   static).
+//! - [`body`]: operator request bodies, refused in user words.
 //! - [`operator`]: the operator interface over the in-process settlement layer.
 //! - [`rate`]: per-connection token bucket.
 
 mod accept;
+pub(crate) mod body;
 pub(crate) mod core;
 pub(crate) mod http;
 pub(crate) mod operator;
@@ -103,6 +106,11 @@ impl HubHandle {
     /// The hub's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+
+    /// The hub's public key: it signs receipts (`subscribe` checks them with it).
+    pub fn public_key(&self) -> channel::crypto::PublicKey {
+        self.shared.hub_key.public()
     }
 
     /// The in-memory channel table (read it; never mutate it from outside).
@@ -222,7 +230,13 @@ impl Hub {
                 }
             })
         };
-        info!(%local_addr, hub_id = config.hub_id, channels = shared.channels.len(), "hub started");
+        let last_closed = backend.operator.summary().await.last_accepted;
+        metrics.last_closed_epoch.store(
+            last_closed.unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let public_key = hex::encode(shared.hub_key.public().pack());
+        info!(%local_addr, hub_id = config.hub_id, %public_key, channels = shared.channels.len(), "hub started");
         Ok(HubHandle {
             local_addr,
             shared,

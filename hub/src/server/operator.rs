@@ -12,12 +12,15 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use channel::crypto::{PublicKey, Signature};
+use std::sync::atomic::Ordering::Relaxed;
+
+use channel::crypto::Signature;
 use channel::{Amount, ChannelId, Epoch};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::body::{self, BodyError};
 use super::http::{AppState, operator_refusal};
 use crate::settlement_service::OperatorError;
 
@@ -50,10 +53,10 @@ fn error(e: OperatorError) -> Response {
     (status, Json(json!({ "error": e.to_string() }))).into_response()
 }
 
-fn bad_json(e: serde_json::Error) -> Response {
+fn bad_body(e: BodyError) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        Json(json!({ "error": format!("bad request body: {e}") })),
+        Json(json!({ "error": e.to_string() })),
     )
         .into_response()
 }
@@ -80,22 +83,33 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// Extractor: an [`Operator`] request whose body is the JSON `T`.
+/// A request body type and the shape it is documented with (quoted in refusals).
+trait Shaped: DeserializeOwned {
+    const SHAPE: &'static str;
+}
+
+/// Extractor: an [`Operator`] request whose body is the JSON `T`; a malformed body
+/// gets 400 naming the field and the expected shape.
 struct OperatorJson<T>(T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for OperatorJson<T> {
+impl<T: Shaped> FromRequest<AppState> for OperatorJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        Operator::from_request_parts(&mut parts, state).await?;
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        serde_json::from_slice(&bytes)
+        let bytes = operator_body(req, state).await?;
+        body::typed(&bytes, T::SHAPE)
             .map(OperatorJson)
-            .map_err(bad_json)
+            .map_err(bad_body)
     }
+}
+
+/// The body of a request from a peer allowed to use the operator interface.
+async fn operator_body(req: Request, state: &AppState) -> Result<Bytes, Response> {
+    let (mut parts, body) = req.into_parts();
+    Operator::from_request_parts(&mut parts, state).await?;
+    Bytes::from_request(Request::from_parts(parts, body), state)
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// Amount as a JSON number or decimal string.
@@ -104,52 +118,24 @@ struct AmountArg(Amount);
 
 impl<'de> Deserialize<'de> for AmountArg {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Num(u64),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Num(n) => Ok(AmountArg(n)),
-            Raw::Str(s) => s.parse().map(AmountArg).map_err(serde::de::Error::custom),
-        }
+        body::amount_of(&Value::deserialize(d)?)
+            .map(AmountArg)
+            .map_err(|e| serde::de::Error::custom(format!("`amount` {e}")))
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DepositOne {
-    pk: PublicKey,
-    amount: AmountArg,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DepositBody {
-    Many { deposits: Vec<DepositOne> },
-    One(DepositOne),
 }
 
 /// Most deposits in one request.
 const MAX_DEPOSITS_PER_REQUEST: usize = 100_000;
 
-async fn deposit(
-    State(state): State<AppState>,
-    OperatorJson(body): OperatorJson<DepositBody>,
-) -> Reply {
-    let single = matches!(body, DepositBody::One(_));
-    let list = match body {
-        DepositBody::Many { deposits } => deposits,
-        DepositBody::One(one) => vec![one],
-    };
+async fn deposit(State(state): State<AppState>, req: Request) -> Reply {
+    let bytes = operator_body(req, &state).await?;
+    let body::Deposits { list, single } = body::deposits(&bytes).map_err(bad_body)?;
     if list.is_empty() || list.len() > MAX_DEPOSITS_PER_REQUEST {
         return Err(error(OperatorError::BadRequest(format!(
             "1 to {MAX_DEPOSITS_PER_REQUEST} deposits per request"
         ))));
     }
-    let deposits: Vec<(PublicKey, Amount)> = list.iter().map(|d| (d.pk, d.amount.0)).collect();
-    let done = state.operator.deposit(&deposits).await.map_err(error)?;
+    let done = state.operator.deposit(&list).await.map_err(error)?;
     Ok(Json(match done.as_slice() {
         [one] if single => json!({ "channel": one.channel, "amount": one.amount }),
         _ => json!({ "channels": done.iter().map(|d| d.channel).collect::<Vec<_>>() }),
@@ -161,6 +147,10 @@ async fn deposit(
 struct TopUpBody {
     channel: ChannelId,
     amount: AmountArg,
+}
+
+impl Shaped for TopUpBody {
+    const SHAPE: &'static str = r#"{"channel": <id>, "amount": <base units>}"#;
 }
 
 async fn top_up(
@@ -183,6 +173,11 @@ struct ExitBody {
     sig: Signature,
 }
 
+impl Shaped for ExitBody {
+    const SHAPE: &'static str =
+        r#"{"channel": <id>, "sig": "<packed exit signature, 128 hex characters>"}"#;
+}
+
 async fn exit(State(state): State<AppState>, OperatorJson(body): OperatorJson<ExitBody>) -> Reply {
     state
         .operator
@@ -194,6 +189,7 @@ async fn exit(State(state): State<AppState>, OperatorJson(body): OperatorJson<Ex
 
 async fn cut(State(state): State<AppState>, _: Operator) -> Reply {
     let (epoch, path) = state.operator.cut().await.map_err(error)?;
+    state.shared.metrics.epoch_cuts.fetch_add(1, Relaxed);
     state.shared.announce_epoch(epoch + 1);
     Ok(Json(
         json!({ "epoch": epoch, "snapshot": path.display().to_string() }),
@@ -202,7 +198,18 @@ async fn cut(State(state): State<AppState>, _: Operator) -> Reply {
 
 /// The body is a proof file (docs/PROOF_FORMAT.md), not JSON.
 async fn close(State(state): State<AppState>, _: Operator, body: Bytes) -> Reply {
-    let inputs = state.operator.close(&body).await.map_err(error)?;
+    let metrics = &state.shared.metrics;
+    let inputs = match state.operator.close(&body).await {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            if e.is_client_error() {
+                metrics.closes_refused.fetch_add(1, Relaxed);
+            }
+            return Err(error(e));
+        }
+    };
+    metrics.closes_accepted.fetch_add(1, Relaxed);
+    metrics.last_closed_epoch.fetch_max(inputs.epoch, Relaxed);
     Ok(Json(json!({ "accepted": true, "inputs": inputs })))
 }
 
@@ -210,6 +217,10 @@ async fn close(State(state): State<AppState>, _: Operator, body: Bytes) -> Reply
 #[serde(deny_unknown_fields)]
 struct ChannelBody {
     channel: ChannelId,
+}
+
+impl Shaped for ChannelBody {
+    const SHAPE: &'static str = r#"{"channel": <id>}"#;
 }
 
 async fn withdraw(
@@ -224,6 +235,10 @@ async fn withdraw(
 #[serde(deny_unknown_fields)]
 struct AdvanceBody {
     blocks: u64,
+}
+
+impl Shaped for AdvanceBody {
+    const SHAPE: &'static str = r#"{"blocks": <count>}"#;
 }
 
 async fn advance(

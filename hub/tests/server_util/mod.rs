@@ -389,3 +389,57 @@ pub async fn http(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Accepts a close proof equal to `b"proof"`: the Spartan verifier lives in `closer`,
+/// and these tests check the hub's plumbing around it, not the proof system.
+pub struct AcceptTestProofs;
+
+impl channel::settlement::CloseVerifier for AcceptTestProofs {
+    fn verify(
+        &self,
+        _inputs: &channel::statement::PublicInputs,
+        proof: &[u8],
+    ) -> Result<(), String> {
+        if proof == b"proof" {
+            Ok(())
+        } else {
+            Err("not the test proof".into())
+        }
+    }
+}
+
+/// Test proof files: `{"inputs": PublicInputs, "proof": "<utf-8>"}`.
+pub struct JsonProofFiles(pub AcceptTestProofs);
+
+impl hub::settlement_service::CloseBackend for JsonProofFiles {
+    fn parse(&self, file: &[u8]) -> Result<(channel::statement::PublicInputs, Vec<u8>), String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            inputs: channel::statement::PublicInputs,
+            proof: String,
+        }
+        let f: File = serde_json::from_slice(file).map_err(|e| e.to_string())?;
+        Ok((f.inputs, f.proof.into_bytes()))
+    }
+    fn verifier(&self) -> &dyn channel::settlement::CloseVerifier {
+        &self.0
+    }
+}
+
+/// `POST /operator/close` of epoch `epoch` with the inputs from the hub's snapshot.
+pub async fn close(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    epoch: u64,
+    proof: &str,
+) -> (u16, String) {
+    let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
+    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
+    let body = serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
+    http(addr, "POST", "/operator/close", &body).await
+}
+
+/// A key's packed public key, hex.
+pub fn hex_pk(k: &PrivateKey) -> String {
+    hex::encode(k.public().pack())
+}
