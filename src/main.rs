@@ -21,6 +21,8 @@ enum Command {
     Load(cli::load::LoadArgs),
     /// Operate the (modelled) settlement layer through a running hub.
     Chain(cli::chain::ChainArgs),
+    /// Make or read a channel owner's key (`key new`, `key show`).
+    Key(cli::key::KeyArgs),
     /// The whole job end to end: hub, tipping clients, epoch close, proof, payout.
     Demo(cli::demo::DemoArgs),
     /// Prove the close of an epoch from the hub's snapshot and submit it.
@@ -35,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => cli::serve::run(args),
         Command::Load(args) => cli::load::run(args),
         Command::Chain(args) => cli::chain::run(args),
+        Command::Key(args) => cli::key::run(args),
         Command::Demo(args) => cli::demo::run(args),
         Command::Close(args) => cli::close::run_close(args),
         Command::Verify(args) => cli::close::run_verify(args),

@@ -205,62 +205,6 @@ impl Report {
             .iter()
             .max_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms))
     }
-
-    /// A short readable summary.
-    pub fn summary(&self) -> String {
-        let mut s = String::new();
-        use std::fmt::Write;
-        let _ = writeln!(
-            s,
-            "payments acked   {} of {} in {:.2} s  ({:.0} payments/s)",
-            self.acked, self.planned, self.elapsed_s, self.payments_per_s
-        );
-        let l = &self.latency;
-        let _ = writeln!(
-            s,
-            "ack latency      p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
-            l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
-        );
-        let _ = writeln!(
-            s,
-            "configuration    {} connections, {} payees, sign every {}, {} vouchers/frame, rate {:?}",
-            self.config.connections,
-            self.config.payees,
-            self.config.sign_every,
-            self.config.frame_len(),
-            self.config.rate
-        );
-        if let Some(w) = &self.latency_after_warm_up {
-            let _ = writeln!(
-                s,
-                "after {WARM_UP_MS} ms     p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
-                w.p50_ms, w.p90_ms, w.p99_ms, w.p999_ms, w.max_ms
-            );
-        }
-        if let Some(w) = self.worst_slice()
-            && self.timeline.len() > 1
-        {
-            let _ = writeln!(
-                s,
-                "worst {SLICE_MS} ms      frames sent at {:.1} s: p50 {:.2} ms  p99 {:.2} ms ({} frames; all slices in the report)",
-                f64::from(w.t_ms) / 1000.0,
-                w.p50_ms,
-                w.p99_ms,
-                w.frames
-            );
-        }
-        if !self.rejected.is_empty() {
-            let _ = writeln!(s, "rejected         {:?}", self.rejected);
-        }
-        if self.connection_errors > 0 {
-            let _ = writeln!(
-                s,
-                "connection errors {} (e.g. {:?})",
-                self.connection_errors, self.error_samples
-            );
-        }
-        s
-    }
 }
 
 /// Group `(send ms, latency µs)` samples into [`SLICE_MS`] slices with percentiles.

@@ -3,6 +3,9 @@
 pub mod chain;
 pub mod close;
 pub mod demo;
+pub mod display;
+pub mod key;
 pub mod load;
+pub mod logging;
 pub mod prove;
 pub mod serve;
