@@ -156,7 +156,15 @@ fn settlement(r: &Value, info: Option<&Value>) -> Option<String> {
         out.push_str("  forced exit has begun: the hub missed a close deadline\n");
     }
     if let Some(t) = r.get("totals") {
-        let get = |k: &str| t.get(k).map(|v| v.to_string()).unwrap_or_default();
+        let get = |k: &str| match t.get(k) {
+            Some(v) if v.as_i64().is_some_and(|n| n < 0) => {
+                format!("-{}", units(v.as_i64().unwrap_or(0).unsigned_abs().into()))
+            }
+            Some(v) => v
+                .as_u64()
+                .map_or_else(|| v.to_string(), |n| units(n.into())),
+            None => "?".to_string(),
+        };
         out.push_str(&format!(
             "  deposits received {}, paid out {}, net deposits {}\n",
             get("deposits_in"),
