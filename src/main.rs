@@ -29,6 +29,8 @@ enum Command {
     Close(cli::close::CloseArgs),
     /// Check a close proof file (exit 0 when valid).
     Verify(cli::close::VerifyArgs),
+    /// Make the proving and verifier keys for an epoch size (deterministic).
+    Keys(cli::close::KeysArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => cli::demo::run(args),
         Command::Close(args) => cli::close::run_close(args),
         Command::Verify(args) => cli::close::run_verify(args),
+        Command::Keys(args) => cli::close::run_keys(args),
     }
 }

@@ -1,33 +1,38 @@
-//! Spartan2 close prover: setup, prove and verify for 16 and 64 slots (sample size 10).
-//! Witnesses come from synthetic snapshots with real keys and signatures.
+//! Spartan2 NeutronNova close prover: setup, prove and verify (key in memory) for 16 and
+//! 64 slots (sample size 10). Witnesses come from synthetic snapshots with real keys and
+//! signatures. Larger closes: `cargo run --release -p closer --example close_bench`.
 
 use std::hint::black_box;
 
-use closer::{NoProgress, keys, prover, witness};
+use closer::circuit::FoldedClose;
+use closer::verifier::{LoadedKey, verify_with_key};
+use closer::{Layout, NoProgress, keys, prover, witness};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("close");
     group.sample_size(10);
     for slots in [16usize, 64] {
+        let layout = Layout::for_slots(slots).expect("layout");
         let snapshot = closer::testing::synthetic_snapshot(1, 1, slots as u32);
         let dir = tempfile::tempdir().expect("tempdir");
         group.bench_function(format!("setup/{slots}"), |b| {
-            b.iter(|| keys::generate(black_box(slots)).expect("setup"))
+            b.iter(|| keys::generate(black_box(layout)).expect("setup"))
         });
         let (public, assignment) = witness::assignment(&snapshot).expect("snapshot");
-        keys::setup(dir.path(), slots).expect("setup");
+        let folded = FoldedClose::new(&assignment).expect("layout");
+        keys::setup(dir.path(), layout).expect("setup");
         group.bench_function(format!("prove/{slots}"), |b| {
             b.iter(|| {
-                prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress)
-                    .expect("prove")
+                prover::prove_folded(public, &folded, dir.path(), &NoProgress).expect("prove")
             })
         });
-        let proof = prover::prove_assignment(public, assignment.clone(), dir.path(), &NoProgress)
-            .expect("prove");
-        let vk = keys::verifier_key(dir.path(), slots).expect("vk");
+        let proof = prover::prove_folded(public, &folded, dir.path(), &NoProgress).expect("prove");
+        let (vk, digest) = keys::verifier_key(dir.path(), layout).expect("vk");
+        let key = LoadedKey { vk, digest };
+        verify_with_key(&proof, &key).expect("verify");
         group.bench_function(format!("verify/{slots}"), |b| {
-            b.iter(|| prover::verify_with_key(black_box(&proof), &vk).expect("verify"))
+            b.iter(|| verify_with_key(black_box(&proof), &key).expect("verify"))
         });
     }
     group.finish();

@@ -2,8 +2,11 @@
 //!
 //! `cargo run --release -p closer --example constraints`
 
-use closer::circuit::{ID_ORDER_CONSTRAINTS, num_constraints, slot_constraints};
-use closer::gadgets::{ecc, eddsa, merkle, poseidon, range};
+use closer::Layout;
+use closer::circuit::{
+    ID_ORDER_CONSTRAINTS, core_constraints, num_constraints, slot_constraints, step_constraints,
+};
+use closer::gadgets::{ecc, eddsa, poseidon, range};
 
 fn main() {
     let l = ecc::subgroup_order();
@@ -40,13 +43,16 @@ fn main() {
         "slot without Merkle share                {:>6}",
         slot_constraints()
     );
-    for slots in [2usize, 16, 64, 256, 1024] {
-        let total = num_constraints(slots);
+    for slots in [2usize, 16, 64, 256, 1024, 4096, 16384] {
+        let layout = Layout::for_slots(slots).expect("layout");
+        let (step, core) = (step_constraints(layout), core_constraints(layout));
+        let total = num_constraints(layout);
         println!(
-            "{slots:>5} slots: {total:>9} constraints, {:>5} per slot (Merkle trees {:>8}), padded to 2^{}",
+            "{slots:>5} slots = {:>4} chunks of {:>2}: step {step:>6} (padded to 2^{}), core {core:>6}, {total:>9} in all, {:>5} per slot",
+            layout.chunks,
+            layout.slots_per_chunk,
+            step.max(core).next_power_of_two().trailing_zeros(),
             total / slots,
-            2 * merkle::num_constraints(slots),
-            total.next_power_of_two().trailing_zeros()
         );
     }
 }

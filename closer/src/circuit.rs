@@ -1,94 +1,28 @@
-//! The close circuit (DESIGN.md §8), one [`SpartanCircuit`] for a fixed number of slots.
+//! The folded close (DESIGN.md §8–9): an epoch's slots cut into `M` chunks of `K`
+//! ([`Layout`]), one [`StepCircuit`] per chunk and one [`CoreCircuit`], tied together
+//! by the shared chunk table ([`ChunkTable`]). NeutronNova folds the steps and proves
+//! them with the core in one Spartan2 zero-knowledge proof.
 //!
-//! Public inputs, in order: `hub_id, epoch, n, deposits_root, balances_root`.
-//! Per slot `i` (witness `is_real, id, Ax, Ay, D, S, R, B, blind, seq, chain, R8, S_sig`):
-//!
-//! 1. `is_real` is boolean; `is_real_i ≤ is_real_(i−1)` (real slots first); ids strictly
-//!    increase among real slots: `is_real_i · (id_i − id_(i−1) − 1)` is a 32-bit number.
-//! 2. `S, R, B` are 64-bit numbers (bit decompositions), the net deposit `D` is signed
-//!    with `D + 2^64` a 65-bit number (a payee that withdrew what it was paid has
-//!    `D < 0`), and `B = D + R − S`; all of them lie in `[−2^64, 2^64)`, so the field
-//!    equation is an integer equation: no overdraft or wrap-around exists. A padding
-//!    slot has `S + R = 0` and `D = 0`, hence `D = S = R = B = 0`.
-//! 3. If `S ≠ 0`, the EdDSA-Poseidon signature `(R8, S_sig)` by `A = (Ax, Ay)` over
-//!    `Poseidon(VOUCHER, hub_id, id, seq, S, chain)` is valid ([`gadgets::eddsa`]); `A`
-//!    must be on the curve and not of small order in every slot.
-//! 4. `deposit_leaf = is_real · Poseidon(id, Ax, Ay, D)`,
-//!    `balance_leaf = is_real · Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`.
-//!
-//! Globally: `n = Σ is_real`, `Σ R = Σ S`, and both roots are binary Poseidon Merkle
+//! What the statement says is unchanged from the monolithic close: every slot obeys the
+//! slot rules ([`crate::slot`]), real slots come first with strictly increasing ids,
+//! `n = Σ is_real`, `Σ R = Σ S`, and both public roots are the binary Poseidon Merkle
 //! roots of the leaves in slot order. The native twin is `channel::statement`.
-//!
-//! One `synthesize` serves both the shape (setup: no witness) and the proof.
 
 use std::sync::Arc;
 
-use bellpepper_core::num::AllocatedNum;
-use bellpepper_core::{ConstraintSystem, SynthesisError};
-use ff::Field;
+use bellpepper_core::test_cs::TestConstraintSystem;
 use spartan2::traits::circuit::SpartanCircuit;
 
-use crate::field::{Engine, F, f_to_biguint, fe_to_f};
-use crate::gadgets::ecc::{EdwardsPoint, NativePoint};
-use crate::gadgets::eddsa::{self, SignatureWitness};
-use crate::gadgets::range::{alloc_bits, range_check};
-use crate::gadgets::{
-    Expr, alloc, alloc_boolean_value, alloc_input, enforce, enforce_equal, is_nonzero, merkle, mul,
-    poseidon,
+use crate::core_circuit::CoreCircuit;
+use crate::field::F;
+use crate::gadgets::{merkle, poseidon};
+use crate::layout::Layout;
+pub use crate::slot::{
+    AMOUNT_BITS, ID_GAP_BITS, ID_ORDER_CONSTRAINTS, NUM_PUBLIC_INPUTS, SlotAssignment,
+    slot_constraints,
 };
-
-/// Bits of an amount.
-pub const AMOUNT_BITS: usize = 64;
-/// Bits of an id gap.
-pub const ID_GAP_BITS: usize = 32;
-/// Number of public inputs.
-pub const NUM_PUBLIC_INPUTS: usize = 5;
-
-/// One slot's witness, as raw field elements (so tests can feed cheating values).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlotAssignment {
-    /// 1 for a real channel, 0 for padding.
-    pub is_real: F,
-    /// Channel id.
-    pub id: F,
-    /// Channel key.
-    pub key: NativePoint,
-    /// Net deposit `D`.
-    pub deposit: F,
-    /// Spent `S`.
-    pub spent: F,
-    /// Received `R`.
-    pub received: F,
-    /// Balance `B` (honestly `D + R − S`).
-    pub balance: F,
-    /// Blind of the balance leaf.
-    pub blind: F,
-    /// Seq of the checkpoint.
-    pub seq: F,
-    /// Chain at `seq`.
-    pub chain: F,
-    /// The checkpoint signature (a dummy where `S = 0`).
-    pub sig: SignatureWitness,
-}
-
-impl SlotAssignment {
-    /// A padding slot: no value, dummy key and signature.
-    pub fn padding() -> Self {
-        SlotAssignment {
-            is_real: F::ZERO,
-            id: F::ZERO,
-            key: NativePoint::base8(),
-            deposit: F::ZERO,
-            spent: F::ZERO,
-            received: F::ZERO,
-            balance: F::ZERO,
-            blind: F::ZERO,
-            seq: F::ZERO,
-            chain: F::ZERO,
-            sig: eddsa::dummy_signature(),
-        }
-    }
-}
+use crate::step::StepCircuit;
+use crate::table::ChunkTable;
 
 /// The full assignment: public inputs and every slot (padding included).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,286 +33,133 @@ pub struct CloseAssignment {
     pub slots: Vec<SlotAssignment>,
 }
 
-/// The close circuit over `slots` slots, with or without a witness.
+/// A close cut into chunks: the table, the step circuits and the core.
 #[derive(Clone, Debug)]
-pub struct CloseCircuit {
-    slots: usize,
-    assignment: Option<Arc<CloseAssignment>>,
+pub struct FoldedClose {
+    /// The shape.
+    pub layout: Layout,
+    /// The public inputs.
+    pub public: [F; NUM_PUBLIC_INPUTS],
+    /// The shared table.
+    pub table: Arc<ChunkTable>,
+    /// Step `c` proves chunk `c`.
+    pub steps: Vec<StepCircuit>,
+    /// The core.
+    pub core: CoreCircuit,
 }
 
-impl CloseCircuit {
-    /// The circuit's shape only (for setup).
-    pub fn blank(slots: usize) -> Self {
-        assert!(
-            slots >= 2 && slots.is_power_of_two(),
-            "slots must be a power of two ≥ 2"
+impl FoldedClose {
+    /// Cut `assignment` by its layout, with the honest table of its slots.
+    pub fn new(assignment: &CloseAssignment) -> Result<FoldedClose, crate::CloseError> {
+        let layout = Layout::for_slots(assignment.slots.len())?;
+        let table = ChunkTable::build(
+            assignment.public[0],
+            assignment.public[1],
+            layout,
+            &assignment.slots,
         );
-        CloseCircuit {
-            slots,
-            assignment: None,
+        Ok(FoldedClose::with_table(assignment, layout, table))
+    }
+
+    /// Cut `assignment` by `layout`, with any `table` (tests pass cheating tables).
+    pub fn with_table(
+        assignment: &CloseAssignment,
+        layout: Layout,
+        table: ChunkTable,
+    ) -> FoldedClose {
+        let table = Arc::new(table);
+        let steps = assignment
+            .slots
+            .chunks(layout.slots_per_chunk)
+            .enumerate()
+            .map(|(c, chunk)| StepCircuit::new(layout, c, table.clone(), chunk.into()))
+            .collect();
+        FoldedClose {
+            layout,
+            public: assignment.public,
+            core: CoreCircuit::new(layout, table.clone(), assignment.public),
+            table,
+            steps,
         }
     }
 
-    /// The circuit with a witness.
-    pub fn with_assignment(assignment: CloseAssignment) -> Self {
-        let slots = assignment.slots.len();
-        assert!(
-            slots >= 2 && slots.is_power_of_two(),
-            "slots must be a power of two ≥ 2"
-        );
-        CloseCircuit {
-            slots,
-            assignment: Some(Arc::new(assignment)),
+    /// Check every circuit against its witness with bellpepper's test system: `Ok`, or
+    /// the first unsatisfied constraint as `"step c/…"` or `"core/…"`. Slow (it records
+    /// every constraint by name): for tests and diagnostics.
+    pub fn check(&self) -> Result<(), String> {
+        match self.check_all().into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
         }
     }
 
-    /// Number of slots.
-    pub fn slots(&self) -> usize {
-        self.slots
-    }
-
-    /// Synthesize into any constraint system (Spartan2's or bellpepper's test system).
-    pub fn synthesize_into<CS: ConstraintSystem<F>>(
-        &self,
-        cs: &mut CS,
-    ) -> Result<(), SynthesisError> {
-        let a = self.assignment.as_deref();
-        let names = ["hub_id", "epoch", "n", "deposits_root", "balances_root"];
-        let mut public = Vec::with_capacity(NUM_PUBLIC_INPUTS);
-        for (i, name) in names.iter().enumerate() {
-            public.push(alloc_input(&mut *cs, name, a.map(|a| a.public[i]))?);
+    /// The first unsatisfied constraint of every circuit that has one, steps in order,
+    /// then the core.
+    pub fn check_all(&self) -> Vec<String> {
+        let mut broken = Vec::new();
+        for (c, step) in self.steps.iter().enumerate() {
+            let mut cs = TestConstraintSystem::<F>::new();
+            let result = step
+                .shared(&mut cs)
+                .and_then(|shared| step.synthesize_step(&mut cs, &shared));
+            match result {
+                Err(e) => broken.push(format!("step {c}: synthesis: {e}")),
+                Ok(()) => {
+                    if let Some(name) = cs.which_is_unsatisfied() {
+                        broken.push(format!("step {c}/{name}"));
+                    }
+                }
+            }
         }
-        let hub_id = &public[0];
-        let mut deposit_leaves = Vec::with_capacity(self.slots);
-        let mut balance_leaves = Vec::with_capacity(self.slots);
-        let (mut sum_real, mut sum_spent, mut sum_received) =
-            (Expr::zero(), Expr::zero(), Expr::zero());
-        let mut previous: Option<(Expr, Expr)> = None; // (is_real, id) of the slot before
-        for i in 0..self.slots {
-            let slot = a.map(|a| &a.slots[i]);
-            let mut cs = cs.namespace(|| format!("slot {i}"));
-            let out = synthesize_slot(&mut cs, hub_id, slot, previous.as_ref())?;
-            sum_real = sum_real.add(&out.is_real);
-            sum_spent = sum_spent.add(&out.spent);
-            sum_received = sum_received.add(&out.received);
-            deposit_leaves.push(out.deposit_leaf);
-            balance_leaves.push(out.balance_leaf);
-            previous = Some((out.is_real, out.id));
+        let mut cs = TestConstraintSystem::<F>::new();
+        let result = self
+            .core
+            .shared(&mut cs)
+            .and_then(|shared| self.core.synthesize_core(&mut cs, &shared));
+        match result {
+            Err(e) => broken.push(format!("core: synthesis: {e}")),
+            Ok(()) => {
+                if let Some(name) = cs.which_is_unsatisfied() {
+                    broken.push(format!("core/{name}"));
+                }
+            }
         }
-        enforce_equal(cs, "n = Σ is_real", &public[2], &sum_real);
-        enforce_equal(cs, "Σ R = Σ S", &sum_received, &sum_spent);
-        let deposits_root = merkle::root(cs.namespace(|| "deposit tree"), &deposit_leaves)?;
-        enforce_equal(cs, "deposits_root matches", &public[3], &deposits_root);
-        let balances_root = merkle::root(cs.namespace(|| "balance tree"), &balance_leaves)?;
-        enforce_equal(cs, "balances_root matches", &public[4], &balances_root);
-        Ok(())
+        broken
     }
 }
 
-struct SlotOutput {
-    is_real: Expr,
-    id: Expr,
-    spent: Expr,
-    received: Expr,
-    deposit_leaf: Expr,
-    balance_leaf: Expr,
+/// Constraints of one step instance of `layout` (before Spartan2 pads to a power of
+/// two): the slots, the chunk's sub-trees, the table reads and the inner-node check.
+pub fn step_constraints(layout: Layout) -> usize {
+    let (k, m) = (layout.slots_per_chunk, layout.chunks);
+    let selects = crate::table::ROW_COLUMNS + 2 * 4; // row + (sub-root, node, left, right) × 2
+    k * slot_constraints() - ID_ORDER_CONSTRAINTS
+        + 2 * merkle_constraints(k)
+        + m + 2 // one-hot bits
+        + selects * m
+        + crate::table::ROW_COLUMNS
+        + 2 * (1 + poseidon::num_constraints(2, 0) + 1)
 }
 
-fn amount<CS: ConstraintSystem<F>>(
-    cs: &mut CS,
-    name: &str,
-    value: Option<F>,
-) -> Result<Expr, SynthesisError> {
-    let value = value.map(|v| f_to_biguint(&v));
-    Ok(alloc_bits(cs.namespace(|| name), value.as_ref(), AMOUNT_BITS)?.packed)
-}
-
-/// A signed amount in `[−2^64, 2^64)`: `value + 2^64` is allocated as a 65-bit number.
-/// A value outside the range (e.g. `p − 2^65`) has no 65-bit decomposition.
-fn signed_amount<CS: ConstraintSystem<F>>(
-    cs: &mut CS,
-    name: &str,
-    value: Option<F>,
-) -> Result<Expr, SynthesisError> {
-    let offset = F::from(u64::MAX) + F::ONE; // 2^64
-    let shifted = value.map(|v| f_to_biguint(&(v + offset)));
-    let bits = alloc_bits(cs.namespace(|| name), shifted.as_ref(), AMOUNT_BITS + 1)?;
-    Ok(bits.packed.add_const(-offset))
-}
-
-fn synthesize_slot<CS: ConstraintSystem<F>>(
-    cs: &mut CS,
-    hub_id: &Expr,
-    slot: Option<&SlotAssignment>,
-    previous: Option<&(Expr, Expr)>,
-) -> Result<SlotOutput, SynthesisError> {
-    let is_real = alloc_boolean_value(&mut *cs, "is_real", slot.map(|s| s.is_real))?;
-    let id = alloc(&mut *cs, "id", slot.map(|s| s.id))?;
-    let key = EdwardsPoint::alloc(cs.namespace(|| "A"), slot.map(|s| s.key))?;
-
-    // Rule 2: S, R, B in [0, 2^64), D in [−2^64, 2^64), B = D + R − S.
-    let deposit = signed_amount(cs, "D", slot.map(|s| s.deposit))?;
-    let spent = amount(cs, "S", slot.map(|s| s.spent))?;
-    let received = amount(cs, "R", slot.map(|s| s.received))?;
-    let balance = amount(cs, "B", slot.map(|s| s.balance))?;
-    enforce_equal(
-        cs,
-        "B = D + R - S",
-        &balance,
-        &deposit.add(&received).sub(&spent),
-    );
-    // Padding carries no value: (1 − is_real)·(S + R) = 0 (both are non-negative, so
-    // each is 0) and (1 − is_real)·D = 0 (D may be negative: it needs its own check).
-    let padding = Expr::from(1).sub(&is_real);
-    enforce(
-        cs,
-        "padding has no payments",
-        &padding,
-        &spent.add(&received),
-        &Expr::zero(),
-    );
-    enforce(
-        cs,
-        "padding has no deposit",
-        &padding,
-        &deposit,
-        &Expr::zero(),
-    );
-
-    // Rule 1: real slots first, ids strictly increasing among them.
-    if let Some((prev_real, prev_id)) = previous {
-        enforce(
-            cs,
-            "real slots first",
-            &is_real,
-            &Expr::from(1).sub(prev_real),
-            &Expr::zero(),
-        );
-        let gap = mul(
-            cs.namespace(|| "id gap"),
-            "gap",
-            &is_real,
-            &id.sub(prev_id).add_const(-F::ONE),
-        )?;
-        range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
-    }
-
-    // Rule 3: the checkpoint signature, where S ≠ 0.
-    let blind = alloc(&mut *cs, "blind", slot.map(|s| s.blind))?;
-    let seq = alloc(&mut *cs, "seq", slot.map(|s| s.seq))?;
-    let chain = alloc(&mut *cs, "chain", slot.map(|s| s.chain))?;
-    let voucher = Expr::constant(fe_to_f(&channel::types::TAG_VOUCHER));
-    let msg = poseidon::poseidon(
-        cs.namespace(|| "voucher message"),
-        &[
-            voucher,
-            hub_id.clone(),
-            id.clone(),
-            seq,
-            spent.clone(),
-            chain,
-        ],
-    )?;
-    let signed = is_nonzero(cs.namespace(|| "S != 0"), &spent)?;
-    eddsa::verify(
-        cs.namespace(|| "signature"),
-        &signed,
-        &key,
-        &msg,
-        slot.map(|s| &s.sig),
-    )?;
-
-    // Rule 4: leaves.
-    let deposit_leaf = poseidon::poseidon(
-        cs.namespace(|| "deposit leaf"),
-        &[id.clone(), key.x.clone(), key.y.clone(), deposit],
-    )?;
-    let commitment = poseidon::poseidon(
-        cs.namespace(|| "balance commitment"),
-        &[spent.clone(), received.clone(), blind],
-    )?;
-    let balance_leaf = poseidon::poseidon(
-        cs.namespace(|| "balance leaf"),
-        &[id.clone(), key.x, key.y, balance, commitment],
-    )?;
-    let deposit_leaf = mul(
-        cs.namespace(|| "gated deposit leaf"),
-        "leaf",
-        &is_real,
-        &deposit_leaf,
-    )?;
-    let balance_leaf = mul(
-        cs.namespace(|| "gated balance leaf"),
-        "leaf",
-        &is_real,
-        &balance_leaf,
-    )?;
-    Ok(SlotOutput {
-        is_real,
-        id,
-        spent,
-        received,
-        deposit_leaf,
-        balance_leaf,
-    })
-}
-
-/// Constraints per slot, excluding the two Merkle trees (the first slot has no
-/// predecessor and so no ordering constraints: it costs [`ID_ORDER_CONSTRAINTS`] less).
-pub fn slot_constraints() -> usize {
-    use crate::gadgets::poseidon::num_constraints as p;
-    1 // is_real
-        + 4 * AMOUNT_BITS + 1 + 3 // amounts (D has 65 bits), B equation, padding
-        + ID_ORDER_CONSTRAINTS
-        + p(6, 1) // voucher message (the tag is a constant)
-        + 2 // S != 0
-        + eddsa::num_constraints()
-        + p(4, 0) + p(3, 0) + p(5, 0) + 2 // leaves
-}
-
-/// Constraints of the ordering rules between two consecutive slots.
-pub const ID_ORDER_CONSTRAINTS: usize = 1 + 1 + ID_GAP_BITS + 1;
-
-/// Total constraints for `slots` slots.
-pub fn num_constraints(slots: usize) -> usize {
-    slots * slot_constraints() - ID_ORDER_CONSTRAINTS + 2 + 2 * (merkle::num_constraints(slots) + 1)
-}
-
-impl SpartanCircuit<Engine> for CloseCircuit {
-    fn public_values(&self) -> Result<Vec<F>, SynthesisError> {
-        let a = self
-            .assignment
-            .as_deref()
-            .ok_or(SynthesisError::AssignmentMissing)?;
-        Ok(a.public.to_vec())
-    }
-
-    fn shared<CS: ConstraintSystem<F>>(
-        &self,
-        _: &mut CS,
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        Ok(vec![])
-    }
-
-    fn precommitted<CS: ConstraintSystem<F>>(
-        &self,
-        _: &mut CS,
-        _: &[AllocatedNum<F>],
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        Ok(vec![])
-    }
-
-    fn num_challenges(&self) -> usize {
+fn merkle_constraints(k: usize) -> usize {
+    if k == 1 {
         0
+    } else {
+        merkle::num_constraints(k)
     }
+}
 
-    fn synthesize<CS: ConstraintSystem<F>>(
-        &self,
-        cs: &mut CS,
-        _: &[AllocatedNum<F>],
-        _: &[AllocatedNum<F>],
-        _: Option<&[F]>,
-    ) -> Result<(), SynthesisError> {
-        self.synthesize_into(cs)
-    }
+/// Constraints of the core of `layout`.
+pub fn core_constraints(layout: Layout) -> usize {
+    6 + (layout.chunks - 1) * ID_ORDER_CONSTRAINTS
+}
+
+/// Constraints of a whole folded close over `layout` (all steps and the core).
+pub fn num_constraints(layout: Layout) -> usize {
+    layout.chunks * step_constraints(layout) + core_constraints(layout)
+}
+
+/// Constraints per slot, everything included (steps and core over `N` slots).
+pub fn constraints_per_slot(layout: Layout) -> f64 {
+    num_constraints(layout) as f64 / layout.slots() as f64
 }

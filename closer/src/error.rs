@@ -2,6 +2,8 @@
 
 use channel::statement::StatementError;
 
+use crate::layout::Layout;
+
 /// Why a close could not be proved or verified.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -15,8 +17,8 @@ pub enum CloseError {
         /// Channel id.
         channel: channel::ChannelId,
     },
-    /// More slots than the prover supports.
-    #[error("{0} slots exceed the supported maximum")]
+    /// No layout exists for this many slots.
+    #[error("{0} slots: not a supported size (a power of two from 2 to 2^24)")]
     TooManySlots(usize),
     /// Reading or writing the key cache failed.
     #[error("key cache {path}: {source}")]
@@ -27,12 +29,55 @@ pub enum CloseError {
         #[source]
         source: std::io::Error,
     },
+    /// A cached key file is not the key it is named as.
+    #[error("key file {path} refused: {why} (delete it to make it again)")]
+    BadKeyFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// The verifier key for a layout is not in the key directory (verifiers never make
+    /// keys: `zkhub keys` or a close on this machine does).
+    #[error(
+        "no verifier key for {layout} at {path}: make it with `zkhub keys --slots {}` (or prove a close on this machine)",
+        layout.slots()
+    )]
+    MissingKey {
+        /// The layout.
+        layout: Layout,
+        /// Where it was looked for.
+        path: std::path::PathBuf,
+    },
     /// A cached key or a proof could not be (de)serialized.
     #[error("encoding: {0}")]
     Encoding(String),
-    /// The proof file is malformed (bad magic, version, lengths or field elements).
+    /// The proof file is malformed (bad magic, lengths or field elements).
     #[error("malformed proof file: {0}")]
     Malformed(&'static str),
+    /// The proof file is of another format version.
+    #[error(
+        "proof file version {0} is not supported: this verifier reads version 2 (folded close); prove the epoch again with this zkhub"
+    )]
+    UnsupportedVersion(u16),
+    /// The file's layout is not the one the epoch's channel count calls for.
+    #[error("proof is for {got}, but an epoch with {n} channels is closed over {expected}")]
+    WrongShape {
+        /// Channels in the epoch.
+        n: u64,
+        /// The layout the epoch calls for.
+        expected: Layout,
+        /// The layout the file names.
+        got: Layout,
+    },
+    /// The proof names another verifier key than the one this verifier holds.
+    #[error("proof was made with verifier key {proof}, this verifier holds {ours}")]
+    KeyMismatch {
+        /// The digest in the proof file (hex, first 8 bytes).
+        proof: String,
+        /// The digest of the local key (hex, first 8 bytes).
+        ours: String,
+    },
     /// Spartan2 failed to set up or prove (a witness that does not satisfy the circuit
     /// shows up here).
     #[error("prover: {0}")]

@@ -1,36 +1,77 @@
-//! Spartan2 keys, cached on disk per slot count.
+//! NeutronNova keys, made by the prover side (or `zkhub keys`) and cached on disk per
+//! [`Layout`]; a verifier only ever reads them.
 //!
-//! Files are `<dir>/close-<N>-<id>.pk` and `.vk`, where `<id>` is the first 16 hex
-//! digits of the [`shape_id`]: BLAKE3 over the circuit version, the Spartan2 version, `N`
-//! and the full constraint system of the 2-slot circuit (every gadget the `N`-slot
-//! circuit is built from appears there, so any change to a constraint changes the id
-//! and old keys are never picked up). Files are written to a temporary name and renamed.
+//! Files are `<dir>/close-v2-k<K>-m<M>-<id>.pk` and `.vk`, `<id>` the first 16 hex digits
+//! of the [`shape_id`]: BLAKE3 over the circuit version, the Spartan2 version, `K`, `M`
+//! and the full constraint systems of the blank step and core circuits, so any change to
+//! a constraint changes the id and old keys are never picked up. Each file starts with a
+//! header (magic, version, kind, `K`, `M`, shape id, the verifier key's digest, body
+//! length) that is checked against what the reader expects before the body is decoded:
+//! a key saved under another layout's name is refused, not used. The verifier key's
+//! digest is BLAKE3 over its body; proof files carry it, so a proof made with another
+//! key is named as such. Files are written to a temporary name and renamed.
 
 use std::fs;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bellpepper_core::{ConstraintSystem, Index, LinearCombination, SynthesisError, Variable};
+use bincode::Options;
 use ff::PrimeField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use spartan2::spartan_zk::{SpartanProverKey, SpartanVerifierKey, SpartanZkSNARK};
-use spartan2::traits::snark::R1CSSNARKTrait;
+use spartan2::neutronnova_zk::{NeutronNovaProverKey, NeutronNovaVerifierKey, NeutronNovaZkSNARK};
+use spartan2::traits::circuit::SpartanCircuit;
 
-use crate::circuit::CloseCircuit;
+use crate::core_circuit::CoreCircuit;
 use crate::error::CloseError;
 use crate::field::{Engine, F};
+use crate::layout::Layout;
+use crate::step::StepCircuit;
 
 /// Bumped whenever the statement changes in a way the shape hash could miss.
-pub const CIRCUIT_VERSION: u32 = 1;
+pub const CIRCUIT_VERSION: u32 = 2;
 /// The Spartan2 release the keys and proofs belong to.
 pub const SPARTAN2_VERSION: &str = "0.9";
 
 /// The prover's key.
-pub type ProverKey = SpartanProverKey<Engine>;
+pub type ProverKey = NeutronNovaProverKey<Engine>;
 /// The verifier's key.
-pub type VerifierKey = SpartanVerifierKey<Engine>;
+pub type VerifierKey = NeutronNovaVerifierKey<Engine>;
 /// The SNARK.
-pub type Snark = SpartanZkSNARK<Engine>;
+pub type Snark = NeutronNovaZkSNARK<Engine>;
+/// BLAKE3 of a verifier key's body.
+pub type KeyDigest = [u8; 32];
+
+const MAGIC: [u8; 8] = *b"ZKHUBKEY";
+const FILE_VERSION: u16 = 2;
+const HEADER_LEN: usize = 8 + 2 + 1 + 1 + 4 + 4 + 32 + 32 + 8;
+
+/// Which key a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Prover = 1,
+    Verifier = 2,
+}
+
+impl Kind {
+    fn ext(self) -> &'static str {
+        match self {
+            Kind::Prover => "pk",
+            Kind::Verifier => "vk",
+        }
+    }
+}
+
+/// The bincode options of every key and proof body: bincode 1.3's `serialize` encoding
+/// (fixed-width integers, little-endian), trailing bytes refused, reads bounded.
+pub fn bincode_options(limit: u64) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_limit(limit)
+        .reject_trailing_bytes()
+}
 
 /// A constraint system that only hashes the constraints it is given.
 struct ShapeHasher {
@@ -109,19 +150,31 @@ impl ConstraintSystem<F> for ShapeHasher {
     }
 }
 
-/// The id of the `slots`-slot circuit (see the module doc).
-pub fn shape_id(slots: usize) -> [u8; 32] {
+/// The id of `layout`'s circuits (see the module doc).
+pub fn shape_id(layout: Layout) -> [u8; 32] {
     let mut cs = ShapeHasher {
         hasher: blake3::Hasher::new(),
         inputs: 0,
         aux: 0,
     };
-    cs.hasher.update(b"zkhub close circuit");
+    cs.hasher.update(b"zkhub folded close");
     cs.hasher.update(&CIRCUIT_VERSION.to_le_bytes());
     cs.hasher.update(SPARTAN2_VERSION.as_bytes());
-    cs.hasher.update(&(slots as u64).to_le_bytes());
-    CloseCircuit::blank(2)
-        .synthesize_into(&mut cs)
+    cs.hasher
+        .update(&(layout.slots_per_chunk as u64).to_le_bytes());
+    cs.hasher.update(&(layout.chunks as u64).to_le_bytes());
+    let step = StepCircuit::blank(layout);
+    let shared = step
+        .shared(&mut cs)
+        .expect("shape synthesis needs no witness");
+    step.synthesize_step(&mut cs, &shared)
+        .expect("shape synthesis needs no witness");
+    cs.hasher.update(b"core");
+    let core = CoreCircuit::blank(layout);
+    let shared = core
+        .shared(&mut cs)
+        .expect("shape synthesis needs no witness");
+    core.synthesize_core(&mut cs, &shared)
         .expect("shape synthesis needs no witness");
     let (inputs, aux) = (cs.inputs as u64, cs.aux as u64);
     cs.hasher.update(&inputs.to_le_bytes());
@@ -129,9 +182,15 @@ pub fn shape_id(slots: usize) -> [u8; 32] {
     *cs.hasher.finalize().as_bytes()
 }
 
-fn key_path(dir: &Path, slots: usize, ext: &str) -> PathBuf {
-    let id = hex::encode(&shape_id(slots)[..8]);
-    dir.join(format!("close-{slots}-{id}.{ext}"))
+/// The path of `layout`'s key of `kind` in `dir`.
+fn key_path(dir: &Path, layout: Layout, id: &[u8; 32], kind: Kind) -> PathBuf {
+    dir.join(format!(
+        "close-v2-k{}-m{}-{}.{}",
+        layout.slots_per_chunk,
+        layout.chunks,
+        hex::encode(&id[..8]),
+        kind.ext()
+    ))
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CloseError + '_ {
@@ -141,49 +200,196 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CloseError + '_ {
     }
 }
 
-fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, CloseError> {
-    match fs::read(path) {
-        Ok(bytes) => bincode::deserialize(&bytes)
-            .map(Some)
-            .map_err(|e| CloseError::Encoding(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error(path)(e)),
-    }
+fn header(kind: Kind, layout: Layout, id: &[u8; 32], digest: &KeyDigest, len: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    h.extend_from_slice(&MAGIC);
+    h.extend_from_slice(&FILE_VERSION.to_le_bytes());
+    h.push(kind as u8);
+    h.push(0);
+    h.extend_from_slice(&(layout.slots_per_chunk as u32).to_le_bytes());
+    h.extend_from_slice(&(layout.chunks as u32).to_le_bytes());
+    h.extend_from_slice(id);
+    h.extend_from_slice(digest);
+    h.extend_from_slice(&len.to_le_bytes());
+    debug_assert_eq!(h.len(), HEADER_LEN);
+    h
 }
 
-fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), CloseError> {
-    let bytes = bincode::serialize(value).map_err(|e| CloseError::Encoding(e.to_string()))?;
+/// Read a key file: `Ok(None)` if absent; its header must name `kind`, `layout` and
+/// the shape `id`, or the file is refused.
+fn read<T: DeserializeOwned>(
+    path: &Path,
+    kind: Kind,
+    layout: Layout,
+    id: &[u8; 32],
+) -> Result<Option<(T, KeyDigest)>, CloseError> {
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    let size = file.metadata().map_err(io_error(path))?.len();
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut h = [0u8; HEADER_LEN];
+    let bad = |why: &'static str| CloseError::BadKeyFile {
+        path: path.to_path_buf(),
+        why,
+    };
+    reader
+        .read_exact(&mut h)
+        .map_err(|_| bad("shorter than its header"))?;
+    if h[..8] != MAGIC || h[8..10] != FILE_VERSION.to_le_bytes() {
+        return Err(bad("not a zkhub key file of this version"));
+    }
+    if h[10] != kind as u8 {
+        return Err(bad("holds the other key (prover/verifier)"));
+    }
+    let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
+    let m = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
+    if (k, m) != (layout.slots_per_chunk, layout.chunks) {
+        return Err(bad("made for another layout (slots per chunk, chunks)"));
+    }
+    if h[20..52] != id[..] {
+        return Err(bad("made for another circuit (shape id)"));
+    }
+    let digest: KeyDigest = h[52..84].try_into().expect("32 bytes");
+    let len = u64::from_le_bytes(h[84..92].try_into().expect("8 bytes"));
+    if size != HEADER_LEN as u64 + len {
+        return Err(bad("length does not match its header"));
+    }
+    let value: T = if kind == Kind::Verifier {
+        // Small: read it whole and check its digest.
+        let mut body = Vec::with_capacity(len as usize);
+        reader.read_to_end(&mut body).map_err(io_error(path))?;
+        if *blake3::hash(&body).as_bytes() != digest {
+            return Err(bad("body does not match its digest"));
+        }
+        bincode_options(len)
+            .deserialize(&body)
+            .map_err(|e| CloseError::Encoding(format!("{}: {e}", path.display())))?
+    } else {
+        bincode_options(len)
+            .deserialize_from(reader)
+            .map_err(|e| CloseError::Encoding(format!("{}: {e}", path.display())))?
+    };
+    Ok(Some((value, digest)))
+}
+
+fn write_file(
+    path: &Path,
+    header: &[u8],
+    body: impl FnOnce(&mut dyn Write) -> Result<(), CloseError>,
+) -> Result<(), CloseError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, &bytes).map_err(io_error(&tmp))?;
+    let file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(header).map_err(io_error(&tmp))?;
+    body(&mut w)?;
+    w.flush().map_err(io_error(&tmp))?;
+    drop(w);
     fs::rename(&tmp, path).map_err(io_error(path))
 }
 
-/// Run Spartan2's setup for `slots` slots (no disk).
-pub fn generate(slots: usize) -> Result<(ProverKey, VerifierKey), CloseError> {
-    Snark::setup(CloseCircuit::blank(slots)).map_err(|e| CloseError::Prover(e.to_string()))
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CloseError> {
+    bincode_options(u64::MAX)
+        .serialize(value)
+        .map_err(|e| CloseError::Encoding(e.to_string()))
 }
 
-/// Run Spartan2's setup for `slots` slots and store both keys in `dir`.
-pub fn setup(dir: &Path, slots: usize) -> Result<(ProverKey, VerifierKey), CloseError> {
+/// Run Spartan2's NeutronNova setup for `layout` (no disk). Deterministic: the same
+/// layout gives the same keys on every machine.
+pub fn generate(layout: Layout) -> Result<(ProverKey, VerifierKey), CloseError> {
+    Snark::setup(
+        &StepCircuit::blank(layout),
+        &CoreCircuit::blank(layout),
+        layout.chunks,
+    )
+    .map_err(|e| CloseError::Prover(e.to_string()))
+}
+
+/// Keys of one layout, as [`setup`] made them.
+pub struct Keys {
+    /// The prover's key.
+    pub pk: ProverKey,
+    /// The verifier's key.
+    pub vk: VerifierKey,
+    /// BLAKE3 of the verifier key's body.
+    pub digest: KeyDigest,
+    /// Where the verifier key was written.
+    pub vk_path: PathBuf,
+    /// Size of the verifier key file.
+    pub vk_bytes: u64,
+}
+
+/// Run setup for `layout` and store both keys in `dir`.
+pub fn setup(dir: &Path, layout: Layout) -> Result<Keys, CloseError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let (pk, vk) = generate(slots)?;
-    write(&key_path(dir, slots, "pk"), &pk)?;
-    write(&key_path(dir, slots, "vk"), &vk)?;
-    Ok((pk, vk))
+    let id = shape_id(layout);
+    let (pk, vk) = generate(layout)?;
+    let vk_body = encode(&vk)?;
+    let digest = *blake3::hash(&vk_body).as_bytes();
+    let vk_path = key_path(dir, layout, &id, Kind::Verifier);
+    let vk_header = header(Kind::Verifier, layout, &id, &digest, vk_body.len() as u64);
+    write_file(&vk_path, &vk_header, |w| {
+        w.write_all(&vk_body).map_err(io_error(&vk_path))
+    })?;
+    let pk_len = bincode_options(u64::MAX)
+        .serialized_size(&pk)
+        .map_err(|e| CloseError::Encoding(e.to_string()))?;
+    let pk_path = key_path(dir, layout, &id, Kind::Prover);
+    let pk_header = header(Kind::Prover, layout, &id, &digest, pk_len);
+    write_file(&pk_path, &pk_header, |w| {
+        bincode_options(u64::MAX)
+            .serialize_into(w, &pk)
+            .map_err(|e| CloseError::Encoding(e.to_string()))
+    })?;
+    Ok(Keys {
+        pk,
+        vk,
+        digest,
+        vk_path,
+        vk_bytes: (HEADER_LEN + vk_body.len()) as u64,
+    })
 }
 
-/// The prover key for `slots` slots from `dir`, running setup if it is not cached.
-pub fn prover_key(dir: &Path, slots: usize) -> Result<ProverKey, CloseError> {
-    match read(&key_path(dir, slots, "pk"))? {
-        Some(pk) => Ok(pk),
-        None => Ok(setup(dir, slots)?.0),
+/// The prover key for `layout` and the digest of its verifier key, from `dir`, running
+/// setup if they are not cached (the prover side makes keys; see [`verifier_key`]).
+pub fn prover_key(dir: &Path, layout: Layout) -> Result<(ProverKey, KeyDigest), CloseError> {
+    let id = shape_id(layout);
+    match read(
+        &key_path(dir, layout, &id, Kind::Prover),
+        Kind::Prover,
+        layout,
+        &id,
+    )? {
+        Some(found) => Ok(found),
+        None => {
+            let keys = setup(dir, layout)?;
+            Ok((keys.pk, keys.digest))
+        }
     }
 }
 
-/// The verifier key for `slots` slots from `dir`, running setup if it is not cached.
-pub fn verifier_key(dir: &Path, slots: usize) -> Result<VerifierKey, CloseError> {
-    match read(&key_path(dir, slots, "vk"))? {
-        Some(vk) => Ok(vk),
-        None => Ok(setup(dir, slots)?.1),
-    }
+/// Whether `dir` holds both keys of `layout`.
+pub fn cached(dir: &Path, layout: Layout) -> bool {
+    let id = shape_id(layout);
+    key_path(dir, layout, &id, Kind::Prover).exists()
+        && key_path(dir, layout, &id, Kind::Verifier).exists()
+}
+
+/// The verifier key for `layout` from `dir`, and its digest. Never runs setup: a
+/// verifier handed a proof must not do work the proof chose; a missing key is
+/// [`CloseError::MissingKey`] (make it with `zkhub keys` or by proving).
+pub fn verifier_key(dir: &Path, layout: Layout) -> Result<(VerifierKey, KeyDigest), CloseError> {
+    let id = shape_id(layout);
+    let path = key_path(dir, layout, &id, Kind::Verifier);
+    read(&path, Kind::Verifier, layout, &id)?.ok_or(CloseError::MissingKey { layout, path })
+}
+
+/// Size in bytes of `layout`'s verifier key file in `dir`, if it is there.
+pub fn verifier_key_size(dir: &Path, layout: Layout) -> Option<u64> {
+    let id = shape_id(layout);
+    fs::metadata(key_path(dir, layout, &id, Kind::Verifier))
+        .ok()
+        .map(|m| m.len())
 }

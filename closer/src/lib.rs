@@ -1,32 +1,44 @@
-//! # zkhub `closer`: the close circuit and its Spartan2 prover
+//! # zkhub `closer`: the folded close circuit and its Spartan2 NeutronNova prover
 //!
 //! One zero-knowledge proof per epoch that the final balances of all channels are
-//! correct (DESIGN.md §8): R1CS gadgets ([`gadgets`]), the close circuit ([`circuit`]),
-//! the witness from an epoch snapshot ([`witness`]), proving and verifying with
-//! Spartan2's `SpartanZkSNARK` over BN254 ([`prover`]), keys cached on disk ([`keys`]),
-//! and the versioned proof file ([`proof_file`]).
+//! correct (DESIGN.md §8–9). The epoch's slots are cut into `M` chunks of `K`
+//! ([`layout`]); each chunk is an instance of one step circuit ([`step`], the slot rules
+//! of [`slot`]), a core circuit ([`core_circuit`]) checks what spans chunks, and a
+//! shared, hidden chunk table ([`table`]) ties them together. NeutronNova folds the `M`
+//! steps into one and Spartan2 proves it with the core ([`prover`], [`verifier`]).
+//! R1CS gadgets are in [`gadgets`], the witness from an epoch snapshot in [`witness`],
+//! keys cached on disk per layout in [`keys`], the versioned proof file in
+//! [`proof_file`].
 //!
 //! ```no_run
 //! # fn demo(snapshot: &channel::ledger::Snapshot) -> Result<(), closer::CloseError> {
 //! let dir = std::path::Path::new("keys");
 //! let proof = closer::prove_epoch(snapshot, dir, &closer::NoProgress)?;
 //! let bytes = proof.to_bytes();
-//! let public = closer::verify_file(&bytes, dir)?;
-//! # let _ = public; Ok(()) }
+//! let verified = closer::Verifier::new(dir).verify_file(&bytes)?;
+//! # let _ = verified; Ok(()) }
 //! ```
 
 pub mod circuit;
+pub mod core_circuit;
 pub mod error;
 pub mod field;
 pub mod gadgets;
 pub mod keys;
+pub mod layout;
 pub mod progress;
 pub mod proof_file;
 pub mod prover;
+pub mod slot;
+pub mod step;
+pub mod table;
 pub mod testing;
+pub mod verifier;
 pub mod witness;
 
 pub use error::CloseError;
+pub use layout::Layout;
 pub use progress::{NoProgress, Phase, Progress};
 pub use proof_file::CloseProof;
-pub use prover::{KeyDirVerifier, prove_epoch, verify, verify_file};
+pub use prover::prove_epoch;
+pub use verifier::{KeyDirVerifier, Verified, Verifier};

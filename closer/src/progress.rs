@@ -1,13 +1,16 @@
-//! Progress reporting for long phases (setup, witness, proving), so a CLI can draw bars.
+//! Progress reporting for long phases (keys, witness, commitments, proving), so a CLI
+//! can draw spinners with elapsed time.
 
 /// A phase of closing an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Loading or generating the proving key.
     Setup,
-    /// Checking the snapshot and computing the witness.
+    /// Checking the snapshot and computing the witness and chunk table.
     Witness,
-    /// Producing the proof.
+    /// Synthesizing and committing to every step's witness (most of the time).
+    Commit,
+    /// Folding the steps and proving the result with the core.
     Prove,
     /// Verifying the proof.
     Verify,
@@ -17,9 +20,10 @@ impl Phase {
     /// A short label.
     pub fn label(self) -> &'static str {
         match self {
-            Phase::Setup => "setup",
+            Phase::Setup => "keys",
             Phase::Witness => "witness",
-            Phase::Prove => "prove",
+            Phase::Commit => "commit",
+            Phase::Prove => "fold + prove",
             Phase::Verify => "verify",
         }
     }

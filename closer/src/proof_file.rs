@@ -1,18 +1,22 @@
 //! The close proof file: what `zkhub close` writes and `zkhub verify` and the settlement
-//! layer read. Layout (version 1, all integers little-endian; see also
+//! layer read. Layout (version 2, all integers little-endian; see also
 //! `docs/PROOF_FORMAT.md`):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `ZKHUBCLS` |
-//! | 8 | 2 | format version, `1` |
+//! | 8 | 2 | format version, `2` |
 //! | 10 | 2 | reserved, `0` |
-//! | 12 | 4 | slot count `N` (a power of two ≥ 2): selects the circuit and its keys |
-//! | 16 | 160 | public inputs, 5 × 32-byte little-endian canonical field elements: `hub_id, epoch, n, deposits_root, balances_root` |
-//! | 176 | 4 | proof length `L` |
-//! | 180 | `L` | Spartan2 0.9 `SpartanZkSNARK<Bn254Engine>`, `bincode` 1.3 default encoding |
+//! | 12 | 4 | `K`, slots per chunk |
+//! | 16 | 4 | `M`, chunks (`N = K·M` slots; must be the layout of `n`, [`Layout::for_channels`]) |
+//! | 20 | 32 | verifier key digest (BLAKE3 of the key body, [`crate::keys`]) |
+//! | 52 | 160 | public inputs, 5 × 32-byte little-endian canonical field elements: `hub_id, epoch, n, deposits_root, balances_root` |
+//! | 212 | 4 | proof length `L`, at most [`max_proof_len`] of the layout |
+//! | 216 | `L` | Spartan2 0.9 `NeutronNovaZkSNARK<Bn254Engine>`, bincode 1.3 (fixed-width integers), nothing after it |
 //!
-//! Nothing may follow the proof. `hub_id`, `epoch` and `n` must be below `2^64`; `n ≤ N`.
+//! A file is hostile until verified: the header is checked whole (magic, version,
+//! layout canonical for `n`, canonical field elements, `n`, length) before any byte of
+//! the proof is decoded, and decoding is bounded by `L` and refuses trailing bytes.
 
 use channel::field::Fe;
 use channel::statement::PublicInputs;
@@ -20,39 +24,53 @@ use ff::PrimeField;
 
 use crate::error::CloseError;
 use crate::field::{F, f_to_fe};
+use crate::keys::KeyDigest;
+use crate::layout::Layout;
 use crate::witness::public_scalars;
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"ZKHUBCLS";
 /// Current format version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Bytes before the proof.
-pub const HEADER_LEN: usize = 180;
-/// Largest proof accepted when reading (a sanity bound; real proofs are far smaller).
-pub const MAX_PROOF_LEN: usize = 64 << 20;
-/// Largest slot count accepted when reading.
-pub const MAX_SLOTS: u32 = 1 << 24;
+pub const HEADER_LEN: usize = 216;
 
-/// A close proof: the circuit size, its public inputs and the Spartan2 proof bytes.
+/// Largest proof accepted for `layout`: a fixed part (Spartan's evaluation argument and
+/// the verifier circuit's instance, ~80 KB) and the step instances' witness
+/// commitments (Hyrax rows, ~1 KB per slot of a chunk per step at most), with margin.
+pub fn max_proof_len(layout: Layout) -> usize {
+    (256 << 10) + layout.chunks * layout.slots_per_chunk * 1024
+}
+
+/// A close proof: its layout, the verifier key it was made with, its public inputs and
+/// the Spartan2 proof bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseProof {
-    /// Slot count `N` of the circuit.
-    pub slots: u32,
+    /// Chunks and slots per chunk.
+    pub layout: Layout,
+    /// Digest of the verifier key the proof was made for.
+    pub key_digest: KeyDigest,
     /// Public inputs.
     pub public: PublicInputs,
-    /// `bincode` of the Spartan2 proof.
+    /// The Spartan2 proof (bincode).
     pub snark: Vec<u8>,
 }
 
 impl CloseProof {
+    /// Slots `N = K·M`.
+    pub fn slots(&self) -> usize {
+        self.layout.slots()
+    }
+
     /// Encode as a proof file.
     pub fn to_bytes(&self) -> Vec<u8> {
-        assert!(self.slots.is_power_of_two() && self.slots >= 2);
         let mut out = Vec::with_capacity(HEADER_LEN + self.snark.len());
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&self.slots.to_le_bytes());
+        out.extend_from_slice(&(self.layout.slots_per_chunk as u32).to_le_bytes());
+        out.extend_from_slice(&(self.layout.chunks as u32).to_le_bytes());
+        out.extend_from_slice(&self.key_digest);
         for x in public_scalars(&self.public) {
             out.extend_from_slice(x.to_repr().as_ref());
         }
@@ -63,31 +81,35 @@ impl CloseProof {
         out
     }
 
-    /// Decode a proof file (structure only; see [`crate::verify`] for the proof).
+    /// Decode a proof file (structure only; see [`crate::Verifier`] for the proof).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CloseError> {
-        if bytes.len() < HEADER_LEN {
+        if bytes.len() < 10 {
             return Err(CloseError::Malformed("shorter than the header"));
         }
         if bytes[..8] != MAGIC {
-            return Err(CloseError::Malformed("bad magic"));
+            return Err(CloseError::Malformed("bad magic: not a zkhub close proof"));
         }
-        if u16::from_le_bytes([bytes[8], bytes[9]]) != VERSION {
-            return Err(CloseError::Malformed("unsupported version"));
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != VERSION {
+            return Err(CloseError::UnsupportedVersion(version));
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(CloseError::Malformed("shorter than the header"));
         }
         if bytes[10..12] != [0, 0] {
             return Err(CloseError::Malformed("reserved bytes are not zero"));
         }
-        let slots = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
-        if !slots.is_power_of_two() || !(2..=MAX_SLOTS).contains(&slots) {
-            return Err(CloseError::Malformed(
-                "slot count is not a supported power of two",
-            ));
-        }
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let layout = Layout {
+            slots_per_chunk: word(12) as usize,
+            chunks: word(16) as usize,
+        };
+        let key_digest: KeyDigest = bytes[20..52].try_into().expect("32 bytes");
         let mut fields = [Fe::from(0u64); 5];
         for (i, field) in fields.iter_mut().enumerate() {
             let mut repr = <F as PrimeField>::Repr::default();
             repr.as_mut()
-                .copy_from_slice(&bytes[16 + 32 * i..48 + 32 * i]);
+                .copy_from_slice(&bytes[52 + 32 * i..84 + 32 * i]);
             let x: F = Option::from(F::from_repr(repr))
                 .ok_or(CloseError::Malformed("non-canonical field element"))?;
             *field = f_to_fe(&x);
@@ -104,17 +126,30 @@ impl CloseProof {
             deposits_root: fields[3],
             balances_root: fields[4],
         };
-        if public.n > u64::from(slots) {
-            return Err(CloseError::Malformed("n exceeds the slot count"));
+        // The layout is a function of n: a header may not choose another.
+        let expected = Layout::for_channels(public.n)
+            .map_err(|_| CloseError::Malformed("n exceeds the largest supported epoch"))?;
+        if layout != expected {
+            return Err(CloseError::WrongShape {
+                n: public.n,
+                expected,
+                got: layout,
+            });
         }
-        let len = u32::from_le_bytes(bytes[176..180].try_into().expect("4 bytes")) as usize;
-        if len > MAX_PROOF_LEN || bytes.len() != HEADER_LEN + len {
+        let len = word(212) as usize;
+        if len > max_proof_len(layout) {
             return Err(CloseError::Malformed(
-                "proof length does not match the file",
+                "proof length exceeds the bound for its layout",
+            ));
+        }
+        if bytes.len() != HEADER_LEN + len {
+            return Err(CloseError::Malformed(
+                "proof length does not match the file (bytes missing or appended)",
             ));
         }
         Ok(CloseProof {
-            slots,
+            layout,
+            key_digest,
             public,
             snark: bytes[HEADER_LEN..].to_vec(),
         })
@@ -127,7 +162,8 @@ mod tests {
 
     fn sample() -> CloseProof {
         CloseProof {
-            slots: 4,
+            layout: Layout::for_channels(3).unwrap(),
+            key_digest: [0xab; 32],
             public: PublicInputs {
                 hub_id: 7,
                 epoch: 3,
@@ -145,42 +181,75 @@ mod tests {
         let bytes = p.to_bytes();
         assert_eq!(bytes.len(), HEADER_LEN + 5);
         assert_eq!(&bytes[..8], b"ZKHUBCLS");
-        assert_eq!(&bytes[12..16], &4u32.to_le_bytes());
-        assert_eq!(bytes[16], 7); // hub_id, little-endian
+        assert_eq!(&bytes[8..10], &2u16.to_le_bytes());
+        assert_eq!(&bytes[12..16], &2u32.to_le_bytes()); // K = 2
+        assert_eq!(&bytes[16..20], &2u32.to_le_bytes()); // M = 2
+        assert_eq!(bytes[52], 7); // hub_id, little-endian
         assert_eq!(CloseProof::from_bytes(&bytes).unwrap(), p);
     }
 
     #[test]
-    fn malformed_files_are_refused() {
+    fn malformed_headers_are_refused_before_the_proof_is_read() {
         let good = sample().to_bytes();
-        let mut cases: Vec<Vec<u8>> = Vec::new();
-        cases.push(good[..100].to_vec());
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        cases.push(("truncated header", good[..100].to_vec()));
         let mut b = good.clone();
         b[0] ^= 1;
-        cases.push(b);
+        cases.push(("bad magic", b));
         let mut b = good.clone();
-        b[8] = 2;
-        cases.push(b);
+        b[10] = 1;
+        cases.push(("reserved", b));
         let mut b = good.clone();
-        b[12] = 3; // 3 slots
-        cases.push(b);
+        b[52 + 31] = 0xff;
+        cases.push(("hub_id not canonical", b));
         let mut b = good.clone();
-        b[16 + 31] = 0xff; // hub_id not canonical
-        cases.push(b);
+        b[52 + 8] = 1;
+        cases.push(("hub_id ≥ 2^64", b));
         let mut b = good.clone();
-        b[16 + 8] = 1; // hub_id ≥ 2^64
-        cases.push(b);
+        b.push(0);
+        cases.push(("trailing byte", b));
         let mut b = good.clone();
-        b.push(0); // trailing byte
-        cases.push(b);
+        b.pop();
+        cases.push(("missing byte", b));
         let mut b = good.clone();
-        b[16 + 64] = 9; // n = 9 > 4 slots
-        cases.push(b);
-        for (i, c) in cases.iter().enumerate() {
+        b[52 + 64 + 4] = 1; // n = 2^32 + 3
+        cases.push(("n too large", b));
+        let mut b = good.clone();
+        b[212..216].copy_from_slice(&u32::MAX.to_le_bytes());
+        cases.push(("length beyond the bound", b));
+        for (name, c) in &cases {
             assert!(
                 matches!(CloseProof::from_bytes(c), Err(CloseError::Malformed(_))),
-                "case {i}"
+                "{name}: {:?}",
+                CloseProof::from_bytes(c)
             );
         }
+    }
+
+    #[test]
+    fn a_header_naming_another_layout_is_refused() {
+        // The N = 2^24 header that once made a verifier allocate 2.95 GB: refused by
+        // its header alone, since n = 3 calls for 4 slots.
+        for (k, m) in [(1u32, 1u32 << 24), (2, 4), (4, 1), (0, 0)] {
+            let mut b = sample().to_bytes();
+            b[12..16].copy_from_slice(&k.to_le_bytes());
+            b[16..20].copy_from_slice(&m.to_le_bytes());
+            assert!(
+                matches!(
+                    CloseProof::from_bytes(&b),
+                    Err(CloseError::WrongShape { .. })
+                ),
+                "K={k} M={m}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_1_is_refused_with_a_clear_message() {
+        let mut b = sample().to_bytes();
+        b[8..10].copy_from_slice(&1u16.to_le_bytes());
+        let err = CloseProof::from_bytes(&b).unwrap_err();
+        assert!(matches!(err, CloseError::UnsupportedVersion(1)), "{err}");
+        assert!(err.to_string().contains("version 2"), "{err}");
     }
 }

@@ -8,11 +8,12 @@ use channel::statement::{CloseWitness, PublicInputs, SlotWitness, net_deposit_fe
 use ff::Field;
 use num_bigint::BigUint;
 
-use crate::circuit::{CloseAssignment, SlotAssignment};
+use crate::circuit::CloseAssignment;
 use crate::error::CloseError;
 use crate::field::{F, fe_to_f};
 use crate::gadgets::ecc::NativePoint;
 use crate::gadgets::eddsa::{SignatureWitness, dummy_signature};
+use crate::slot::SlotAssignment;
 
 /// The public inputs as circuit scalars, in circuit order.
 pub fn public_scalars(public: &PublicInputs) -> [F; 5] {

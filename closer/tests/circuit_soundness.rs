@@ -9,7 +9,8 @@ use bellpepper_core::test_cs::TestConstraintSystem;
 #[allow(unused_imports)]
 use closer::circuit::AMOUNT_BITS;
 use closer::circuit::{
-    CloseAssignment, CloseCircuit, SlotAssignment, num_constraints, slot_constraints,
+    CloseAssignment, FoldedClose, SlotAssignment, core_constraints, slot_constraints,
+    step_constraints,
 };
 use closer::field::{F, f_to_fe, fe_to_f};
 use closer::gadgets::ecc::{NativePoint, subgroup_order};
@@ -18,25 +19,21 @@ use closer::witness::assignment;
 use common::*;
 use ff::{Field, PrimeField};
 use num_bigint::BigUint;
+use spartan2::traits::circuit::SpartanCircuit;
 
 fn honest3() -> CloseAssignment {
     assignment(&snapshot3()).expect("honest snapshot").1
 }
 
-fn run(a: &CloseAssignment) -> TestConstraintSystem<F> {
-    let mut cs = TestConstraintSystem::new();
-    CloseCircuit::with_assignment(a.clone())
-        .synthesize_into(&mut cs)
-        .expect("synthesis");
-    cs
+/// The folded close of `a` (honest chunk table of whatever the slots hold): `Ok` or
+/// the first unsatisfied constraint, `"step c/…"` or `"core/…"`.
+fn run(a: &CloseAssignment) -> Result<(), String> {
+    FoldedClose::new(a).expect("layout").check()
 }
 
 /// The first unsatisfied constraint, asserting there is one.
 fn broken(a: &CloseAssignment) -> String {
-    let cs = run(a);
-    cs.which_is_unsatisfied()
-        .expect("cheating witness must be rejected")
-        .to_string()
+    run(a).expect_err("cheating witness must be rejected")
 }
 
 fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
@@ -56,11 +53,19 @@ fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
 fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     let snap = snapshot3();
     let (public, a) = assignment(&snap).unwrap();
-    let cs = run(&a);
-    assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
-    // The circuit's public inputs are the native statement's, in order.
+    let folded = FoldedClose::new(&a).unwrap();
+    assert_eq!(folded.check(), Ok(()));
+    assert_eq!(
+        (folded.layout.slots_per_chunk, folded.layout.chunks),
+        (2, 2)
+    );
+    // The core's public inputs are the native statement's, in order.
     let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
     assert_eq!(public, native);
+    let mut cs = TestConstraintSystem::<F>::new();
+    let shared = folded.core.shared(&mut cs).unwrap();
+    folded.core.synthesize_core(&mut cs, &shared).unwrap();
+    assert!(cs.is_satisfied());
     assert_eq!(cs.num_inputs(), 1 + 5);
     for (i, want) in native.to_field_elements().iter().enumerate() {
         assert_eq!(f_to_fe(&cs.get_inputs()[i + 1].0), *want, "input {i}");
@@ -73,15 +78,25 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
         names,
         ["hub_id", "epoch", "n", "deposits_root", "balances_root"]
     );
+    assert_eq!(cs.num_constraints(), core_constraints(folded.layout));
+    // Each step's only public input is its chunk index.
+    for (c, step) in folded.steps.iter().enumerate() {
+        let mut cs = TestConstraintSystem::<F>::new();
+        let shared = step.shared(&mut cs).unwrap();
+        step.synthesize_step(&mut cs, &shared).unwrap();
+        assert!(cs.is_satisfied());
+        assert_eq!(cs.num_inputs(), 1 + 1);
+        assert_eq!(cs.get_inputs()[1].0, F::from(c as u64));
+        assert_eq!(cs.num_constraints(), step_constraints(folded.layout));
+    }
     // Constraint counts, pinned.
-    assert_eq!(cs.num_constraints(), num_constraints(4));
     println!(
-        "constraints per slot (excluding Merkle): {}",
-        slot_constraints()
+        "constraints per slot (excluding Merkle): {}; per step of {}: {}",
+        slot_constraints(),
+        folded.layout,
+        step_constraints(folded.layout)
     );
-    println!("constraints for 4 slots: {}", num_constraints(4));
     assert_eq!(slot_constraints(), 4574);
-    assert_eq!(num_constraints(4), 4 * 4574 - 35 + 2 + 2 * (3 * 240 + 1));
 }
 
 #[test]
@@ -90,8 +105,7 @@ fn a_negative_net_deposit_satisfies_and_matches_the_native_statement() {
     let snap = snapshot3_after_withdrawal();
     let (public, a) = assignment(&snap).unwrap();
     assert_eq!(a.slots[1].deposit, -F::from(20u64));
-    let cs = run(&a);
-    assert!(cs.is_satisfied(), "{:?}", cs.which_is_unsatisfied());
+    assert_eq!(run(&a), Ok(()));
     let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
     assert_eq!(public, native);
     assert_ne!(
@@ -111,7 +125,7 @@ fn a_net_deposit_below_minus_2_pow_64_is_rejected() {
     s.received += two64 + F::ONE;
     // D is its 65 bits minus 2^64 in the circuit (no packing constraint to dodge): a
     // value below −2^64 cannot be expressed, and what the bits do express breaks B.
-    assert_eq!(broken(&a), "slot 1/B = D + R - S");
+    assert_eq!(broken(&a), "step 0/slot 1/B = D + R - S");
 }
 
 #[test]
@@ -123,7 +137,7 @@ fn overdraft_is_rejected() {
     s.sig = sign(1, 1, s.seq.to_repr().as_ref()[0] as u64, 106, s.chain);
     s.balance = s.deposit + s.received - s.spent; // p − 1
     a.slots[1].received += F::from(76u64); // keep Σ R = Σ S
-    assert!(broken(&a).starts_with("slot 0/B = D + R - S"));
+    assert!(broken(&a).starts_with("step 0/slot 0/B = D + R - S"));
 }
 
 #[test]
@@ -132,8 +146,7 @@ fn value_that_wraps_the_field_is_rejected() {
     let mut a = honest3();
     a.slots[0].spent = -F::ONE;
     a.slots[0].balance = a.slots[0].deposit + a.slots[0].received + F::ONE;
-    let cs = run(&a);
-    assert!(!cs.is_satisfied());
+    assert!(run(&a).is_err());
     // Amounts *are* their 64 bits in the circuit (no packing constraint to dodge), so a
     // value of 2^64 or more cannot even be expressed; see `range` for the bit gadget.
 }
@@ -142,14 +155,14 @@ fn value_that_wraps_the_field_is_rejected() {
 fn forged_signature_is_rejected() {
     let mut a = honest3();
     a.slots[0].sig.s = (&a.slots[0].sig.s + 1u32) % subgroup_order();
-    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+    assert!(broken(&a).starts_with("step 0/slot 0/signature/S*Base8 = R8 + h*8A"));
 }
 
 #[test]
 fn spending_without_signature_is_rejected() {
     let mut a = honest3();
     a.slots[0].sig = closer::gadgets::eddsa::dummy_signature();
-    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+    assert!(broken(&a).starts_with("step 0/slot 0/signature/S*Base8 = R8 + h*8A"));
 }
 
 #[test]
@@ -160,7 +173,7 @@ fn inflated_spent_with_an_old_signature_is_rejected() {
     a.slots[0].balance -= F::ONE;
     a.slots[1].received += F::ONE;
     a.slots[1].balance += F::ONE;
-    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+    assert!(broken(&a).starts_with("step 0/slot 0/signature/S*Base8 = R8 + h*8A"));
 }
 
 #[test]
@@ -169,7 +182,7 @@ fn malleable_signature_s_plus_l_is_rejected() {
     let s = &mut a.slots[0];
     s.sig.s += subgroup_order();
     let why = broken(&a);
-    assert!(why.starts_with("slot 0/signature/"), "{why}");
+    assert!(why.starts_with("step 0/slot 0/signature/"), "{why}");
 }
 
 #[test]
@@ -178,7 +191,7 @@ fn signature_by_another_key_is_rejected() {
     let s = &a.slots[0];
     let seq = 1;
     a.slots[0].sig = sign(9, 1, seq, 30, s.chain);
-    assert!(broken(&a).starts_with("slot 0/signature/S*Base8 = R8 + h*8A"));
+    assert!(broken(&a).starts_with("step 0/slot 0/signature/S*Base8 = R8 + h*8A"));
 }
 
 #[test]
@@ -186,17 +199,17 @@ fn sum_mismatch_is_rejected() {
     let mut a = honest3();
     a.slots[1].received += F::ONE;
     a.slots[1].balance += F::ONE;
-    assert_eq!(broken(&a), "Σ R = Σ S");
+    assert_eq!(broken(&a), "core/Σ R = Σ S");
 }
 
 #[test]
 fn ids_out_of_order_or_duplicated_are_rejected() {
     let mut a = honest3();
     a.slots.swap(0, 1);
-    assert!(broken(&a).starts_with("slot 1/id gap range"));
+    assert!(broken(&a).starts_with("step 0/slot 1/id gap range"));
     let mut a = honest3();
     a.slots[1].id = a.slots[0].id;
-    assert!(broken(&a).starts_with("slot 1/id gap range"));
+    assert!(broken(&a).starts_with("step 0/slot 1/id gap range"));
 }
 
 #[test]
@@ -204,31 +217,31 @@ fn padding_slot_carrying_value_is_rejected() {
     let mut a = honest3();
     a.slots[3].deposit = F::from(5u64);
     a.slots[3].balance = F::from(5u64);
-    assert_eq!(broken(&a), "slot 3/padding has no deposit");
+    assert_eq!(broken(&a), "step 1/slot 1/padding has no deposit");
     // With signed deposits, D + S + R = 0 no longer means "empty": D = −5, R = 5 would
     // hide 5 of received in a padding slot (B = 0); each is checked on its own.
     let mut a = honest3();
     a.slots[3].deposit = -F::from(5u64);
     a.slots[3].received = F::from(5u64);
-    assert_eq!(broken(&a), "slot 3/padding has no payments");
+    assert_eq!(broken(&a), "step 1/slot 1/padding has no payments");
     let mut a = honest3();
     a.slots[3].deposit = -F::from(5u64);
     a.slots[3].spent = F::from(5u64);
     a.slots[3].balance = -F::from(10u64);
-    assert!(!run(&a).is_satisfied());
+    assert!(run(&a).is_err());
 }
 
 #[test]
 fn is_real_must_be_boolean_and_real_slots_come_first() {
     let mut a = honest3();
     a.slots[0].is_real = F::from(2u64);
-    assert!(broken(&a).starts_with("slot 0/is_real/"));
+    assert!(broken(&a).starts_with("step 0/slot 0/is_real/"));
     // Slots: real, real, padding, real (an empty channel with a larger id).
     let mut a = honest3();
     a.slots[2] = SlotAssignment::padding();
     a.slots[3].is_real = F::ONE;
     a.slots[3].id = F::from(10u64);
-    assert_eq!(broken(&a), "slot 3/real slots first");
+    assert_eq!(broken(&a), "step 1/slot 1/real slots first");
 }
 
 #[test]
@@ -236,17 +249,17 @@ fn wrong_public_inputs_are_rejected() {
     let base = honest3();
     let mut a = base.clone();
     a.public[3] += F::ONE;
-    assert_eq!(broken(&a), "deposits_root matches");
+    assert_eq!(broken(&a), "core/deposits_root matches");
     let mut a = base.clone();
     a.public[4] += F::ONE;
-    assert_eq!(broken(&a), "balances_root matches");
+    assert_eq!(broken(&a), "core/balances_root matches");
     let mut a = base.clone();
     a.public[2] += F::ONE;
-    assert_eq!(broken(&a), "n = Σ is_real");
+    assert_eq!(broken(&a), "core/n = Σ is_real");
     // hub_id is bound through the voucher message: another hub's signatures do not verify.
     let mut a = base;
     a.public[0] += F::ONE;
-    assert!(broken(&a).starts_with("slot 0/signature/"));
+    assert!(broken(&a).starts_with("step 0/slot 0/signature/"));
 }
 
 #[test]
@@ -258,7 +271,7 @@ fn padding_slot_leaf_is_zero_and_cannot_be_faked() {
     a.slots[3].id = F::from(10u64);
     let why = broken(&a);
     assert!(
-        why == "n = Σ is_real" || why == "deposits_root matches",
+        why == "core/n = Σ is_real" || why == "core/deposits_root matches",
         "{why}"
     );
 }

@@ -44,6 +44,18 @@ pub struct VerifyArgs {
 
 fn latest_epoch(data: &std::path::Path) -> anyhow::Result<u64> {
     let dir = data.join("epochs");
+    anyhow::ensure!(
+        data.exists(),
+        "no hub data at {}: start a hub with `zkhub serve --data {}` (or pass --data)",
+        data.display(),
+        data.display()
+    );
+    if !dir.exists() {
+        anyhow::bail!(
+            "no epoch has been cut yet in {}: cut one first with `zkhub chain cut`",
+            data.display()
+        );
+    }
     let mut best = None;
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
@@ -89,25 +101,52 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
     });
     std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     println!(
-        "proof written to {} ({} bytes, {} slots) in {:.1} s",
+        "proof written to {} ({} bytes, {}) in {:.1} s",
         out.display(),
         bytes.len(),
-        proof.slots,
+        proof.layout,
         started.elapsed().as_secs_f64()
     );
     if args.no_submit {
         return Ok(());
     }
     let url = format!("{}/operator/close", args.hub.trim_end_matches('/'));
-    let mut response = ureq::post(&url)
+    let spinner = CloserBars::spinner("submitting the close to the settlement layer");
+    let response = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
         .header("content-type", "application/octet-stream")
-        .send(&bytes[..])
-        .with_context(|| {
-            format!("submitting to {url} (is `zkhub serve` running? use --no-submit to skip)")
-        })?;
-    let answer: serde_json::Value = response.body_mut().read_json()?;
-    println!("settlement layer: {answer}");
+        .send(&bytes[..]);
+    spinner.finish_and_clear();
+    let mut response = response.with_context(|| {
+        format!("submitting to {url} (is `zkhub serve` running? use --no-submit to skip)")
+    })?;
+    let status = response.status();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("the settlement layer refused the close (HTTP {status}): {body}");
+    }
+    match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(answer) => println!("{}", describe_close_reply(&answer)),
+        Err(_) => println!("settlement layer: {body}"),
+    }
     Ok(())
+}
+
+/// The settlement layer's reply to a close, in words.
+fn describe_close_reply(answer: &serde_json::Value) -> String {
+    let field = |k: &str| {
+        answer
+            .get(k)
+            .map(|v| v.to_string().trim_matches('"').to_string())
+    };
+    match (field("epoch"), field("balances_root")) {
+        (Some(epoch), Some(root)) => format!(
+            "settlement layer accepted the close of epoch {epoch}: balances root {root} is now on record; channels can withdraw against it"
+        ),
+        _ => format!("settlement layer accepted the close: {answer}"),
+    }
 }
 
 /// Run `zkhub verify`: exit 0 when the proof is valid for its public inputs.
@@ -116,19 +155,75 @@ pub fn run_verify(args: VerifyArgs) -> anyhow::Result<()> {
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let keys = args.keys.unwrap_or_else(default_keys_dir);
     let started = Instant::now();
-    match closer::verify_file(&bytes, &keys) {
-        Ok(public) => {
+    let spinner = CloserBars::spinner("verify: loading the key and checking the proof");
+    let outcome = closer::Verifier::new(&keys).verify_file(&bytes);
+    spinner.finish_and_clear();
+    match outcome {
+        Ok(v) => {
+            let p = &v.public;
             println!(
-                "valid: hub {} epoch {} with {} channels, deposits root {}, balances root {} ({:.0} ms)",
-                public.hub_id,
-                public.epoch,
-                public.n,
-                channel::field::fe_to_dec(&public.deposits_root),
-                channel::field::fe_to_dec(&public.balances_root),
+                "valid close proof ({:.0} ms, key loading included)",
                 started.elapsed().as_secs_f64() * 1e3
+            );
+            println!("  hub            {}", p.hub_id);
+            println!("  epoch          {}", p.epoch);
+            println!("  channels       {} in {}", p.n, v.layout);
+            println!(
+                "  deposits root  {}",
+                channel::field::fe_to_dec(&p.deposits_root)
+            );
+            println!(
+                "  balances root  {}",
+                channel::field::fe_to_dec(&p.balances_root)
+            );
+            println!(
+                "  verifier key   {} ({})",
+                hex::encode(&v.key_digest[..8]),
+                keys.display()
             );
             Ok(())
         }
         Err(e) => anyhow::bail!("invalid proof: {e}"),
     }
+}
+
+/// Make the proving and verifier keys for an epoch size.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Channels in the epoch (the layout follows from it).
+    #[arg(long, conflicts_with = "slots")]
+    pub channels: Option<u64>,
+    /// Slots (a power of two); default 1,024.
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Key directory (default: $ZKHUB_KEYS or ~/.cache/zkhub/keys).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+}
+
+/// Run `zkhub keys`: setup is deterministic, so anyone gets the same verifier key.
+pub fn run_keys(args: KeysArgs) -> anyhow::Result<()> {
+    let layout = match (args.channels, args.slots) {
+        (Some(n), _) => closer::Layout::for_channels(n)?,
+        (None, Some(slots)) => closer::Layout::for_slots(slots)?,
+        (None, None) => closer::Layout::for_slots(1024)?,
+    };
+    let dir = args.keys.unwrap_or_else(default_keys_dir);
+    let started = Instant::now();
+    let spinner = CloserBars::spinner(&format!("keys: setup for {layout}"));
+    let keys = closer::keys::setup(&dir, layout);
+    spinner.finish_and_clear();
+    let keys = keys?;
+    println!(
+        "keys for {layout} in {} ({:.1} s)",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  verifier key   {} ({:.1} MB), digest {}",
+        keys.vk_path.display(),
+        keys.vk_bytes as f64 / 1e6,
+        hex::encode(keys.digest)
+    );
+    Ok(())
 }

@@ -3,7 +3,8 @@
 //! A hub on loopback in a temporary directory; fans and creators deposit on the
 //! (modelled) settlement layer; tipping clients stream payments over real WebSockets
 //! (pre-signed vouchers, a checkpoint every `sign_every`); a few fans request exit;
-//! the epoch is cut; the closer proves the close in one Spartan2 zero-knowledge proof;
+//! the epoch is cut; the closer proves the close in one Spartan2 zero-knowledge proof (NeutronNova folds
+//! the chunks of the epoch into it);
 //! the proof is verified and settled; the exiting fans withdraw, and so does a creator,
 //! cashing out what it was paid (its net deposit goes below zero); a summary checks
 //! that Σ payouts + Σ remaining balances = Σ deposits.
@@ -26,13 +27,11 @@ use super::prove::{CloserBackend, CloserBars, default_keys_dir};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Fans (paying channels, one WebSocket connection each). Fans + creators is the
-    /// number of channels the close proves: the default, 512, peaks at about 12 GB on
-    /// the first run (key setup), 6.5 GB after; `--fans 1000 --creators 20` (1,024
-    /// slots) needs about 23 GB.
-    #[arg(long, default_value_t = 500)]
+    /// number of channels the close proves (the default, 1,020, in 1,024 slots).
+    #[arg(long, default_value_t = 1000)]
     pub fans: usize,
     /// Creators (receiving channels).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 20)]
     pub creators: usize,
     /// Payments in total.
     #[arg(long, default_value_t = 1_000_000)]
@@ -191,12 +190,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     .await??;
     let prove_time = prove_started.elapsed();
     let bytes = proof.to_bytes();
+    // Verified as a stranger would: a fresh verifier loads the key from disk.
     let verify_started = Instant::now();
     let keys_for_verify = keys.clone();
-    let proof_for_verify = proof.clone();
-    tokio::task::spawn_blocking(move || closer::verify(&proof_for_verify, &keys_for_verify))
-        .await??;
+    let bytes_for_verify = bytes.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        closer::Verifier::new(keys_for_verify).verify_file(&bytes_for_verify)
+    })
+    .await??;
     let verify_time = verify_started.elapsed();
+    let vk_bytes = closer::keys::verifier_key_size(&keys, verified.layout).unwrap_or(0);
     let accepted = hub
         .operator()
         .close(&bytes)
@@ -233,7 +236,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let batches = commit_batches(&hub.http_url()).await;
     hub.shutdown().await.context("stopping the hub")?;
 
-    let constraints = closer::circuit::num_constraints(proof.slots as usize);
+    let constraints = closer::circuit::num_constraints(proof.layout);
     let l = &report.latency;
     println!();
     println!("── summary ─────────────────────────────────────────────────────────");
@@ -249,18 +252,23 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         println!("commit batches   {n} group commits, {avg:.0} payments each on average");
     }
     println!(
-        "close            epoch {epoch}: {} channels in {} slots, {} constraints ({} per slot)",
+        "close            epoch {epoch}: {} channels in {}, {} constraints ({} per slot), folded",
         snapshot.channels.len(),
-        proof.slots,
+        proof.layout,
         constraints,
-        constraints / proof.slots as usize
+        constraints / proof.slots()
     );
     println!(
-        "proof            prove {:.1} s, verify {:.0} ms, {} KB; settlement accepted balances root {}…",
+        "proof            prove {:.1} s, verify {:.0} ms (key loading included, {:.1} MB key), {} KB",
         prove_time.as_secs_f64(),
         verify_time.as_secs_f64() * 1e3,
+        vk_bytes as f64 / 1e6,
         bytes.len().div_ceil(1024),
-        &channel::field::fe_to_dec(&accepted.balances_root)[..12]
+    );
+    println!(
+        "settlement       accepted balances root {}…; peak memory {}",
+        &channel::field::fe_to_dec(&accepted.balances_root)[..12],
+        peak_rss().map_or("unknown".into(), |m| format!("{:.1} GB", m / 1024.0))
     );
     println!(
         "withdrawals      {} channels paid {}: {:?}",
@@ -291,6 +299,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "not every payment was acknowledged"
     );
     Ok(())
+}
+
+/// This process's peak resident memory in MiB (`VmHWM`), where `/proc` has it.
+pub fn peak_rss() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// (group commits, mean payments per commit) from the hub's Prometheus metrics.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use channel::settlement::CloseVerifier;
 use channel::statement::PublicInputs;
@@ -51,52 +52,48 @@ pub fn default_keys_dir() -> PathBuf {
     PathBuf::from("zkhub-keys")
 }
 
-/// indicatif bars for the closer's phases (a spinner when a phase has no known total).
+/// Spinners with elapsed time for the closer's phases (Spartan2 reports nothing inside
+/// a phase); on a terminal they tick, elsewhere each phase prints a line when it ends.
 #[derive(Default)]
 pub struct CloserBars {
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Mutex<Option<(ProgressBar, Instant)>>,
+}
+
+impl CloserBars {
+    /// A ticking spinner with `message` and elapsed time (hidden when stderr is not a
+    /// terminal).
+    pub fn spinner(message: &str) -> ProgressBar {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b.set_message(message.to_string());
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    }
 }
 
 impl closer::Progress for CloserBars {
-    fn start(&self, phase: Phase, total: u64) {
-        let bar = if total > 0 {
-            let b = ProgressBar::new(total);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>22.bold} [{bar:32.cyan/blue}] {pos}/{len} {elapsed}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b
-        } else {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{prefix:>22.bold} {spinner} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            b.enable_steady_tick(std::time::Duration::from_millis(120));
-            b
-        };
-        bar.set_prefix(format!("close: {}", phase.label()));
+    fn start(&self, phase: Phase, _total: u64) {
+        let bar = CloserBars::spinner(&format!("close: {}", phase.label()));
         if let Ok(mut guard) = self.bar.lock() {
-            *guard = Some(bar);
+            *guard = Some((bar, Instant::now()));
         }
     }
 
-    fn advance(&self, _phase: Phase, units: u64) {
-        if let Ok(guard) = self.bar.lock()
-            && let Some(bar) = guard.as_ref()
-        {
-            bar.inc(units);
-        }
-    }
+    fn advance(&self, _phase: Phase, _units: u64) {}
 
-    fn finish(&self, _phase: Phase) {
+    fn finish(&self, phase: Phase) {
         if let Ok(mut guard) = self.bar.lock()
-            && let Some(bar) = guard.take()
+            && let Some((bar, started)) = guard.take()
         {
-            bar.finish();
+            bar.finish_and_clear();
+            println!(
+                "close: {:<14} {:>6.1} s",
+                phase.label(),
+                started.elapsed().as_secs_f64()
+            );
         }
     }
 }

@@ -1,0 +1,147 @@
+//! The core circuit: what spans chunks, over the shared chunk table ([`crate::table`]).
+//!
+//! Public values, in order: `hub_id, epoch, n, deposits_root, balances_root` (the
+//! settlement layer's five inputs; nothing per chunk is public). It enforces:
+//!
+//! - the table's `hub_id` and `epoch` are the public ones (every step reads `hub_id`
+//!   from the table, so every chunk is bound to this hub and epoch);
+//! - `n = Σ count` and `Σ net = 0` (`Σ R = Σ S` across chunks; each chunk's net stays
+//!   hidden in the table);
+//! - the roots are `node[1]` of both trees (the steps check every inner node);
+//! - across each chunk boundary, the slot order rules: real slots first
+//!   (`first_real_j · (1 − last_real_(j−1)) = 0`) and ids strictly increasing
+//!   (`first_real_j · (first_id_j − last_id_(j−1) − 1)` is a 32-bit number).
+
+use std::sync::Arc;
+
+use bellpepper_core::num::AllocatedNum;
+use bellpepper_core::{ConstraintSystem, SynthesisError};
+use ff::Field;
+use spartan2::traits::circuit::SpartanCircuit;
+
+use crate::field::{Engine, F};
+use crate::gadgets::range::range_check;
+use crate::gadgets::{Expr, alloc_input, enforce, enforce_equal, mul};
+use crate::layout::Layout;
+use crate::slot::{ID_GAP_BITS, NUM_PUBLIC_INPUTS};
+use crate::table::{ChunkTable, alloc_table, table_vars};
+
+/// Names of the public inputs, in order.
+pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
+    ["hub_id", "epoch", "n", "deposits_root", "balances_root"];
+
+/// The core of a folded close, with or without a witness.
+#[derive(Clone, Debug)]
+pub struct CoreCircuit {
+    layout: Layout,
+    witness: Option<(Arc<ChunkTable>, [F; NUM_PUBLIC_INPUTS])>,
+}
+
+impl CoreCircuit {
+    /// The shape only.
+    pub fn blank(layout: Layout) -> Self {
+        CoreCircuit {
+            layout,
+            witness: None,
+        }
+    }
+
+    /// The core over `table` with `public` inputs.
+    pub fn new(layout: Layout, table: Arc<ChunkTable>, public: [F; NUM_PUBLIC_INPUTS]) -> Self {
+        CoreCircuit {
+            layout,
+            witness: Some((table, public)),
+        }
+    }
+
+    /// Everything the core enforces, after the table is allocated.
+    pub fn synthesize_core<CS: ConstraintSystem<F>>(
+        &self,
+        cs: &mut CS,
+        shared: &[AllocatedNum<F>],
+    ) -> Result<(), SynthesisError> {
+        let table = table_vars(self.layout, shared)?;
+        let public = PUBLIC_INPUT_NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| alloc_input(&mut *cs, name, self.witness.as_ref().map(|w| w.1[i])))
+            .collect::<Result<Vec<_>, _>>()?;
+        enforce_equal(cs, "hub_id matches the table", &table.hub_id, &public[0]);
+        enforce_equal(cs, "epoch matches the table", &table.epoch, &public[1]);
+        let count = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.count.clone())));
+        enforce_equal(cs, "n = Σ is_real", &public[2], &count);
+        let net = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.net.clone())));
+        enforce_equal(cs, "Σ R = Σ S", &net, &Expr::zero());
+        enforce_equal(
+            cs,
+            "deposits_root matches",
+            &public[3],
+            &table.deposit_nodes[1],
+        );
+        enforce_equal(
+            cs,
+            "balances_root matches",
+            &public[4],
+            &table.balance_nodes[1],
+        );
+        for j in 1..self.layout.chunks {
+            let (before, row) = (&table.rows[j - 1], &table.rows[j]);
+            let mut cs = cs.namespace(|| format!("boundary {j}"));
+            enforce(
+                &mut cs,
+                "real slots first",
+                &row.first_real,
+                &Expr::from(1).sub(&before.last_real),
+                &Expr::zero(),
+            );
+            let gap = mul(
+                cs.namespace(|| "id gap"),
+                "gap",
+                &row.first_real,
+                &row.first_id.sub(&before.last_id).add_const(-F::ONE),
+            )?;
+            range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
+        }
+        Ok(())
+    }
+}
+
+impl SpartanCircuit<Engine> for CoreCircuit {
+    fn public_values(&self) -> Result<Vec<F>, SynthesisError> {
+        let (_, public) = self
+            .witness
+            .as_ref()
+            .ok_or(SynthesisError::AssignmentMissing)?;
+        Ok(public.to_vec())
+    }
+
+    fn shared<CS: ConstraintSystem<F>>(
+        &self,
+        cs: &mut CS,
+    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
+        alloc_table(cs, self.layout, self.witness.as_ref().map(|w| &w.0))
+    }
+
+    fn precommitted<CS: ConstraintSystem<F>>(
+        &self,
+        cs: &mut CS,
+        shared: &[AllocatedNum<F>],
+    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
+        self.synthesize_core(cs, shared)?;
+        Ok(vec![])
+    }
+
+    fn num_challenges(&self) -> usize {
+        0
+    }
+
+    fn synthesize<CS: ConstraintSystem<F>>(
+        &self,
+        _: &mut CS,
+        _: &[AllocatedNum<F>],
+        _: &[AllocatedNum<F>],
+        _: Option<&[F]>,
+    ) -> Result<(), SynthesisError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The chunk table: the one witness every step instance and the core share.
+//!
+//! NeutronNova folds `M` instances of the step circuit; nothing passes between them but
+//! a *shared* witness, committed once (hiding) and read by every step and by the core.
+//! The table holds, in this order:
+//!
+//! - `hub_id, epoch`;
+//! - a row per chunk `j`: `first_real, first_id, last_real, last_id, count, net`
+//!   (`net = Σ R − Σ S` over the chunk);
+//! - the top of both Merkle trees in heap order, `node[1..2M)`: `node[M + j]` is chunk
+//!   `j`'s sub-root, `node[i] = Poseidon(node[2i], node[2i + 1])` for `i < M`, and
+//!   `node[1]` is the root; deposit nodes first, then balance nodes.
+//!
+//! Step `c` proves row `c` and sub-roots `node[M + c]` from its slots and checks the
+//! inner node `node[c]` (for `c ≥ 1`); the core checks what spans chunks. No value of
+//! the table is public: the settlement layer sees the roots and `n` only.
+
+use std::sync::Arc;
+
+use bellpepper_core::num::AllocatedNum;
+use bellpepper_core::{ConstraintSystem, SynthesisError};
+use channel::Fe;
+use ff::Field;
+
+use crate::field::{F, f_to_fe, fe_to_f};
+use crate::gadgets::Expr;
+use crate::layout::Layout;
+use crate::slot::SlotAssignment;
+
+/// Columns of a table row.
+pub const ROW_COLUMNS: usize = 6;
+
+/// One chunk's row of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkRow {
+    /// `is_real` of the chunk's first slot.
+    pub first_real: F,
+    /// `id` of the chunk's first slot.
+    pub first_id: F,
+    /// `is_real` of the chunk's last slot.
+    pub last_real: F,
+    /// `id` of the chunk's last slot.
+    pub last_id: F,
+    /// Real slots in the chunk.
+    pub count: F,
+    /// `Σ R − Σ S` over the chunk.
+    pub net: F,
+}
+
+impl ChunkRow {
+    fn values(&self) -> [F; ROW_COLUMNS] {
+        [
+            self.first_real,
+            self.first_id,
+            self.last_real,
+            self.last_id,
+            self.count,
+            self.net,
+        ]
+    }
+}
+
+/// The table's values (public fields so tests can build cheating tables).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkTable {
+    /// The hub the epoch belongs to.
+    pub hub_id: F,
+    /// The epoch.
+    pub epoch: F,
+    /// One row per chunk.
+    pub rows: Vec<ChunkRow>,
+    /// Deposit tree nodes in heap order; index 0 is unused (zero).
+    pub deposit_nodes: Vec<F>,
+    /// Balance tree nodes in heap order; index 0 is unused (zero).
+    pub balance_nodes: Vec<F>,
+}
+
+/// `is_real · Poseidon(id, Ax, Ay, D)`, natively (twin of the slot gadget's leaf).
+pub fn deposit_leaf(s: &SlotAssignment) -> F {
+    let leaf = channel::crypto::poseidon(&[
+        f_to_fe(&s.id),
+        f_to_fe(&s.key.x),
+        f_to_fe(&s.key.y),
+        f_to_fe(&s.deposit),
+    ]);
+    s.is_real * fe_to_f(&leaf)
+}
+
+/// `is_real · Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`, natively.
+pub fn balance_leaf(s: &SlotAssignment) -> F {
+    let commitment =
+        channel::crypto::poseidon(&[f_to_fe(&s.spent), f_to_fe(&s.received), f_to_fe(&s.blind)]);
+    let leaf = channel::crypto::poseidon(&[
+        f_to_fe(&s.id),
+        f_to_fe(&s.key.x),
+        f_to_fe(&s.key.y),
+        f_to_fe(&s.balance),
+        commitment,
+    ]);
+    s.is_real * fe_to_f(&leaf)
+}
+
+/// The Merkle root of a chunk's leaves (the leaf itself for a one-slot chunk).
+pub fn sub_root(leaves: &[F]) -> F {
+    if leaves.len() == 1 {
+        return leaves[0];
+    }
+    let fes: Vec<Fe> = leaves.iter().map(f_to_fe).collect();
+    let root = channel::merkle::MerkleTree::new(fes)
+        .expect("a chunk is a power of two ≥ 2 slots")
+        .root();
+    fe_to_f(&root)
+}
+
+/// The heap-ordered tree above `M` sub-roots: `nodes[M + j] = sub_roots[j]`.
+pub fn heap_nodes(sub_roots: &[F]) -> Vec<F> {
+    let m = sub_roots.len();
+    let mut nodes = vec![F::ZERO; 2 * m];
+    nodes[m..].copy_from_slice(sub_roots);
+    for i in (1..m).rev() {
+        let parent =
+            channel::crypto::poseidon(&[f_to_fe(&nodes[2 * i]), f_to_fe(&nodes[2 * i + 1])]);
+        nodes[i] = fe_to_f(&parent);
+    }
+    nodes
+}
+
+impl ChunkTable {
+    /// The honest table for `slots` (cut by `layout`), whatever the slots hold.
+    pub fn build(hub_id: F, epoch: F, layout: Layout, slots: &[SlotAssignment]) -> ChunkTable {
+        assert_eq!(slots.len(), layout.slots(), "one assignment per slot");
+        let mut rows = Vec::with_capacity(layout.chunks);
+        let mut deposit_subs = Vec::with_capacity(layout.chunks);
+        let mut balance_subs = Vec::with_capacity(layout.chunks);
+        for chunk in slots.chunks(layout.slots_per_chunk) {
+            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
+            rows.push(ChunkRow {
+                first_real: first.is_real,
+                first_id: first.id,
+                last_real: last.is_real,
+                last_id: last.id,
+                count: chunk.iter().map(|s| s.is_real).sum(),
+                net: chunk.iter().map(|s| s.received - s.spent).sum(),
+            });
+            deposit_subs.push(sub_root(
+                &chunk.iter().map(deposit_leaf).collect::<Vec<_>>(),
+            ));
+            balance_subs.push(sub_root(
+                &chunk.iter().map(balance_leaf).collect::<Vec<_>>(),
+            ));
+        }
+        ChunkTable {
+            hub_id,
+            epoch,
+            rows,
+            deposit_nodes: heap_nodes(&deposit_subs),
+            balance_nodes: heap_nodes(&balance_subs),
+        }
+    }
+
+    /// The values in allocation order (see the module doc).
+    pub fn values(&self) -> Vec<F> {
+        let mut out = vec![self.hub_id, self.epoch];
+        for row in &self.rows {
+            out.extend(row.values());
+        }
+        out.extend_from_slice(&self.deposit_nodes[1..]);
+        out.extend_from_slice(&self.balance_nodes[1..]);
+        out
+    }
+}
+
+/// Number of table variables for `layout`.
+pub fn table_len(layout: Layout) -> usize {
+    2 + ROW_COLUMNS * layout.chunks + 2 * (2 * layout.chunks - 1)
+}
+
+/// A table row as circuit expressions.
+#[derive(Clone, Debug)]
+pub struct RowVars {
+    /// `first_real`.
+    pub first_real: Expr,
+    /// `first_id`.
+    pub first_id: Expr,
+    /// `last_real`.
+    pub last_real: Expr,
+    /// `last_id`.
+    pub last_id: Expr,
+    /// `count`.
+    pub count: Expr,
+    /// `net`.
+    pub net: Expr,
+}
+
+impl RowVars {
+    /// The columns in table order.
+    pub fn columns(&self) -> [&Expr; ROW_COLUMNS] {
+        [
+            &self.first_real,
+            &self.first_id,
+            &self.last_real,
+            &self.last_id,
+            &self.count,
+            &self.net,
+        ]
+    }
+}
+
+/// The table as circuit expressions (what `shared()` allocated).
+#[derive(Clone, Debug)]
+pub struct TableVars {
+    /// `hub_id`.
+    pub hub_id: Expr,
+    /// `epoch`.
+    pub epoch: Expr,
+    /// One row per chunk.
+    pub rows: Vec<RowVars>,
+    /// Deposit nodes in heap order; index 0 is the constant zero.
+    pub deposit_nodes: Vec<Expr>,
+    /// Balance nodes in heap order; index 0 is the constant zero.
+    pub balance_nodes: Vec<Expr>,
+}
+
+/// Allocate the table (with values when `table` is given): the body of every circuit's
+/// `shared()`.
+pub fn alloc_table<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    layout: Layout,
+    table: Option<&Arc<ChunkTable>>,
+) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
+    let values = table.map(|t| t.values());
+    if let Some(v) = &values
+        && v.len() != table_len(layout)
+    {
+        return Err(SynthesisError::Unsatisfiable);
+    }
+    (0..table_len(layout))
+        .map(|i| {
+            AllocatedNum::alloc(cs.namespace(|| format!("table {i}")), || {
+                values
+                    .as_ref()
+                    .map(|v| v[i])
+                    .ok_or(SynthesisError::AssignmentMissing)
+            })
+        })
+        .collect()
+}
+
+/// Structure the variables `alloc_table` returned.
+pub fn table_vars(layout: Layout, shared: &[AllocatedNum<F>]) -> Result<TableVars, SynthesisError> {
+    if shared.len() != table_len(layout) {
+        return Err(SynthesisError::Unsatisfiable);
+    }
+    let e = |n: &AllocatedNum<F>| Expr::var(n.get_variable(), n.get_value());
+    let m = layout.chunks;
+    let rows = (0..m)
+        .map(|j| {
+            let at = |t: usize| e(&shared[2 + ROW_COLUMNS * j + t]);
+            RowVars {
+                first_real: at(0),
+                first_id: at(1),
+                last_real: at(2),
+                last_id: at(3),
+                count: at(4),
+                net: at(5),
+            }
+        })
+        .collect();
+    let nodes_at = |offset: usize| {
+        std::iter::once(Expr::zero())
+            .chain(shared[offset..offset + 2 * m - 1].iter().map(e))
+            .collect::<Vec<_>>()
+    };
+    let first_node = 2 + ROW_COLUMNS * m;
+    Ok(TableVars {
+        hub_id: e(&shared[0]),
+        epoch: e(&shared[1]),
+        rows,
+        deposit_nodes: nodes_at(first_node),
+        balance_nodes: nodes_at(first_node + 2 * m - 1),
+    })
+}

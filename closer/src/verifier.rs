@@ -1,0 +1,180 @@
+//! Verifying a close proof file, as `zkhub verify` and the settlement layer do.
+//!
+//! Order of checks, cheapest first, so a hostile file costs nothing it chose: the header
+//! ([`CloseProof::from_bytes`]: layout canonical for `n`, lengths bounded), the expected
+//! inputs (the settlement layer's epoch record), the verifier key (read from the key
+//! directory, never made here; its digest must be the file's), the proof decoded within
+//! its length, NeutronNova's verification with the expected step count, then step `i`'s
+//! public value must be `i` (no chunk dropped, repeated or reordered) and the core's the
+//! file's public inputs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bincode::Options;
+use channel::settlement::CloseVerifier;
+use channel::statement::PublicInputs;
+
+use crate::error::CloseError;
+use crate::field::F;
+use crate::keys::{self, KeyDigest, Snark, VerifierKey, bincode_options};
+use crate::layout::Layout;
+use crate::proof_file::CloseProof;
+use crate::witness::public_scalars;
+
+/// What a valid proof file established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Its public inputs (hub, epoch, channel count, roots).
+    pub public: PublicInputs,
+    /// Its layout.
+    pub layout: Layout,
+    /// The verifier key it was checked with.
+    pub key_digest: KeyDigest,
+}
+
+/// A verifier key loaded from disk, with its digest.
+pub struct LoadedKey {
+    /// The key.
+    pub vk: VerifierKey,
+    /// BLAKE3 of its body.
+    pub digest: KeyDigest,
+}
+
+/// Verifies proof files with keys from a directory, keeping each key it loads in
+/// memory (decoding and rehashing a key costs more than a verification).
+pub struct Verifier {
+    keys_dir: PathBuf,
+    loaded: Mutex<HashMap<Layout, Arc<LoadedKey>>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys_dir", &self.keys_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier reading keys from `keys_dir`.
+    pub fn new(keys_dir: impl Into<PathBuf>) -> Self {
+        Verifier {
+            keys_dir: keys_dir.into(),
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The verifier key of `layout` (loaded once).
+    pub fn key(&self, layout: Layout) -> Result<Arc<LoadedKey>, CloseError> {
+        if let Some(k) = self.lock().get(&layout) {
+            return Ok(k.clone());
+        }
+        let (vk, digest) = keys::verifier_key(&self.keys_dir, layout)?;
+        let key = Arc::new(LoadedKey { vk, digest });
+        self.lock().insert(layout, key.clone());
+        Ok(key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Layout, Arc<LoadedKey>>> {
+        // A panic while holding the lock leaves the map valid: keep using it.
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Verify a parsed proof against its own public inputs.
+    pub fn verify_proof(&self, proof: &CloseProof) -> Result<Verified, CloseError> {
+        let key = self.key(proof.layout)?;
+        verify_with_key(proof, &key)?;
+        Ok(Verified {
+            public: proof.public,
+            layout: proof.layout,
+            key_digest: key.digest,
+        })
+    }
+
+    /// Parse and verify a proof file.
+    pub fn verify_file(&self, bytes: &[u8]) -> Result<Verified, CloseError> {
+        self.verify_proof(&CloseProof::from_bytes(bytes)?)
+    }
+}
+
+/// Verify `proof` with an already loaded key.
+pub fn verify_with_key(proof: &CloseProof, key: &LoadedKey) -> Result<(), CloseError> {
+    if proof.key_digest != key.digest {
+        return Err(CloseError::KeyMismatch {
+            proof: hex::encode(&proof.key_digest[..8]),
+            ours: hex::encode(&key.digest[..8]),
+        });
+    }
+    let snark: Snark = bincode_options(proof.snark.len() as u64)
+        .deserialize(&proof.snark)
+        .map_err(|e| CloseError::Invalid(format!("decoding: {e}")))?;
+    let chunks = proof.layout.chunks;
+    // Spartan2 indexes into the proof's vectors; a crafted proof must be an error here,
+    // never a crash of the settlement layer.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        snark.verify(&key.vk, chunks)
+    }))
+    .map_err(|_| CloseError::Invalid("malformed proof (verifier panicked)".into()))?;
+    let (steps, core) = outcome.map_err(|e| CloseError::Invalid(e.to_string()))?;
+    if steps.len() != chunks {
+        return Err(CloseError::Invalid(format!(
+            "{} step instances for {chunks} chunks",
+            steps.len()
+        )));
+    }
+    for (i, values) in steps.iter().enumerate() {
+        if values.as_slice() != [F::from(i as u64)] {
+            return Err(CloseError::Invalid(format!(
+                "step instance {i} does not prove chunk {i}"
+            )));
+        }
+    }
+    if core.as_slice() != public_scalars(&proof.public).as_slice() {
+        return Err(CloseError::PublicInputsMismatch);
+    }
+    Ok(())
+}
+
+/// The settlement layer's [`CloseVerifier`]: the file's inputs must be the epoch's
+/// (`inputs`, from the layer's record), which also fixes the layout the header must
+/// name; keys come from a directory and are never made here.
+#[derive(Debug)]
+pub struct KeyDirVerifier {
+    verifier: Verifier,
+}
+
+impl KeyDirVerifier {
+    /// A verifier reading keys from `keys_dir`.
+    pub fn new(keys_dir: impl Into<PathBuf>) -> Self {
+        KeyDirVerifier {
+            verifier: Verifier::new(keys_dir),
+        }
+    }
+
+    /// Verify `proof` (a whole file) as the close of the epoch described by `inputs`.
+    pub fn check(&self, inputs: &PublicInputs, proof: &[u8]) -> Result<Verified, CloseError> {
+        let expected = Layout::for_channels(inputs.n)?;
+        let file = CloseProof::from_bytes(proof)?;
+        if file.layout != expected {
+            return Err(CloseError::WrongShape {
+                n: inputs.n,
+                expected,
+                got: file.layout,
+            });
+        }
+        if &file.public != inputs {
+            return Err(CloseError::PublicInputsMismatch);
+        }
+        self.verifier.verify_proof(&file)
+    }
+}
+
+impl CloseVerifier for KeyDirVerifier {
+    fn verify(&self, inputs: &PublicInputs, proof: &[u8]) -> Result<(), String> {
+        self.check(inputs, proof)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
