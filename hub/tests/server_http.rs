@@ -302,3 +302,35 @@ async fn info_tells_the_hub_id_public_key_epoch_limits_and_version() {
     pk.verify(&message, &receipt.sig)
         .expect("the /v1/info key signs receipts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_static_directory_hides_node_modules_and_tests() {
+    let web = tempfile::tempdir().expect("tempdir");
+    for (path, text) in [
+        ("index.html", "<p>tip jar</p>"),
+        ("js/app.js", "app"),
+        ("node_modules/dep/index.js", "dependency"),
+        ("test/tip.test.mjs", "test"),
+        (".env", "secret"),
+    ] {
+        let file = web.path().join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let dir = web.path().to_path_buf();
+    let hub = TestHub::start_with(|c| c.static_dir = Some(dir)).await;
+    let addr = hub.handle.local_addr();
+    assert_eq!(
+        http_get(addr, "/index.html").await,
+        (200, "<p>tip jar</p>".into())
+    );
+    assert_eq!(http_get(addr, "/js/app.js").await.0, 200);
+    for hidden in [
+        "/node_modules/dep/index.js",
+        "/test/tip.test.mjs",
+        "/.env",
+        "/%6Eode_modules/dep/index.js",
+    ] {
+        assert_eq!(http_get(addr, hidden).await.0, 404, "{hidden} is served");
+    }
+}

@@ -1,9 +1,18 @@
 // The tip page: a fan view (key, balance, tip buttons, acked tips) and a creator view (live
-// credits and total). `?view=creator` picks the creator view; `?channel=N` / `?to=M` prefill ids;
-// `?hub=ws://host:port/v1` points at another hub than the one serving the page.
+// credits and total, receipts checked against the hub's key). URL parameters are documented in
+// examples/web/README.md (`view`, `channel`, `to`, `hub`).
 
 import { fromHex, newPrivateKey, publicKeyOf, toHex } from "./crypto.js";
-import { ErrorCode, PayeeSession, PayerSession, defaultHubUrl } from "./hub-client.js";
+import {
+  ErrorCode,
+  PayeeSession,
+  PayerSession,
+  RpcError,
+  UnreachableError,
+  defaultHubUrl,
+  fetchHubInfo,
+  receiptVerifies,
+} from "./hub-client.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -48,6 +57,19 @@ function parseChannel(value) {
   return n <= 0xffffffff ? n : null;
 }
 
+/** Why connecting failed, in words a fan or creator can act on. */
+function connectError(e, { channel, key } = {}) {
+  if (e instanceof UnreachableError) return `Can't reach the hub at ${e.url}: is it running?`;
+  if (e instanceof RpcError && e.code === ErrorCode.HelloFailed && key) {
+    const pk = publicKeyOf(key).packed;
+    return (
+      `Channel ${channel} belongs to another key: this browser's key is ${pk.slice(0, 12)}…. ` +
+      `Enter the channel opened for this key, or have one opened for it (see "Your wallet").`
+    );
+  }
+  return e.message;
+}
+
 function feedItem({ seq, what, amount, badge, badgeText }) {
   const li = document.createElement("li");
   li.innerHTML = `<span class="when"></span><span class="what"></span><span class="amt"></span><span class="badge"></span>`;
@@ -82,7 +104,9 @@ function fanView() {
   let ackedCount = 0;
 
   const showKey = () => {
-    $("pubkey").textContent = publicKeyOf(key).packed;
+    const pk = publicKeyOf(key).packed;
+    $("pubkey").textContent = pk;
+    $("fund-cmd").textContent = `zkhub chain deposit --pk ${pk} --amount 1000`;
   };
   showKey();
   $("my-channel").value = params.get("channel") ?? store.get("channel") ?? "";
@@ -153,7 +177,7 @@ function fanView() {
         $("tip-error").textContent = "Another page connected with this channel; press Connect to take it back.";
       } else if (wantOnline) {
         const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
-        $("tip-error").textContent = `Disconnected (${ev.code}); reconnecting in ${wait / 1000}s…`;
+        $("tip-error").textContent = `Lost the connection to the hub (${ev.code}); reconnecting in ${wait / 1000}s…`;
         setTimeout(() => wantOnline && session === s && open(s), wait);
       }
     };
@@ -177,13 +201,13 @@ function fanView() {
         // Reconnecting: keep trying with backoff.
         const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
         setConn("offline", "offline");
-        $("tip-error").textContent = `Could not reconnect (${e.message}); retrying in ${wait / 1000}s…`;
+        $("tip-error").textContent = `Could not reconnect (${connectError(e)}); retrying in ${wait / 1000}s…`;
         setTimeout(() => wantOnline && session === s && open(s), wait);
       } else {
         // First attempt failed (wrong channel, key not deposited, hub down): tell, don't loop.
         wantOnline = false;
         setConn("error", "not connected");
-        $("tip-error").textContent = `Could not connect: ${e.message}`;
+        $("tip-error").textContent = `Could not connect: ${connectError(e, { channel: s.channel, key })}`;
       }
     }
   }
@@ -264,17 +288,69 @@ function creatorView() {
   let session = null;
   let count = 0;
   let sum = 0n;
-  let wantOnline = false;
   let retry = 0;
+  let hubKey = null; // packed hex, from GET /v1/info
+  let timer = null;
   $("watch-channel").value = params.get("channel") ?? store.get("creator") ?? "";
 
-  async function watch() {
-    const channel = parseChannel($("watch-channel").value);
-    if (channel === null) return;
-    store.set("creator", channel);
-    wantOnline = true;
-    if (session) session.close();
+  /** Show a problem in the view itself; the last known total is kept but marked stale. */
+  const trouble = (message) => {
+    $("watch-error").textContent = message;
+    $("total").classList.toggle("stale", message !== "");
+    $("total").title = message ? "last known total: not live while disconnected" : "";
+    if (count === 0) $("credits-empty").textContent = message ? `Not receiving tips: ${message}` : "Waiting for tips…";
+  };
+
+  const showReceipt = (r) => {
+    const ok = hubKey !== null && receiptVerifies(r, hubKey);
+    const el = $("receipt");
+    el.textContent = `epoch ${r.epoch}: ≥ ${fmt(r.received)} · ${ok ? "✓ signed by the hub" : hubKey ? "✗ signature does not verify" : "unchecked (hub key unknown)"}`;
+    el.dataset.verified = ok ? "yes" : "no";
+    el.title = `hub ${r.hubId} signed: as of epoch ${r.epoch}, channel ${r.channel} has received at least ${r.received}\n${r.sig}\nhub key ${hubKey ?? "unknown"}`;
+  };
+
+  /** Try again after a growing pause, as long as this session is the current one. */
+  const again = (s, why) => {
+    const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
+    setConn("offline", "offline");
+    trouble(`${why}; retrying in ${wait / 1000}s…`);
+    clearTimeout(timer);
+    timer = setTimeout(() => session === s && start(s), wait);
+  };
+
+  async function start(s) {
     setConn("connecting", "connecting…");
+    try {
+      const received = await s.connect();
+      if (session !== s) return;
+      retry = 0;
+      trouble("");
+      $("total").textContent = fmt(received);
+      $("epoch").textContent = fmt(s.epoch);
+      setConn("online", `watching channel ${s.channel} · hub ${s.hubId}`);
+      hubKey = (await fetchHubInfo(hubUrl).catch(() => null))?.publicKey ?? hubKey;
+    } catch (e) {
+      if (session !== s) return;
+      s.close();
+      if (e instanceof RpcError) {
+        // The hub answered and refused (e.g. no such channel): retrying would not help.
+        setConn("error", "not connected");
+        trouble(`The hub refused to watch channel ${s.channel}: ${e.message}`);
+        return;
+      }
+      again(s, connectError(e));
+    }
+  }
+
+  function watch() {
+    const channel = parseChannel($("watch-channel").value);
+    if (channel === null) {
+      trouble("Enter a channel id (a number).");
+      return;
+    }
+    store.set("creator", channel);
+    session?.close();
+    retry = 0;
     const s = new PayeeSession({ url: hubUrl, channel });
     session = s;
     s.onCredit = (c) => {
@@ -286,32 +362,13 @@ function creatorView() {
       $("credits").prepend(feedItem({ what: `Tip received · total ${fmt(c.received)}`, amount: c.amount, badge: "credit", badgeText: "credited" }));
       $("credits-empty").hidden = true;
     };
-    s.onReceipt = (r) => {
-      $("receipt").textContent = `epoch ${r.epoch}: ≥ ${fmt(r.received)} · sig ${r.sig.slice(0, 10)}…`;
-      $("receipt").title = `hub ${r.hubId} signed: as of epoch ${r.epoch}, channel ${r.channel} has received at least ${r.received}\n${r.sig}`;
-    };
+    s.onReceipt = showReceipt;
     s.onEpoch = (e) => ($("epoch").textContent = fmt(e));
-    s.onClose = () => {
+    s.onClose = (ev) => {
       if (session !== s) return;
-      setConn("offline", "offline");
-      if (wantOnline) {
-        const wait = RECONNECT_MS[Math.min(retry++, RECONNECT_MS.length - 1)];
-        setTimeout(() => wantOnline && session === s && watch(), wait);
-      }
+      again(s, `Lost the connection to the hub at ${hubUrl} (${ev.code})`);
     };
-    try {
-      const received = await s.connect();
-      if (session !== s) return;
-      retry = 0;
-      $("total").textContent = fmt(received);
-      $("epoch").textContent = fmt(s.epoch);
-      setConn("online", `watching channel ${channel} · hub ${s.hubId}`);
-    } catch (e) {
-      if (session !== s) return;
-      wantOnline = false;
-      setConn("error", `not connected: ${e.message}`);
-      s.close();
-    }
+    start(s);
   }
 
   $("watch").addEventListener("click", watch);

@@ -10,7 +10,7 @@
 // Amounts, seqs and ids are BigInts inside; on the wire a u64 is a JSON number up to 2^53 − 1
 // and a decimal string above (the hub accepts and sends both), field elements are decimal strings.
 
-import { CHAIN_0, chainNext, helloMessage, signHex, voucherMessage } from "./crypto.js";
+import { CHAIN_0, chainNext, helloMessage, receiptMessage, signHex, verifyHex, voucherMessage } from "./crypto.js";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Interval of keepalive pings, well inside the hub's default idle timeout (120 s). */
@@ -38,6 +38,14 @@ function feRead(v) {
 /** The hub broke the protocol (unexpected or malformed message). */
 export class ProtocolError extends Error {}
 
+/** The hub could not be reached at all (the socket never opened). */
+export class UnreachableError extends ProtocolError {
+  constructor(url) {
+    super(`can't reach the hub at ${url}`);
+    this.url = url;
+  }
+}
+
 /** A JSON-RPC error response from the hub. */
 export class RpcError extends Error {
   constructor(code, message) {
@@ -55,7 +63,32 @@ export const ErrorCode = Object.freeze({
   ChannelExiting: 1011,
   RateLimited: 1015,
   Overloaded: 1016,
+  HelloFailed: 1019,
 });
+
+/** The HTTP base (`http[s]://host`) of a hub WebSocket URL (`ws[s]://host/v1`). */
+export function hubHttpBase(wsUrl) {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  return `${u.protocol}//${u.host}`;
+}
+
+/**
+ * The hub's public facts from `GET /v1/info`: `{ hubId, publicKey, epoch, version }`, where
+ * `publicKey` (packed hex) is the key receipts are signed with.
+ */
+export async function fetchHubInfo(wsUrl, { timeoutMs = 10_000 } = {}) {
+  const r = await fetch(`${hubHttpBase(wsUrl)}/v1/info`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new ProtocolError(`GET /v1/info: HTTP ${r.status}`);
+  const info = await r.json();
+  return { hubId: u64Read(info.hub_id), publicKey: String(info.public_key), epoch: u64Read(info.epoch), version: info.version };
+}
+
+/** Whether `receipt` (as `onReceipt` gives it) is signed by the hub key `publicKeyHex`. */
+export function receiptVerifies(receipt, publicKeyHex) {
+  const message = receiptMessage(receipt.hubId, receipt.epoch, receipt.channel, receipt.received);
+  return verifyHex(message, receipt.sig, publicKeyHex);
+}
 
 /** The WebSocket URL of the hub serving this page (`ws[s]://host/v1`). */
 export function defaultHubUrl(location = globalThis.location) {
@@ -114,6 +147,10 @@ class RpcSocket {
     return new Promise((resolve, reject) => {
       const ws = new this.WebSocketImpl(this.url);
       this.ws = ws;
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+      };
       const timer = setTimeout(() => {
         reject(new ProtocolError("no challenge from the hub in time"));
         ws.close();
@@ -140,7 +177,11 @@ class RpcSocket {
       ws.onclose = (ev) => {
         clearTimeout(timer);
         clearInterval(this.keepalive);
-        reject(new ProtocolError(`connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`));
+        reject(
+          opened
+            ? new ProtocolError(`the hub closed the connection (${ev.code}${ev.reason ? ": " + ev.reason : ""})`)
+            : new UnreachableError(this.url),
+        );
         for (const { reject: rej, timer: t } of this.pending.values()) {
           clearTimeout(t);
           rej(new ProtocolError("connection closed"));
@@ -372,7 +413,8 @@ export class PayeeSession {
   constructor({ url, channel, WebSocketImpl, timeoutMs }) {
     this.url = url;
     this.channel = channel;
-    this.rpc = new RpcSocket(url, { WebSocketImpl, timeoutMs });
+    this.socketOptions = { WebSocketImpl, timeoutMs };
+    this.rpc = null;
     this.hubId = null;
     this.received = 0n;
     this.onCredit = () => {};
@@ -381,8 +423,10 @@ export class PayeeSession {
     this.onClose = () => {};
   }
 
-  /** Connect and subscribe; resolves to the channel's committed received total. */
+  /** Connect (or reconnect) and subscribe; resolves to the channel's committed received total. */
   async connect() {
+    this.rpc?.close();
+    this.rpc = new RpcSocket(this.url, this.socketOptions);
     const ch = await this.rpc.open();
     this.hubId = ch.hubId;
     this.epoch = ch.epoch;
@@ -408,6 +452,6 @@ export class PayeeSession {
   }
 
   close() {
-    this.rpc.close();
+    this.rpc?.close();
   }
 }

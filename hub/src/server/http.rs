@@ -41,8 +41,31 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(super::operator::routes())
         .with_state(state);
     match static_dir {
-        Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
+        Some(dir) => router.fallback(move |req: axum::extract::Request| serve_static(dir, req)),
         None => router,
+    }
+}
+
+/// Top-level directories of a static directory never served: a JavaScript project's
+/// dependencies and tests (`examples/web`'s `node_modules/`, `test/`), dot-files, and
+/// percent-encoded names (which could spell either).
+const PRIVATE_STATIC: [&str; 2] = ["node_modules", "test"];
+
+async fn serve_static(dir: std::path::PathBuf, req: axum::extract::Request) -> Response {
+    let first = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if PRIVATE_STATIC.contains(&first) || first.starts_with('.') || first.contains('%') {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    use tower::ServiceExt as _;
+    match tower_http::services::ServeDir::new(dir).oneshot(req).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
     }
 }
 
@@ -118,7 +141,12 @@ async fn info(State(state): State<AppState>) -> Response {
             "idle_timeout_secs": limits.idle_timeout.as_secs(),
         },
     });
-    axum::Json(body).into_response()
+    // Public facts: a page served from elsewhere (`?hub=`) may read them.
+    (
+        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// The refusal for a peer the operator interface is not open to, if it is not.
