@@ -26,10 +26,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Start `bin serve` and wait until `GET /healthz` answers 200.
  * @returns {Promise<{ base: string, ws: string, stop: () => Promise<void>, log: () => string }>}
  */
-export async function startHub({ bin, staticDir, timeoutMs = 60_000 }) {
+export async function startHub({ bin, staticDir, port: wantedPort, timeoutMs = 60_000 }) {
   const dataDir = mkdtempSync(join(tmpdir(), "zkhub-web-test-"));
   const logPath = join(dataDir, "hub.log");
-  const port = await freePort();
+  const port = wantedPort ?? (await freePort());
   const out = openSync(logPath, "a");
   const child = spawn(bin, ["serve", "--data", join(dataDir, "data"), "--listen", `127.0.0.1:${port}`, "--static", staticDir], {
     stdio: ["ignore", out, out],

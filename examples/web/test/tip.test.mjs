@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { newPrivateKey, publicKeyOf } from "../js/crypto.js";
-import { channelStatus, deposit, startHub } from "./hub.mjs";
+import { channelStatus, deposit, freePort, startHub } from "./hub.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
 const shot = (name) => fileURLToPath(new URL(name, import.meta.url));
@@ -148,7 +148,44 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
 
   await fan.screenshot({ path: shot("screenshot.png"), fullPage: true });
   await creator.bringToFront();
+  // A receipt arrives within a second of the credits; the page checks it against /v1/info's key.
+  await creator.waitForSelector('#receipt[data-verified="yes"]');
+  assert.match(await text(creator, "#receipt"), /signed by the hub/);
   await creator.screenshot({ path: shot("screenshot-creator.png"), fullPage: true });
+
+  await t.test("a channel of another key is named as such, not as a bad signature", async () => {
+    // Another key in the same browser profile (the fan's key is put back afterwards).
+    const fanKey = await fan.evaluate(() => localStorage.getItem("zkhub.key"));
+    const other = await openPage("/index.html");
+    await other.evaluate(() => localStorage.setItem("zkhub.key", "11".repeat(32)));
+    await other.reload();
+    await other.fill("#my-channel", String(fanChannel));
+    await other.click("#connect");
+    await other.waitForSelector('#conn[data-state="error"]');
+    const error = await text(other, "#tip-error");
+    assert.match(error, new RegExp(`Channel ${fanChannel} belongs to another key`));
+    assert.doesNotMatch(error, /1019|signature does not verify/);
+    await other.evaluate((key) => localStorage.setItem("zkhub.key", key), fanKey);
+    await other.close();
+  });
+
+  await t.test("at 375 px wide nothing overflows", async () => {
+    for (const [page, name] of [
+      [fan, "screenshot-375.png"],
+      [creator, "screenshot-creator-375.png"],
+    ]) {
+      await page.bringToFront();
+      await page.setViewportSize({ width: 375, height: 740 });
+      const widths = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        widest: Math.max(...[...document.querySelectorAll("main:not([hidden]) .card")].map((c) => c.getBoundingClientRect().right)),
+      }));
+      assert.ok(widths.page <= 375, `page is ${widths.page} px wide at 375 px`);
+      assert.ok(widths.widest <= 375, `a card ends at ${widths.widest} px`);
+      await page.screenshot({ path: shot(name), fullPage: true });
+      await page.setViewportSize({ width: 1200, height: 860 });
+    }
+  });
 
   await t.test("the key survives a reload and the page resumes from the hub's state", async () => {
     await fan.bringToFront();
@@ -161,4 +198,37 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the pages");
+});
+
+test("with the hub down, both views say they can't reach it and the creator view recovers", { timeout: 90_000 }, async () => {
+  // A port nobody listens on: the page is served by the real hub, `?hub=` points elsewhere.
+  const deadPort = await freePort();
+  const deadUrl = `ws://127.0.0.1:${deadPort}/v1`;
+  const fan = await openPage(`/index.html?hub=${encodeURIComponent(deadUrl)}`);
+  await fan.fill("#my-channel", "1");
+  await fan.click("#connect");
+  await fan.waitForSelector('#conn[data-state="error"]');
+  const fanError = await text(fan, "#tip-error");
+  assert.match(fanError, new RegExp(`can't reach the hub at ${deadUrl}`, "i"));
+  assert.doesNotMatch(fanError, /1006/);
+  await fan.close();
+
+  // The creator view keeps retrying with backoff and says why in the view, not only the pill;
+  // once a hub listens at that address it connects by itself.
+  const creator = await openPage(`/index.html?view=creator&channel=${creatorChannel}&hub=${encodeURIComponent(deadUrl)}`);
+  await creator.waitForFunction(() => /retrying in/.test(document.querySelector("#watch-error").textContent), null, { timeout: STEP_MS });
+  assert.match(await text(creator, "#watch-error"), new RegExp(`Can't reach the hub at ${deadUrl}`));
+  assert.match(await text(creator, "#credits-empty"), /Not receiving tips/);
+  const second = await startHub({ bin: HUB_BIN, staticDir: webDir, port: deadPort });
+  try {
+    const channel = await deposit(second.base, publicKeyOf(newPrivateKey()).packed, 1n);
+    assert.equal(channel, creatorChannel, "the same channel id exists on the second hub");
+    await creator.waitForSelector('#conn[data-state="online"]', { timeout: 30_000 });
+    assert.equal(await text(creator, "#watch-error"), "");
+  } finally {
+    await creator.close();
+    await second.stop();
+  }
+  // The hub-down pages log failed connections to the console; those are expected here.
+  pageErrors.length = 0;
 });
