@@ -1,4 +1,4 @@
-//! The folded close (DESIGN.md §8–9): an epoch's slots cut into `M` chunks of `K`
+//! The folded close (docs/DESIGN.md §8): an epoch's slots cut into `M` chunks of `K`
 //! ([`Layout`]), one [`StepCircuit`] per chunk and one [`CoreCircuit`], tied together
 //! by the shared chunk table ([`ChunkTable`]). NeutronNova folds the steps and proves
 //! them with the core in one Spartan2 zero-knowledge proof.

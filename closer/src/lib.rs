@@ -1,7 +1,7 @@
 //! # zkhub `closer`: the folded close circuit and its Spartan2 NeutronNova prover
 //!
 //! One zero-knowledge proof per epoch that the final balances of all channels are
-//! correct (DESIGN.md §8–9). The epoch's slots are cut into `M` chunks of `K`
+//! correct (docs/DESIGN.md §8). The epoch's slots are cut into `M` chunks of `K`
 //! ([`layout`]); each chunk is an instance of one step circuit ([`step`], the slot rules
 //! of [`slot`]), a core circuit ([`core_circuit`]) checks what spans chunks, and a
 //! shared, hidden chunk table ([`table`]) ties them together. NeutronNova folds the `M`
