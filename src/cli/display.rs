@@ -138,7 +138,7 @@ fn settlement(r: &Value, info: Option<&Value>) -> Option<String> {
         }
     }
     out.push_str(&format!(
-        "  block height {}, {} channels registered\n",
+        "  block height {}, channels registered: {}\n",
         num(r, "height")?,
         grouped(num(r, "channels")?.into())
     ));

@@ -168,7 +168,8 @@ function fanView() {
     };
     s.onCredit = () => s.refresh().catch(() => {});
     s.onClose = (ev) => {
-      if (session !== s) return;
+      // Closed on purpose (a failed connect already said why, or a new key): leave the view be.
+      if (session !== s || !wantOnline) return;
       setTipping(false);
       setConn("offline", "offline");
       if (ev.code === CLOSE_SUPERSEDED) {

@@ -157,16 +157,19 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
     // Another key in the same browser profile (the fan's key is put back afterwards).
     const fanKey = await fan.evaluate(() => localStorage.getItem("zkhub.key"));
     const other = await openPage("/index.html");
-    await other.evaluate(() => localStorage.setItem("zkhub.key", "11".repeat(32)));
-    await other.reload();
-    await other.fill("#my-channel", String(fanChannel));
-    await other.click("#connect");
-    await other.waitForSelector('#conn[data-state="error"]');
-    const error = await text(other, "#tip-error");
-    assert.match(error, new RegExp(`Channel ${fanChannel} belongs to another key`));
-    assert.doesNotMatch(error, /1019|signature does not verify/);
-    await other.evaluate((key) => localStorage.setItem("zkhub.key", key), fanKey);
-    await other.close();
+    try {
+      await other.evaluate(() => localStorage.setItem("zkhub.key", "11".repeat(32)));
+      await other.reload();
+      await other.fill("#my-channel", String(fanChannel));
+      await other.click("#connect");
+      await other.waitForSelector('#conn[data-state="error"]');
+      const error = await text(other, "#tip-error");
+      assert.match(error, new RegExp(`Channel ${fanChannel} belongs to another key`));
+      assert.doesNotMatch(error, /1019|signature does not verify/);
+    } finally {
+      await other.evaluate((key) => localStorage.setItem("zkhub.key", key), fanKey);
+      await other.close();
+    }
   });
 
   await t.test("at 375 px wide nothing overflows", async () => {
