@@ -128,25 +128,10 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
         anyhow::bail!("the settlement layer refused the close (HTTP {status}): {body}");
     }
     match serde_json::from_str::<serde_json::Value>(&body) {
-        Ok(answer) => println!("{}", describe_close_reply(&answer)),
+        Ok(answer) => print!("{}", super::display::operator_reply("close", &answer)),
         Err(_) => println!("settlement layer: {body}"),
     }
     Ok(())
-}
-
-/// The settlement layer's reply to a close, in words.
-fn describe_close_reply(answer: &serde_json::Value) -> String {
-    let field = |k: &str| {
-        answer
-            .get(k)
-            .map(|v| v.to_string().trim_matches('"').to_string())
-    };
-    match (field("epoch"), field("balances_root")) {
-        (Some(epoch), Some(root)) => format!(
-            "settlement layer accepted the close of epoch {epoch}: balances root {root} is now on record; channels can withdraw against it"
-        ),
-        _ => format!("settlement layer accepted the close: {answer}"),
-    }
 }
 
 /// Run `zkhub verify`: exit 0 when the proof is valid for its public inputs.
