@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn rates_are_rounded_to_three_figures() {
-        assert_eq!(rounded(1_970.2995), 1_970);
+        assert_eq!(rounded(1_970.299_5), 1_970);
         assert_eq!(rounded(967_523.0), 968_000);
         assert_eq!(rounded(42.4), 42);
         assert_eq!(ms(2.2345), "2.23");
