@@ -273,7 +273,7 @@ mod tests {
         assert_eq!(rounded(967_523.0), 968_000);
         assert_eq!(rounded(42.4), 42);
         assert_eq!(ms(2.2345), "2.23");
-        assert_eq!(ms(1234.5), "1235");
+        assert_eq!(ms(1234.7), "1235");
     }
 
     #[test]
