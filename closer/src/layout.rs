@@ -31,11 +31,14 @@ impl Layout {
         if !(2..=MAX_SLOTS).contains(&slots) || !slots.is_power_of_two() {
             return Err(CloseError::TooManySlots(slots));
         }
-        let k_max = match slots {
-            ..=1024 => 4,
-            ..=4096 => 8,
-            ..=16384 => 16,
-            _ => 32,
+        let k_max = if slots <= 1024 {
+            4
+        } else if slots <= 4096 {
+            8
+        } else if slots <= 16384 {
+            16
+        } else {
+            32
         };
         let k = k_max.min(slots / 2);
         Ok(Layout {

@@ -44,8 +44,8 @@ fn broken_roots_aside(a: &mut CloseAssignment) -> Vec<String> {
 
 fn rebuild_tree(table: &mut ChunkTable) {
     let m = table.rows.len();
-    table.deposit_nodes = heap_nodes(&table.deposit_nodes[m..].to_vec());
-    table.balance_nodes = heap_nodes(&table.balance_nodes[m..].to_vec());
+    table.deposit_nodes = heap_nodes(&table.deposit_nodes[m..]);
+    table.balance_nodes = heap_nodes(&table.balance_nodes[m..]);
 }
 
 #[test]
