@@ -28,8 +28,12 @@ fn bench(c: &mut Criterion) {
             })
         });
         let proof = prover::prove_folded(public, &folded, dir.path(), &NoProgress).expect("prove");
-        let (vk, digest) = keys::verifier_key(dir.path(), layout).expect("vk");
-        let key = LoadedKey { vk, digest };
+        let (vk, path) = keys::verifier_key(dir.path(), layout, &proof.key_digest).expect("vk");
+        let key = LoadedKey {
+            vk,
+            digest: proof.key_digest,
+            path,
+        };
         verify_with_key(&proof, &key).expect("verify");
         group.bench_function(format!("verify/{slots}"), |b| {
             b.iter(|| verify_with_key(black_box(&proof), &key).expect("verify"))

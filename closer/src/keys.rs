@@ -185,9 +185,8 @@ pub fn shape_id(layout: Layout) -> [u8; 32] {
 /// The path of `layout`'s key of `kind` in `dir`.
 fn key_path(dir: &Path, layout: Layout, id: &[u8; 32], kind: Kind) -> PathBuf {
     dir.join(format!(
-        "close-v2-k{}-m{}-{}.{}",
-        layout.slots_per_chunk,
-        layout.chunks,
+        "{}{}.{}",
+        layout_prefix(layout),
         hex::encode(&id[..8]),
         kind.ext()
     ))
@@ -215,13 +214,79 @@ fn header(kind: Kind, layout: Layout, id: &[u8; 32], digest: &KeyDigest, len: u6
     h
 }
 
+/// What a key file's header says.
+struct Header {
+    digest: KeyDigest,
+    body_len: u64,
+}
+
+fn bad(path: &Path, why: &'static str) -> CloseError {
+    CloseError::BadKeyFile {
+        path: path.to_path_buf(),
+        why,
+    }
+}
+
+/// Check a key file's header from `reader`: it must name `kind`, `layout` and (where
+/// given) the shape `id`, and the file must be exactly header + body long.
+fn check_header(
+    reader: &mut impl Read,
+    path: &Path,
+    size: u64,
+    kind: Kind,
+    layout: Layout,
+    id: Option<&[u8; 32]>,
+) -> Result<Header, CloseError> {
+    let mut h = [0u8; HEADER_LEN];
+    reader
+        .read_exact(&mut h)
+        .map_err(|_| bad(path, "shorter than its header"))?;
+    if h[..8] != MAGIC || h[8..10] != FILE_VERSION.to_le_bytes() {
+        return Err(bad(path, "not a zkhub key file of this version"));
+    }
+    if h[10] != kind as u8 {
+        return Err(bad(path, "holds the other key (prover/verifier)"));
+    }
+    let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
+    let m = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
+    if (k, m) != (layout.slots_per_chunk, layout.chunks) {
+        return Err(bad(
+            path,
+            "made for another layout (slots per chunk, chunks)",
+        ));
+    }
+    if let Some(id) = id
+        && h[20..52] != id[..]
+    {
+        return Err(bad(path, "made for another circuit (shape id)"));
+    }
+    let digest: KeyDigest = h[52..84].try_into().expect("32 bytes");
+    let body_len = u64::from_le_bytes(h[84..92].try_into().expect("8 bytes"));
+    if size != HEADER_LEN as u64 + body_len {
+        return Err(bad(path, "length does not match its header"));
+    }
+    Ok(Header { digest, body_len })
+}
+
+fn read_header(
+    path: &Path,
+    kind: Kind,
+    layout: Layout,
+    id: Option<&[u8; 32]>,
+) -> Result<Header, CloseError> {
+    let mut file = fs::File::open(path).map_err(io_error(path))?;
+    let size = file.metadata().map_err(io_error(path))?.len();
+    check_header(&mut file, path, size, kind, layout, id)
+}
+
 /// Read a key file: `Ok(None)` if absent; its header must name `kind`, `layout` and
-/// the shape `id`, or the file is refused.
+/// (where given) the shape `id`, or the file is refused. A verifier key's body must hash
+/// to the digest in its header.
 fn read<T: DeserializeOwned>(
     path: &Path,
     kind: Kind,
     layout: Layout,
-    id: &[u8; 32],
+    id: Option<&[u8; 32]>,
 ) -> Result<Option<(T, KeyDigest)>, CloseError> {
     let file = match fs::File::open(path) {
         Ok(f) => f,
@@ -230,47 +295,22 @@ fn read<T: DeserializeOwned>(
     };
     let size = file.metadata().map_err(io_error(path))?.len();
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut h = [0u8; HEADER_LEN];
-    let bad = |why: &'static str| CloseError::BadKeyFile {
-        path: path.to_path_buf(),
-        why,
-    };
-    reader
-        .read_exact(&mut h)
-        .map_err(|_| bad("shorter than its header"))?;
-    if h[..8] != MAGIC || h[8..10] != FILE_VERSION.to_le_bytes() {
-        return Err(bad("not a zkhub key file of this version"));
-    }
-    if h[10] != kind as u8 {
-        return Err(bad("holds the other key (prover/verifier)"));
-    }
-    let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
-    let m = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
-    if (k, m) != (layout.slots_per_chunk, layout.chunks) {
-        return Err(bad("made for another layout (slots per chunk, chunks)"));
-    }
-    if h[20..52] != id[..] {
-        return Err(bad("made for another circuit (shape id)"));
-    }
-    let digest: KeyDigest = h[52..84].try_into().expect("32 bytes");
-    let len = u64::from_le_bytes(h[84..92].try_into().expect("8 bytes"));
-    if size != HEADER_LEN as u64 + len {
-        return Err(bad("length does not match its header"));
-    }
+    let Header { digest, body_len } = check_header(&mut reader, path, size, kind, layout, id)?;
+    let decode_error = |e: bincode::Error| CloseError::Encoding(format!("{}: {e}", path.display()));
     let value: T = if kind == Kind::Verifier {
         // Small: read it whole and check its digest.
-        let mut body = Vec::with_capacity(len as usize);
+        let mut body = Vec::with_capacity(body_len as usize);
         reader.read_to_end(&mut body).map_err(io_error(path))?;
         if *blake3::hash(&body).as_bytes() != digest {
-            return Err(bad("body does not match its digest"));
+            return Err(bad(path, "body does not match its digest"));
         }
-        bincode_options(len)
+        bincode_options(body_len)
             .deserialize(&body)
-            .map_err(|e| CloseError::Encoding(format!("{}: {e}", path.display())))?
+            .map_err(decode_error)?
     } else {
-        bincode_options(len)
+        bincode_options(body_len)
             .deserialize_from(reader)
-            .map_err(|e| CloseError::Encoding(format!("{}: {e}", path.display())))?
+            .map_err(decode_error)?
     };
     Ok(Some((value, digest)))
 }
@@ -360,7 +400,7 @@ pub fn prover_key(dir: &Path, layout: Layout) -> Result<(ProverKey, KeyDigest), 
         &key_path(dir, layout, &id, Kind::Prover),
         Kind::Prover,
         layout,
-        &id,
+        Some(&id),
     )? {
         Some(found) => Ok(found),
         None => {
@@ -370,26 +410,65 @@ pub fn prover_key(dir: &Path, layout: Layout) -> Result<(ProverKey, KeyDigest), 
     }
 }
 
-/// Whether `dir` holds both keys of `layout`.
-pub fn cached(dir: &Path, layout: Layout) -> bool {
-    let id = shape_id(layout);
-    key_path(dir, layout, &id, Kind::Prover).exists()
-        && key_path(dir, layout, &id, Kind::Verifier).exists()
+/// The `close-v2-k<K>-m<M>-` prefix of `layout`'s key file names.
+fn layout_prefix(layout: Layout) -> String {
+    format!("close-v2-k{}-m{}-", layout.slots_per_chunk, layout.chunks)
 }
 
-/// The verifier key for `layout` from `dir`, and its digest. Never runs setup: a
-/// verifier handed a proof must not do work the proof chose; a missing key is
-/// [`CloseError::MissingKey`] (make it with `zkhub keys` or by proving).
-pub fn verifier_key(dir: &Path, layout: Layout) -> Result<(VerifierKey, KeyDigest), CloseError> {
-    let id = shape_id(layout);
-    let path = key_path(dir, layout, &id, Kind::Verifier);
-    read(&path, Kind::Verifier, layout, &id)?.ok_or(CloseError::MissingKey { layout, path })
+/// The verifier key files of `layout` in `dir` (by name; headers unchecked).
+fn verifier_key_files(dir: &Path, layout: Layout) -> Result<Vec<PathBuf>, CloseError> {
+    let prefix = layout_prefix(layout);
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(dir)(e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io_error(dir))?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".vk"))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
-/// Size in bytes of `layout`'s verifier key file in `dir`, if it is there.
-pub fn verifier_key_size(dir: &Path, layout: Layout) -> Option<u64> {
-    let id = shape_id(layout);
-    fs::metadata(key_path(dir, layout, &id, Kind::Verifier))
-        .ok()
-        .map(|m| m.len())
+/// The verifier key of `layout` in `dir` whose digest is `digest` (the one a proof file
+/// names), and the file it came from. Never runs setup: a verifier handed a proof must
+/// not do work the proof chose; a missing key is [`CloseError::MissingKey`] (make it with
+/// `zkhub keys` or by proving). The key is found by its header, so looking it up needs
+/// no circuit synthesis; a key file whose header names another layout than its file
+/// name is refused ([`CloseError::BadKeyFile`]).
+pub fn verifier_key(
+    dir: &Path,
+    layout: Layout,
+    digest: &KeyDigest,
+) -> Result<(VerifierKey, PathBuf), CloseError> {
+    let missing = || CloseError::MissingKey {
+        layout,
+        path: dir.join(format!("{}*.vk", layout_prefix(layout))),
+    };
+    let mut others = Vec::new();
+    for path in verifier_key_files(dir, layout)? {
+        let header = read_header(&path, Kind::Verifier, layout, None)?;
+        if header.digest == *digest {
+            let (vk, _) =
+                read::<VerifierKey>(&path, Kind::Verifier, layout, None)?.ok_or_else(missing)?;
+            return Ok((vk, path));
+        }
+        others.push(hex::encode(&header.digest[..8]));
+    }
+    if others.is_empty() {
+        Err(missing())
+    } else {
+        Err(CloseError::KeyMismatch {
+            proof: hex::encode(&digest[..8]),
+            ours: others.join(", "),
+        })
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! Order of checks, cheapest first, so a hostile file costs nothing it chose: the header
 //! ([`CloseProof::from_bytes`]: layout canonical for `n`, lengths bounded), the expected
-//! inputs (the settlement layer's epoch record), the verifier key (read from the key
-//! directory, never made here; its digest must be the file's), the proof decoded within
+//! inputs (the settlement layer's epoch record), the verifier key (the one in the key
+//! directory whose digest the file names, found by its header; never made here), the
+//! proof decoded within
 //! its length, NeutronNova's verification with the expected step count, then step `i`'s
 //! public value must be `i` (no chunk dropped, repeated or reordered) and the core's the
 //! file's public inputs.
@@ -32,6 +33,8 @@ pub struct Verified {
     pub layout: Layout,
     /// The verifier key it was checked with.
     pub key_digest: KeyDigest,
+    /// The verifier key's file.
+    pub key_path: PathBuf,
 }
 
 /// A verifier key loaded from disk, with its digest.
@@ -40,13 +43,17 @@ pub struct LoadedKey {
     pub vk: VerifierKey,
     /// BLAKE3 of its body.
     pub digest: KeyDigest,
+    /// The file it was read from.
+    pub path: PathBuf,
 }
+
+type KeyMap = HashMap<(Layout, KeyDigest), Arc<LoadedKey>>;
 
 /// Verifies proof files with keys from a directory, keeping each key it loads in
 /// memory (decoding and rehashing a key costs more than a verification).
 pub struct Verifier {
     keys_dir: PathBuf,
-    loaded: Mutex<HashMap<Layout, Arc<LoadedKey>>>,
+    loaded: Mutex<KeyMap>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -66,30 +73,35 @@ impl Verifier {
         }
     }
 
-    /// The verifier key of `layout` (loaded once).
-    pub fn key(&self, layout: Layout) -> Result<Arc<LoadedKey>, CloseError> {
-        if let Some(k) = self.lock().get(&layout) {
+    /// The verifier key of `layout` with `digest` (loaded once).
+    pub fn key(&self, layout: Layout, digest: &KeyDigest) -> Result<Arc<LoadedKey>, CloseError> {
+        if let Some(k) = self.lock().get(&(layout, *digest)) {
             return Ok(k.clone());
         }
-        let (vk, digest) = keys::verifier_key(&self.keys_dir, layout)?;
-        let key = Arc::new(LoadedKey { vk, digest });
-        self.lock().insert(layout, key.clone());
+        let (vk, path) = keys::verifier_key(&self.keys_dir, layout, digest)?;
+        let key = Arc::new(LoadedKey {
+            vk,
+            digest: *digest,
+            path,
+        });
+        self.lock().insert((layout, *digest), key.clone());
         Ok(key)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Layout, Arc<LoadedKey>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap> {
         // A panic while holding the lock leaves the map valid: keep using it.
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Verify a parsed proof against its own public inputs.
     pub fn verify_proof(&self, proof: &CloseProof) -> Result<Verified, CloseError> {
-        let key = self.key(proof.layout)?;
+        let key = self.key(proof.layout, &proof.key_digest)?;
         verify_with_key(proof, &key)?;
         Ok(Verified {
             public: proof.public,
             layout: proof.layout,
             key_digest: key.digest,
+            key_path: key.path.clone(),
         })
     }
 

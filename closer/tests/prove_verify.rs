@@ -175,7 +175,7 @@ fn a_key_saved_under_another_layouts_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let small = Layout::for_slots(2).unwrap();
     let large = Layout::for_slots(4).unwrap();
-    keys::setup(dir.path(), small).expect("setup");
+    let digest = keys::setup(dir.path(), small).expect("setup").digest;
     // Rename the 2-slot keys to the 4-slot names.
     let id_large = hex::encode(&keys::shape_id(large)[..8]);
     for f in key_files(dir.path()) {
@@ -186,7 +186,7 @@ fn a_key_saved_under_another_layouts_name_is_refused() {
         );
         std::fs::rename(dir.path().join(&f), dir.path().join(to)).unwrap();
     }
-    let err = keys::verifier_key(dir.path(), large)
+    let err = keys::verifier_key(dir.path(), large, &digest)
         .err()
         .expect("mislabelled vk");
     assert!(matches!(err, CloseError::BadKeyFile { .. }), "{err}");

@@ -199,7 +199,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     })
     .await??;
     let verify_time = verify_started.elapsed();
-    let vk_bytes = closer::keys::verifier_key_size(&keys, verified.layout).unwrap_or(0);
+    let vk_bytes = std::fs::metadata(&verified.key_path).map_or(0, |m| m.len());
     let accepted = hub
         .operator()
         .close(&bytes)
