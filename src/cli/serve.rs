@@ -22,6 +22,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Once listening, write the bound address (e.g. `127.0.0.1:41234`, useful with
+    /// port 0) and a newline to this file, for scripts. It is also printed on stdout
+    /// as a plain first line, `listening on ADDR`.
+    #[arg(long, value_name = "FILE")]
+    pub addr_file: Option<PathBuf>,
+
     /// Hub id registered on the settlement layer (signature domain of every voucher).
     #[arg(long, default_value_t = 1)]
     pub hub_id: u64,
@@ -181,12 +187,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = runtime.build().context("start the tokio runtime")?;
     runtime.block_on(async move {
         let handle = hub::Hub::start(config).await.context("start the hub")?;
-        tracing::info!(addr = %handle.local_addr(), "zkhub serving; Ctrl-C to stop");
+        let addr = handle.local_addr();
+        // Plain, before any log line that names it: what scripts read.
+        println!("listening on {addr}");
+        if let Some(path) = &args.addr_file {
+            write_addr_file(path, addr)?;
+        }
+        tracing::info!(%addr, "zkhub serving; Ctrl-C to stop");
         shutdown_signal().await;
         tracing::info!("shutting down");
         handle.shutdown().await.context("shut down")?;
         anyhow::Ok(())
     })
+}
+
+/// Write `addr` to `path` atomically (a temporary file renamed over it), so a script
+/// polling for the file never reads half of it.
+fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, format!("{addr}\n"))
+        .with_context(|| format!("write the address file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("write the address file {}", path.display()))
 }
 
 async fn shutdown_signal() {

@@ -500,6 +500,29 @@ impl Payer {
         Ok(())
     }
 
+    /// The hub re-acked a resend (an `ack` carrying its committed head): an ack of
+    /// `seq`, after checking that this payer's voucher at `seq` has the same `spent`
+    /// and `chain`. [`ProtocolError::Diverged`] (nothing changes) if not.
+    pub fn handle_reack(
+        &mut self,
+        seq: Seq,
+        spent: Amount,
+        chain: Fe,
+    ) -> Result<(), ProtocolError> {
+        let ours = match seq.checked_sub(self.acked.seq) {
+            Some(0) => Some(self.acked),
+            Some(ahead) => usize::try_from(ahead - 1)
+                .ok()
+                .and_then(|i| self.unacked.get(i))
+                .map(head_of),
+            None => None, // older than our acked head: nothing held to compare
+        };
+        if ours.is_some_and(|o| o.spent != spent || o.chain != chain) {
+            return Err(ProtocolError::Diverged { hub: seq });
+        }
+        self.handle_ack(seq)
+    }
+
     /// The hub rejected the voucher `seq` with `code` (see the module docs).
     pub fn handle_reject(&mut self, seq: Seq, code: ErrorCode) -> Result<(), ProtocolError> {
         if seq <= self.acked.seq {

@@ -62,11 +62,14 @@ pub enum ErrorCode {
     TooLarge = 1021,
     /// The requested epoch or item is not available.
     NotAvailable = 1022,
+    /// A voucher at a seq the hub already holds (committed or staged) differs from
+    /// the one it holds: the client's state diverged; resynchronise with `status`.
+    Conflict = 1023,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order of declaration (for documentation and tests).
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -94,6 +97,7 @@ impl ErrorCode {
         ErrorCode::BadFrame,
         ErrorCode::TooLarge,
         ErrorCode::NotAvailable,
+        ErrorCode::Conflict,
     ];
 
     /// The numeric wire value.
@@ -118,6 +122,7 @@ mod tests {
         assert_eq!(ErrorCode::ParseError.as_i32(), -32700);
         assert_eq!(ErrorCode::BadSeq.as_i32(), 1001);
         assert_eq!(ErrorCode::NotAvailable.as_i32(), 1022);
+        assert_eq!(ErrorCode::Conflict.as_i32(), 1023);
         for (i, c) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(ErrorCode::from_i32(c.as_i32()), Some(*c));
             for d in &ErrorCode::ALL[i + 1..] {
@@ -125,6 +130,6 @@ mod tests {
             }
         }
         assert_eq!(ErrorCode::from_i32(0), None);
-        assert_eq!(ErrorCode::from_i32(1023), None);
+        assert_eq!(ErrorCode::from_i32(1024), None);
     }
 }

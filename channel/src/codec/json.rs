@@ -250,6 +250,48 @@ pub struct Ack {
     pub seq: Seq,
 }
 
+/// `ack` notification answering a resent voucher at an already committed seq (a
+/// *re-ack*): `seq` is the committed head and `spent`, `chain` are its cumulative
+/// spent and payment chain, so that a client whose state diverged from the hub's can
+/// tell (its own `spent` and `chain` at `seq` differ). Same method as [`Ack`], with
+/// two more members that a client reading only `seq` ignores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reack {
+    /// The committed head's seq.
+    #[serde(with = "u64_json")]
+    pub seq: Seq,
+    /// Cumulative spent at `seq`.
+    #[serde(with = "u64_json")]
+    pub spent: Amount,
+    /// Payment chain at `seq`.
+    #[serde(with = "fe_dec")]
+    pub chain: Fe,
+}
+
+/// The params of an `ack` as read by a client: with or without the committed head.
+#[derive(Deserialize)]
+struct AckIn {
+    #[serde(with = "u64_json")]
+    seq: Seq,
+    #[serde(default, with = "u64_json_opt")]
+    spent: Option<Amount>,
+    #[serde(default, with = "fe_dec_opt")]
+    chain: Option<Fe>,
+}
+
+impl From<AckIn> for ServerMessage {
+    fn from(a: AckIn) -> Self {
+        match (a.spent, a.chain) {
+            (Some(spent), Some(chain)) => ServerMessage::Reack(Reack {
+                seq: a.seq,
+                spent,
+                chain,
+            }),
+            _ => ServerMessage::Ack(Ack { seq: a.seq }),
+        }
+    }
+}
+
 /// `reject` notification: the voucher at `seq` was refused (and, if it was staged
 /// behind a failed checkpoint, everything after it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -505,6 +547,8 @@ pub enum ServerMessage {
     Challenge(Challenge),
     /// Cumulative durable ack.
     Ack(Ack),
+    /// Cumulative durable ack answering a resend, with the committed head (`ack` too).
+    Reack(Reack),
     /// A voucher refused.
     Reject(Reject),
     /// A payee was credited.
@@ -646,6 +690,7 @@ impl ServerMessage {
         match self {
             ServerMessage::Challenge(p) => notification(method::CHALLENGE, p, out),
             ServerMessage::Ack(p) => notification(method::ACK, p, out),
+            ServerMessage::Reack(p) => notification(method::ACK, p, out),
             ServerMessage::Reject(p) => notification(method::REJECT, p, out),
             ServerMessage::Credit(p) => notification(method::CREDIT, p, out),
             ServerMessage::Receipt(p) => notification(method::RECEIPT, p, out),
@@ -906,7 +951,7 @@ impl ServerMessage {
             let p = env.params;
             let null = Id::Null;
             return Ok(match m {
-                method::ACK => ServerMessage::Ack(parse_params(p, m, &null)?),
+                method::ACK => parse_params::<AckIn>(p, m, &null)?.into(),
                 method::REJECT => ServerMessage::Reject(parse_params(p, m, &null)?),
                 method::CREDIT => ServerMessage::Credit(parse_params(p, m, &null)?),
                 method::RECEIPT => ServerMessage::Receipt(parse_params(p, m, &null)?),

@@ -27,7 +27,7 @@ pub use error::{CodecError, FrameFault, Id};
 pub use error_code::ErrorCode;
 pub use json::{
     Ack, Challenge, ChannelStatus, ClientMessage, Credit, Hello, NewEpoch, Opening, OpeningRequest,
-    Pay, PayVoucher, Receipt, Reject, Reply, Request, RpcError, ServerMessage, Subscribe,
+    Pay, PayVoucher, Reack, Receipt, Reject, Reply, Request, RpcError, ServerMessage, Subscribe,
     Subscribed, TextLimits,
 };
 

@@ -190,6 +190,9 @@ pub struct Applied {
     pub credits: Vec<(ChannelId, Amount, Amount)>,
     /// Vouchers the acks cover (each ack's seq advance over the committed head).
     pub vouchers: u64,
+    /// Channels whose exit this batch committed: whatever they hold uncommitted
+    /// never will be, and is to be dropped and rejected.
+    pub exited: Vec<ChannelId>,
 }
 
 /// Apply a durable batch to a table. Debits advance payers' committed heads (not
@@ -251,6 +254,9 @@ pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
         .filter(|e| matches!(e, Event::Exit { .. }))
     {
         apply_event(table, event);
+        if let Event::Exit { channel } = *event {
+            applied.exited.push(channel);
+        }
     }
     applied
 }

@@ -61,9 +61,11 @@ pub enum Admit {
         /// The signature to verify.
         sig: Signature,
     },
-    /// `seq` is already committed (a resend): re-ack, do not apply again.
+    /// `seq` is already committed and the voucher agrees with what the hub holds (a
+    /// resend): re-ack with the committed head, do not apply again.
     AlreadyCommitted,
-    /// `seq` is already staged or covered (a resend in flight): the ack will follow.
+    /// `seq` is already staged or covered and the voucher agrees with what the hub
+    /// holds (a resend in flight): the ack will follow.
     AlreadyStaged,
 }
 
@@ -108,6 +110,13 @@ pub enum VoucherError {
     /// The channel has requested exit.
     #[error("channel is exiting and may not spend")]
     ChannelExiting,
+    /// A voucher at a seq the hub already holds differs from the one it holds (the
+    /// client's state diverged from the hub's).
+    #[error("seq {seq} is already held with a different payment; resynchronise with status")]
+    Conflict {
+        /// The voucher's seq.
+        seq: Seq,
+    },
     /// `cover`/`refuse_checkpoint` named a seq that is not an awaiting checkpoint.
     #[error("no checkpoint awaiting verification at that seq")]
     NoSuchCheckpoint,
@@ -128,6 +137,7 @@ impl VoucherError {
             VoucherError::SelfPayment => ErrorCode::SelfPayment,
             VoucherError::Overflow => ErrorCode::Overflow,
             VoucherError::ChannelExiting => ErrorCode::ChannelExiting,
+            VoucherError::Conflict { .. } => ErrorCode::Conflict,
             VoucherError::NoSuchCheckpoint => ErrorCode::InternalError,
         }
     }
@@ -138,11 +148,8 @@ impl ChannelState {
     /// error nothing changes.
     pub fn admit(&mut self, v: &VoucherIn, ctx: &AdmitContext<'_>) -> Result<Admit, VoucherError> {
         let head = self.head();
-        if v.seq <= self.record.seq {
-            return Ok(Admit::AlreadyCommitted);
-        }
         if v.seq <= head.seq {
-            return Ok(Admit::AlreadyStaged);
+            return self.admit_resend(v);
         }
         // Before the seq check: an exited channel's head may have been rolled back
         // (`abandon_uncommitted`), and nothing new is admitted anyway.
@@ -221,6 +228,49 @@ impl ChannelState {
         }
     }
 
+    /// A voucher at a seq the hub already holds: a resend if it agrees with what the
+    /// hub holds there, [`VoucherError::Conflict`] if the hub can tell it differs.
+    /// What the hub can compare: a staged voucher in full (`to`, `amount`, `spent`,
+    /// `chain`); the committed head by `spent`, `chain` and the checkpoint signature
+    /// (deterministic, §8 of PROTOCOL.md, so a resend carries the same bytes, and it
+    /// binds `spent` and `chain`, hence every amount); the covered head by `spent` and
+    /// `chain`. A field the voucher leaves out is not compared; older seqs are not
+    /// held, so a re-ack carries the committed head for the client to compare.
+    #[cold]
+    #[inline(never)]
+    fn admit_resend(&self, v: &VoucherIn) -> Result<Admit, VoucherError> {
+        let conflict = Err(VoucherError::Conflict { seq: v.seq });
+        if v.seq <= self.record.seq {
+            if v.seq == self.record.seq {
+                let sig_differs = match (&v.sig, &self.record.checkpoint_sig) {
+                    (Some(sig), Some(held)) => sig.pack() != *held,
+                    _ => false,
+                };
+                if sig_differs || differs_from(v, &self.record.head()) {
+                    return conflict;
+                }
+            }
+            return Ok(Admit::AlreadyCommitted);
+        }
+        let staged = self.staged.front().and_then(|first| {
+            let idx = usize::try_from(v.seq.checked_sub(first.head.seq)?).ok()?;
+            self.staged.get(idx)
+        });
+        match staged {
+            Some(s) => {
+                debug_assert_eq!(s.head.seq, v.seq);
+                if s.to != v.to || s.amount != v.amount || differs_from(v, &s.head) {
+                    return conflict;
+                }
+            }
+            None if v.seq == self.covered.seq && differs_from(v, &self.covered) => {
+                return conflict;
+            }
+            None => {}
+        }
+        Ok(Admit::AlreadyStaged)
+    }
+
     /// The checkpoint at `seq` verified: cover every staged voucher up to it.
     ///
     /// Refused with [`VoucherError::ChannelExiting`] (nothing changes) if the channel
@@ -278,4 +328,10 @@ impl ChannelState {
             _ => Err(VoucherError::NoSuchCheckpoint),
         }
     }
+}
+
+/// Whether `v` carries a `spent` or `chain` other than `head`'s (fields left out
+/// are not compared).
+fn differs_from(v: &VoucherIn, head: &Head) -> bool {
+    v.spent.is_some_and(|s| s != head.spent) || v.chain.is_some_and(|c| c != head.chain)
 }

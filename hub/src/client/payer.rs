@@ -728,6 +728,12 @@ impl Driver {
     fn handle(&mut self, msg: ServerMessage) -> Result<(), ClientError> {
         match msg {
             ServerMessage::Ack(a) => self.shared.payer.lock().handle_ack(a.seq)?,
+            ServerMessage::Reack(a) => {
+                self.shared
+                    .payer
+                    .lock()
+                    .handle_reack(a.seq, a.spent, a.chain)?;
+            }
             ServerMessage::Reject(r) => {
                 let mut payer = self.shared.payer.lock();
                 if r.seq == 0 {

@@ -8,6 +8,8 @@
 //!   Upgraded WebSocket sessions count separately, under the same limit.
 //! - **Graceful shutdown**: on stop, idle keep-alive connections close and in-flight
 //!   requests finish.
+//! - **Graceful close**: every connection closes through [`LingerStream`] (FIN, then
+//!   a bounded drain), so a peer still sending reads the close frame, not a reset.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tower::Service;
 use tracing::debug;
 
+use super::linger::LingerStream;
 use crate::config::HubConfig;
 
 /// Pause after an accept error (e.g. out of file descriptors) before trying again.
@@ -64,7 +67,7 @@ pub(crate) async fn serve(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(LingerStream::new(stream)), service)
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
             tokio::select! {

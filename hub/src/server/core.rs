@@ -236,6 +236,30 @@ impl Shared {
         if !due.is_empty() {
             self.receipts_due.lock().extend(due);
         }
+        for &channel in &applied.exited {
+            self.on_exit_committed(channel);
+        }
+    }
+
+    /// Channel `channel`'s exit is durable: nothing it holds above its committed head
+    /// (staged vouchers, pending or awaiting verification, and covered ranges still on
+    /// their way to the writer, which refuses them) will ever be committed. Drop it
+    /// and reject it at once from its first seq, so that the client does not wait for
+    /// acks of unsigned vouchers that nothing will cover.
+    fn on_exit_committed(&self, channel: ChannelId) {
+        let registry = &self.registry;
+        let dropped = self.channels.with_channel(channel, |c| {
+            let first = c.record.seq + 1;
+            let uncommitted = c.covered_head().seq > c.record.seq || c.pending_count() > 0;
+            if !uncommitted {
+                return None;
+            }
+            registry.bump_staging(channel);
+            Some((first, c.abandon_uncommitted().len()))
+        });
+        if let Some(Some((first, staged))) = dropped {
+            self.reject_exited(channel, first, staged);
+        }
     }
 
     /// Channel `channel` has exited with vouchers from `first_seq` on uncommitted:

@@ -124,16 +124,16 @@ async fn info(State(state): State<AppState>) -> Response {
     let shared = &state.shared;
     let limits = &shared.config.limits;
     let body = serde_json::json!({
-        "hub_id": shared.config.hub_id,
+        "hub_id": wire_u64(shared.config.hub_id),
         "public_key": shared.hub_key.public(),
-        "epoch": shared.epoch(),
+        "epoch": wire_u64(shared.epoch()),
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": 1,
         "limits": {
             "max_message_bytes": limits.max_message_bytes,
             "max_vouchers_per_message": limits.max_vouchers_per_message,
             "max_pending_count": limits.pending.max_pending_count,
-            "max_pending_amount": limits.pending.max_pending_amount,
+            "max_pending_amount": wire_u64(limits.pending.max_pending_amount),
             "rate_per_sec": limits.rate_per_sec,
             "rate_burst": limits.rate_burst,
             "max_subscriptions": limits.max_subscriptions,
@@ -186,9 +186,19 @@ async fn channel_status(
         "status": status,
         "pk": record.pk,
         "pending_count": pending_count,
-        "pending_amount": pending_amount.to_string(),
+        "pending_amount": wire_u64(pending_amount),
         "session": shared.registry.bound_peer(id).map(|p| p.ctl.id),
-        "epoch": shared.epoch(),
+        "epoch": wire_u64(shared.epoch()),
     });
     axum::Json(body).into_response()
+}
+
+/// A `u64` as the wire writes it (PROTOCOL.md §2): a JSON number up to 2^53 − 1, a
+/// decimal string above.
+fn wire_u64(v: u64) -> serde_json::Value {
+    if v <= channel::codec::num::MAX_SAFE_INTEGER {
+        v.into()
+    } else {
+        v.to_string().into()
+    }
 }

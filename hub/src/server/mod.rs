@@ -19,11 +19,13 @@
 //! - [`body`]: operator request bodies, refused in user words.
 //! - [`operator`]: the operator interface over the in-process settlement layer.
 //! - [`rate`]: per-connection token bucket.
+//! - [`linger`]: graceful TCP close (FIN, bounded drain), so close frames arrive.
 
 mod accept;
 pub(crate) mod body;
 pub(crate) mod core;
 pub(crate) mod http;
+mod linger;
 pub(crate) mod operator;
 pub(crate) mod rate;
 pub(crate) mod registry;

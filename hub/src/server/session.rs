@@ -26,7 +26,7 @@ use channel::codec::ErrorCode;
 use channel::codec::{
     Challenge, ClientMessage, Id, Pay, Reject, Reply, Request, RpcError, ServerMessage, Subscribed,
 };
-use channel::ledger::{Admit, AdmitContext, ChannelTable, VoucherError};
+use channel::ledger::{Admit, AdmitContext, ChannelTable, Head, VoucherError};
 use channel::types::{VoucherIn, hello_message};
 use channel::{ChannelId, Fe, Seq};
 use futures_util::{SinkExt, StreamExt};
@@ -457,8 +457,14 @@ impl Session {
         metrics
             .pending_vouchers
             .fetch_add(outcome.accepted as i64, Ordering::Relaxed);
-        if let Some(seq) = outcome.reack {
-            self.send(ServerMessage::Ack(channel::codec::Ack { seq }));
+        if let Some(head) = outcome.reack {
+            // Always text: a re-ack carries the committed head, which the 9-byte binary
+            // ack has no room for (re-acks are rare; binary acks stay on the hot path).
+            self.send(ServerMessage::Reack(channel::codec::Reack {
+                seq: head.seq,
+                spent: head.spent,
+                chain: head.chain,
+            }));
         }
         if let Some((seq, e)) = outcome.refused {
             self.reject(seq, e.code(), &e.to_string());
@@ -605,8 +611,8 @@ impl Session {
 pub(crate) struct AdmitOutcome {
     /// Vouchers newly staged.
     pub accepted: u64,
-    /// Some voucher was already committed: re-ack this committed seq.
-    pub reack: Option<Seq>,
+    /// Some voucher was already committed: re-ack with this committed head.
+    pub reack: Option<Head>,
     /// The first refused voucher (nothing after it in the message was admitted).
     pub refused: Option<(Seq, VoucherError)>,
     /// Checkpoints to verify, in seq order.
@@ -661,7 +667,7 @@ impl Shared {
                             sig,
                         });
                     }
-                    Ok(Admit::AlreadyCommitted) => out.reack = Some(c.record.seq),
+                    Ok(Admit::AlreadyCommitted) => out.reack = Some(c.record.head()),
                     Ok(Admit::AlreadyStaged) => {}
                     Err(e) => {
                         out.refused = Some((v.seq, e));
