@@ -185,11 +185,24 @@ impl Model {
         let exists = |id: ChannelId| (1..=N).contains(&id);
         let payee_known = exists(v.to);
         let c = self.channels.get_mut(&v.channel).unwrap();
+        // A held seq: a resend unless it differs from what the hub can compare there
+        // (the committed and covered heads by spent and chain, staged vouchers in full).
+        let differs = |h: &Head| v.spent != h.spent || v.chain != h.chain;
         if v.seq <= c.committed.seq {
+            if v.seq == c.committed.seq && differs(&c.committed) {
+                return Outcome::Rejected(ErrorCode::Conflict);
+            }
             return Outcome::AlreadyCommitted;
         }
         let head = c.head();
         if v.seq <= head.seq {
+            let conflict = match c.staged.iter().find(|s| s.head.seq == v.seq) {
+                Some(s) => s.to != v.to || s.amount != v.amount || differs(&s.head),
+                None => v.seq == c.covered.seq && differs(&c.covered),
+            };
+            if conflict {
+                return Outcome::Rejected(ErrorCode::Conflict);
+            }
             return Outcome::AlreadyStaged;
         }
         let reject = |code| Outcome::Rejected(code);
