@@ -30,18 +30,79 @@ fn one() -> Variable {
 ///
 /// `constant` is `Some(c)` iff the expression is the constant `c` (no variables), which
 /// lets gadgets fold work on constants (e.g. Poseidon's capacity element) for free.
+///
+/// Terms are kept sorted by variable with no zero coefficients, so adding two
+/// expressions is one linear merge. (bellpepper's `LinearCombination` inserts term by
+/// term into sorted vectors, which made synthesis a quarter of proving time: Poseidon's
+/// partial rounds carry linear combinations of 60+ terms through every round.)
 #[derive(Clone, Debug)]
 pub struct Expr {
-    lc: LinearCombination<F>,
+    terms: Vec<(Variable, F)>,
     value: Option<F>,
     constant: Option<F>,
+}
+
+/// The order of terms: public inputs (and the constant one) first, then by index.
+fn key(v: &Variable) -> (bool, usize) {
+    match v.get_unchecked() {
+        Index::Input(i) => (false, i),
+        Index::Aux(i) => (true, i),
+    }
+}
+
+/// [`key`] as one integer, for sorting.
+fn sort_key(v: &Variable) -> u64 {
+    let (aux, i) = key(v);
+    (u64::from(aux) << 63) | i as u64
+}
+
+/// `ca·a + cb·b` for sorted term lists, zero coefficients dropped.
+fn merge(a: &[(Variable, F)], ca: F, b: &[(Variable, F)], cb: F) -> Vec<(Variable, F)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => match key(&x.0).cmp(&key(&y.0)) {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    (x.0, x.1 * ca)
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    (y.0, y.1 * cb)
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    (x.0, x.1 * ca + y.1 * cb)
+                }
+            },
+            (Some(x), None) => {
+                i += 1;
+                (x.0, x.1 * ca)
+            }
+            (None, Some(y)) => {
+                j += 1;
+                (y.0, y.1 * cb)
+            }
+            (None, None) => break,
+        };
+        if !bool::from(next.1.is_zero()) {
+            out.push(next);
+        }
+    }
+    out
 }
 
 impl Expr {
     /// The constant `c`.
     pub fn constant(c: F) -> Self {
         Expr {
-            lc: LinearCombination::zero() + (c, one()),
+            terms: if bool::from(c.is_zero()) {
+                Vec::new()
+            } else {
+                vec![(one(), c)]
+            },
             value: Some(c),
             constant: Some(c),
         }
@@ -55,7 +116,7 @@ impl Expr {
     /// A single variable with its value.
     pub fn var(var: Variable, value: Option<F>) -> Self {
         Expr {
-            lc: LinearCombination::zero() + var,
+            terms: vec![(var, F::ONE)],
             value,
             constant: None,
         }
@@ -63,7 +124,20 @@ impl Expr {
 
     /// The linear combination.
     pub fn lc(&self) -> LinearCombination<F> {
-        self.lc.clone()
+        // Terms arrive sorted, so each insertion appends.
+        self.terms
+            .iter()
+            .fold(LinearCombination::zero(), |lc, &(v, c)| lc + (c, v))
+    }
+
+    /// Number of terms (nonzero coefficients).
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Whether the expression has no terms (it is the constant zero).
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
     }
 
     /// The value, if known (always known for constants).
@@ -79,7 +153,7 @@ impl Expr {
     /// `self + other`.
     pub fn add(&self, other: &Expr) -> Expr {
         Expr {
-            lc: self.lc.clone() + &other.lc,
+            terms: merge(&self.terms, F::ONE, &other.terms, F::ONE),
             value: self.value.zip(other.value).map(|(a, b)| a + b),
             constant: self.constant.zip(other.constant).map(|(a, b)| a + b),
         }
@@ -87,13 +161,21 @@ impl Expr {
 
     /// `self − other`.
     pub fn sub(&self, other: &Expr) -> Expr {
-        self.add(&other.scale(-F::ONE))
+        Expr {
+            terms: merge(&self.terms, F::ONE, &other.terms, -F::ONE),
+            value: self.value.zip(other.value).map(|(a, b)| a - b),
+            constant: self.constant.zip(other.constant).map(|(a, b)| a - b),
+        }
     }
 
     /// `c · self`.
     pub fn scale(&self, c: F) -> Expr {
         Expr {
-            lc: LinearCombination::zero() + (c, &self.lc),
+            terms: if bool::from(c.is_zero()) {
+                Vec::new()
+            } else {
+                self.terms.iter().map(|&(v, x)| (v, x * c)).collect()
+            },
             value: self.value.map(|v| v * c),
             constant: self.constant.map(|v| v * c),
         }
@@ -104,11 +186,31 @@ impl Expr {
         self.add(&Expr::constant(c))
     }
 
-    /// `Σ coeffs[i] · terms[i]`.
+    /// `Σ coeffs[i] · terms[i]`: all terms gathered, sorted once and combined.
     pub fn sum(terms: impl IntoIterator<Item = (F, Expr)>) -> Expr {
-        terms
-            .into_iter()
-            .fold(Expr::zero(), |acc, (c, e)| acc.add(&e.scale(c)))
+        let mut all: Vec<(u64, Variable, F)> = Vec::new();
+        let (mut value, mut constant) = (Some(F::ZERO), Some(F::ZERO));
+        for (c, e) in terms {
+            all.extend(e.terms.iter().map(|&(v, x)| (sort_key(&v), v, x * c)));
+            value = value.zip(e.value).map(|(a, b)| a + b * c);
+            constant = constant.zip(e.constant).map(|(a, b)| a + b * c);
+        }
+        all.sort_unstable_by_key(|t| t.0);
+        let mut out: Vec<(Variable, F)> = Vec::with_capacity(all.len());
+        let mut last_key = None;
+        for (k, v, c) in all {
+            match out.last_mut() {
+                Some(last) if last_key == Some(k) => last.1 += c,
+                _ => out.push((v, c)),
+            }
+            last_key = Some(k);
+        }
+        out.retain(|(_, c)| !bool::from(c.is_zero()));
+        Expr {
+            terms: out,
+            value,
+            constant,
+        }
     }
 }
 
@@ -277,6 +379,38 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::*;
     use super::*;
+
+    #[test]
+    fn expressions_combine_terms_and_drop_what_cancels() {
+        let mut cs = new_cs();
+        let x = witness(&mut cs, "x", F::from(3u64));
+        let y = witness(&mut cs, "y", F::from(5u64));
+        // x + y − x is y alone: one term, the value of y.
+        let e = x.add(&y).sub(&x);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e.value(), Some(F::from(5u64)));
+        // Σ with repeated variables and constants combines them: 2y + 3x − x + 7 − 7.
+        let s = Expr::sum([
+            (F::from(2u64), y.clone()),
+            (F::from(3u64), x.clone()),
+            (-F::ONE, x.clone()),
+            (F::ONE, Expr::from(7)),
+            (-F::ONE, Expr::from(7)),
+        ]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.value(), Some(F::from(2 * 5 + 2 * 3)));
+        assert_eq!(s.as_constant(), None);
+        // The linear combination enforces what the value says.
+        let t = alloc(cs.namespace(|| "t"), "t", s.value()).unwrap();
+        enforce_equal(&mut cs, "t = s", &t, &s);
+        assert!(cs.is_satisfied());
+        cs.set("t/t", F::from(15u64));
+        assert!(!cs.is_satisfied());
+        // Constants stay constants; zero has no terms.
+        let c = Expr::from(4).scale(F::from(2u64)).add_const(-F::from(8u64));
+        assert_eq!(c.as_constant(), Some(F::ZERO));
+        assert!(c.is_empty());
+    }
 
     #[test]
     fn is_nonzero_is_sound_both_ways() {
