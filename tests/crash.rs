@@ -499,6 +499,7 @@ async fn session(books: &Books, i: usize, url: &str, stop: &AtomicBool) -> Resul
                 return Err(Fault::Broken(format!("hello refused: {e:?}")));
             }
             ServerMessage::Ack(a) => lock(books, i).on_ack(a.seq).map_err(Fault::Broken)?,
+            ServerMessage::Reack(a) => lock(books, i).on_ack(a.seq).map_err(Fault::Broken)?,
             _ => continue,
         }
     };
@@ -535,8 +536,9 @@ async fn session(books: &Books, i: usize, url: &str, stop: &AtomicBool) -> Resul
     let reader = async {
         loop {
             match next_message(&mut rx).await? {
-                ServerMessage::Ack(a) => {
-                    lock(books, i).on_ack(a.seq).map_err(Fault::Broken)?;
+                ServerMessage::Ack(channel::codec::Ack { seq })
+                | ServerMessage::Reack(channel::codec::Reack { seq, .. }) => {
+                    lock(books, i).on_ack(seq).map_err(Fault::Broken)?;
                     acked.notify_one();
                 }
                 ServerMessage::Reject(r) => {

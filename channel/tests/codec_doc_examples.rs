@@ -164,3 +164,34 @@ fn json_hello_and_pay() {
     );
     assert_eq!(pay.to_text(), text);
 }
+
+/// PROTOCOL.md §5 and §7: the re-ack of a resent seq 3 of the §8 example carries the
+/// committed head, and decodes back to a [`Reack`](channel::codec::Reack); an `ack`
+/// without `spent`/`chain` stays a plain ack.
+#[test]
+fn reack_example_is_pinned() {
+    use channel::codec::{Ack, Reack, ServerMessage};
+    let (vouchers, chain, spent) = example_vouchers();
+    let reack = ServerMessage::Reack(Reack {
+        seq: vouchers[2].seq,
+        spent,
+        chain,
+    });
+    let text = reack.to_text();
+    assert_eq!(
+        text,
+        r#"{"jsonrpc":"2.0","method":"ack","params":{"seq":3,"spent":400,"chain":"300611952340499924290572326259693750809469946802260150570511666571085818596"}}"#
+    );
+    assert_eq!(ServerMessage::decode(&text).unwrap(), reack);
+    assert_eq!(
+        ServerMessage::decode(r#"{"jsonrpc":"2.0","method":"ack","params":{"seq":3}}"#).unwrap(),
+        ServerMessage::Ack(Ack { seq: 3 })
+    );
+}
+
+/// PROTOCOL.md §8: the exit tag.
+#[test]
+fn exit_tag_is_pinned() {
+    use channel::settlement::TAG_EXIT;
+    assert_eq!(fe_to_dec(&TAG_EXIT), "9699077005404447713458855573041");
+}

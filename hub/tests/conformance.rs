@@ -172,6 +172,10 @@ async fn oversize_input_always_closes_with_1009() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_burst_past_the_outbound_queue_closes_with_4004() {
     let hub = TestHub::start_with(|c| c.limits.outbound_queue = 64).await;
+    // A client can learn the queue's size (PROTOCOL.md §11).
+    let (_, info) = http_get(hub.handle.local_addr(), "/v1/info").await;
+    let info: serde_json::Value = serde_json::from_str(&info).expect("json");
+    assert_eq!(info["limits"]["outbound_queue"], 64);
     let mut c = Client::connect(&hub.url()).await;
     // 200,000 pings (10 MB) without reading: far more than the queue holds, and the
     // client is still sending when the hub closes.

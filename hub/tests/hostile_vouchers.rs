@@ -26,6 +26,7 @@ async fn quiet(client: &mut Client, max_ack: u64) {
     match r {
         Err(_) => {}
         Ok(In::Msg(channel::codec::ServerMessage::Ack(a))) => assert!(a.seq <= max_ack),
+        Ok(In::Msg(channel::codec::ServerMessage::Reack(a))) => assert!(a.seq <= max_ack),
         Ok(In::Binary(b)) => match channel::codec::decode_server_binary(&b) {
             Ok(channel::codec::ServerFrame::Ack { seq }) => assert!(seq <= max_ack),
             other => panic!("expected silence, got {other:?}"),

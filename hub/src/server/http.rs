@@ -137,6 +137,7 @@ async fn info(State(state): State<AppState>) -> Response {
             "rate_per_sec": limits.rate_per_sec,
             "rate_burst": limits.rate_burst,
             "max_subscriptions": limits.max_subscriptions,
+            "outbound_queue": limits.outbound_queue,
             "handshake_timeout_secs": limits.handshake_timeout.as_secs(),
             "idle_timeout_secs": limits.idle_timeout.as_secs(),
         },

@@ -250,13 +250,15 @@ impl Client {
         self.send_binary(out).await;
     }
 
-    /// Wait for a (text) ack of at least `seq`; returns it and everything else seen.
+    /// Wait for an ack (text, binary, or a re-ack) of at least `seq`; returns it and
+    /// everything else seen.
     pub async fn await_ack(&mut self, seq: Seq) -> (Seq, Vec<ServerMessage>) {
         let mut other = Vec::new();
         loop {
             match self.recv().await {
                 In::Msg(ServerMessage::Ack(a)) if a.seq >= seq => return (a.seq, other),
-                In::Msg(ServerMessage::Ack(_)) => {}
+                In::Msg(ServerMessage::Reack(a)) if a.seq >= seq => return (a.seq, other),
+                In::Msg(ServerMessage::Ack(_) | ServerMessage::Reack(_)) => {}
                 In::Msg(m) => other.push(m),
                 In::Binary(b) => match channel::codec::decode_server_binary(&b)
                     .expect("binary frame")
