@@ -375,9 +375,17 @@ impl Operator {
         let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
         let (inputs, proof) = backend.parse(file).map_err(OperatorError::BadRequest)?;
         let mut inner = self.inner.lock().await;
-        inner
-            .settlement
-            .submit_close(&inputs, &proof, backend.verifier())?;
+        // Verifying a proof is CPU work (~0.1–0.7 s): keep it off the async workers'
+        // schedule where the runtime allows it.
+        let mut submit = || {
+            inner
+                .settlement
+                .submit_close(&inputs, &proof, backend.verifier())
+        };
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(submit),
+            _ => submit(),
+        }?;
         inner.file.persist(&inner.settlement)?;
         info!(epoch = inputs.epoch, "close accepted");
         Ok(inputs)
