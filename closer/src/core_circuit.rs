@@ -17,14 +17,13 @@ use std::sync::Arc;
 use bellpepper_core::num::AllocatedNum;
 use bellpepper_core::{ConstraintSystem, SynthesisError};
 use ff::Field;
-use spartan2::traits::circuit::SpartanCircuit;
 
-use crate::field::{Engine, F};
+use crate::field::F;
 use crate::gadgets::range::range_check;
 use crate::gadgets::{Expr, alloc_input, enforce, enforce_equal, mul};
 use crate::layout::Layout;
 use crate::slot::{ID_GAP_BITS, NUM_PUBLIC_INPUTS};
-use crate::table::{ChunkTable, alloc_table, table_vars};
+use crate::table::{ChunkTable, TableCircuit, table_circuit, table_vars};
 
 /// Names of the public inputs, in order.
 pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
@@ -106,42 +105,26 @@ impl CoreCircuit {
     }
 }
 
-impl SpartanCircuit<Engine> for CoreCircuit {
-    fn public_values(&self) -> Result<Vec<F>, SynthesisError> {
-        let (_, public) = self
-            .witness
-            .as_ref()
-            .ok_or(SynthesisError::AssignmentMissing)?;
-        Ok(public.to_vec())
+impl TableCircuit for CoreCircuit {
+    fn layout(&self) -> Layout {
+        self.layout
     }
 
-    fn shared<CS: ConstraintSystem<F>>(
-        &self,
-        cs: &mut CS,
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        alloc_table(cs, self.layout, self.witness.as_ref().map(|w| &w.0))
+    fn table(&self) -> Option<&Arc<ChunkTable>> {
+        self.witness.as_ref().map(|w| &w.0)
     }
 
-    fn precommitted<CS: ConstraintSystem<F>>(
+    fn public(&self) -> Option<Vec<F>> {
+        self.witness.as_ref().map(|w| w.1.to_vec())
+    }
+
+    fn constrain<CS: ConstraintSystem<F>>(
         &self,
         cs: &mut CS,
         shared: &[AllocatedNum<F>],
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        self.synthesize_core(cs, shared)?;
-        Ok(vec![])
-    }
-
-    fn num_challenges(&self) -> usize {
-        0
-    }
-
-    fn synthesize<CS: ConstraintSystem<F>>(
-        &self,
-        _: &mut CS,
-        _: &[AllocatedNum<F>],
-        _: &[AllocatedNum<F>],
-        _: Option<&[F]>,
     ) -> Result<(), SynthesisError> {
-        Ok(())
+        self.synthesize_core(cs, shared)
     }
 }
+
+table_circuit!(CoreCircuit);

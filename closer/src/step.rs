@@ -12,22 +12,20 @@
 //! 4. for `c ≥ 1` checks the inner node `node[c] = Poseidon(node[2c], node[2c + 1])` of
 //!    both trees (the `M − 1` steps with `c ≥ 1` cover the `M − 1` inner nodes).
 //!
-//! All of it is synthesized in `precommitted()` with no challenges, so Spartan2 caches
-//! the constraint products and skips a second synthesis.
+//! All of it is synthesized in `precommitted()` ([`TableCircuit`]).
 
 use std::sync::Arc;
 
 use bellpepper_core::num::AllocatedNum;
 use bellpepper_core::{ConstraintSystem, SynthesisError};
 use ff::Field;
-use spartan2::traits::circuit::SpartanCircuit;
 
-use crate::field::{Engine, F};
+use crate::field::F;
 use crate::gadgets::{Expr, alloc, alloc_boolean_value, alloc_input, enforce, enforce_equal};
 use crate::gadgets::{merkle, poseidon};
 use crate::layout::Layout;
 use crate::slot::{SlotAssignment, synthesize_slot};
-use crate::table::{ChunkTable, ROW_COLUMNS, alloc_table, table_vars};
+use crate::table::{ChunkTable, ROW_COLUMNS, TableCircuit, table_circuit, table_vars};
 
 /// Step `index` of a folded close, with or without a witness.
 #[derive(Clone, Debug)]
@@ -235,42 +233,26 @@ fn select<CS: ConstraintSystem<F>>(
     Ok(v)
 }
 
-impl SpartanCircuit<Engine> for StepCircuit {
-    fn public_values(&self) -> Result<Vec<F>, SynthesisError> {
-        let w = self
-            .witness
-            .as_ref()
-            .ok_or(SynthesisError::AssignmentMissing)?;
-        Ok(vec![F::from(w.index as u64)])
+impl TableCircuit for StepCircuit {
+    fn layout(&self) -> Layout {
+        self.layout
     }
 
-    fn shared<CS: ConstraintSystem<F>>(
-        &self,
-        cs: &mut CS,
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        alloc_table(cs, self.layout, self.witness.as_ref().map(|w| &w.table))
+    fn table(&self) -> Option<&Arc<ChunkTable>> {
+        self.witness.as_ref().map(|w| &w.table)
     }
 
-    fn precommitted<CS: ConstraintSystem<F>>(
+    fn public(&self) -> Option<Vec<F>> {
+        self.witness.as_ref().map(|w| vec![F::from(w.index as u64)])
+    }
+
+    fn constrain<CS: ConstraintSystem<F>>(
         &self,
         cs: &mut CS,
         shared: &[AllocatedNum<F>],
-    ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
-        self.synthesize_step(cs, shared)?;
-        Ok(vec![])
-    }
-
-    fn num_challenges(&self) -> usize {
-        0
-    }
-
-    fn synthesize<CS: ConstraintSystem<F>>(
-        &self,
-        _: &mut CS,
-        _: &[AllocatedNum<F>],
-        _: &[AllocatedNum<F>],
-        _: Option<&[F]>,
     ) -> Result<(), SynthesisError> {
-        Ok(())
+        self.synthesize_step(cs, shared)
     }
 }
+
+table_circuit!(StepCircuit);

@@ -280,3 +280,66 @@ pub fn table_vars(layout: Layout, shared: &[AllocatedNum<F>]) -> Result<TableVar
         balance_nodes: nodes_at(first_node + 2 * m - 1),
     })
 }
+
+/// A circuit of the folded close: the chunk table is its shared witness and all its
+/// constraints are synthesized in `precommitted()` with no verifier challenges, so
+/// Spartan2 caches the constraint products and never synthesizes twice (a circuit with
+/// work in `synthesize()` would lose that). [`table_circuit!`] turns it into a
+/// `SpartanCircuit`.
+pub trait TableCircuit {
+    /// The layout the circuit is built for.
+    fn layout(&self) -> Layout;
+    /// The table's values (`None` for a blank circuit).
+    fn table(&self) -> Option<&Arc<ChunkTable>>;
+    /// The public values, in the order the circuit inputizes them.
+    fn public(&self) -> Option<Vec<F>>;
+    /// Every constraint, given the allocated table.
+    fn constrain<CS: ConstraintSystem<F>>(
+        &self,
+        cs: &mut CS,
+        shared: &[AllocatedNum<F>],
+    ) -> Result<(), SynthesisError>;
+}
+
+/// `impl SpartanCircuit<Engine>` for a [`TableCircuit`].
+macro_rules! table_circuit {
+    ($circuit:ty) => {
+        impl spartan2::traits::circuit::SpartanCircuit<$crate::field::Engine> for $circuit {
+            fn public_values(&self) -> Result<Vec<$crate::field::F>, SynthesisError> {
+                $crate::table::TableCircuit::public(self).ok_or(SynthesisError::AssignmentMissing)
+            }
+
+            fn shared<CS: ConstraintSystem<$crate::field::F>>(
+                &self,
+                cs: &mut CS,
+            ) -> Result<Vec<AllocatedNum<$crate::field::F>>, SynthesisError> {
+                use $crate::table::TableCircuit as _;
+                $crate::table::alloc_table(cs, self.layout(), self.table())
+            }
+
+            fn precommitted<CS: ConstraintSystem<$crate::field::F>>(
+                &self,
+                cs: &mut CS,
+                shared: &[AllocatedNum<$crate::field::F>],
+            ) -> Result<Vec<AllocatedNum<$crate::field::F>>, SynthesisError> {
+                $crate::table::TableCircuit::constrain(self, cs, shared)?;
+                Ok(vec![])
+            }
+
+            fn num_challenges(&self) -> usize {
+                0
+            }
+
+            fn synthesize<CS: ConstraintSystem<$crate::field::F>>(
+                &self,
+                _: &mut CS,
+                _: &[AllocatedNum<$crate::field::F>],
+                _: &[AllocatedNum<$crate::field::F>],
+                _: Option<&[$crate::field::F]>,
+            ) -> Result<(), SynthesisError> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use table_circuit;
