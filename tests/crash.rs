@@ -1,4 +1,4 @@
-//! Crash consistency of the real `zkhub serve` binary (DESIGN.md §6; §10: "acked
+//! Crash consistency of the real `zkhub serve` binary (docs/DESIGN.md §6; §10: "acked
 //! payments lost after kill -9 at any moment: 0").
 //!
 //! The hub runs as a child process on one data directory. Clients (raw WebSocket

@@ -1,4 +1,4 @@
-//! Durability costs (DESIGN.md §6, §10), on real files in a temporary directory
+//! Durability costs (docs/DESIGN.md §6, §10), on real files in a temporary directory
 //! (set `TMPDIR` to choose the disk):
 //!
 //! - `group_commit/<R>`: one group commit of `R` covered ranges of 64 payments each

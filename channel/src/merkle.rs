@@ -1,8 +1,8 @@
 //! Binary Poseidon Merkle trees over a power-of-two number of leaves, with inclusion proofs.
 //!
 //! The trees behind the close statement's `deposits_root` and `balances_root`
-//! (DESIGN.md §8) and behind the balance openings that channels check and that the
-//! settlement layer verifies at withdrawal (DESIGN.md §7).
+//! (docs/DESIGN.md §8) and behind the balance openings that channels check and that the
+//! settlement layer verifies at withdrawal (docs/DESIGN.md §7).
 //!
 //! Shape:
 //! - `n` leaves are padded with the leaf value `0` up to `N` slots, `N` a power of two.

@@ -1,4 +1,4 @@
-//! The close statement's native side (DESIGN.md §8): leaves, public inputs, the slot
+//! The close statement's native side (docs/DESIGN.md §8): leaves, public inputs, the slot
 //! witness built from an epoch [`Snapshot`], and balance openings.
 //!
 //! The closer's circuit proves exactly what this module computes; the settlement layer

@@ -1,4 +1,4 @@
-//! Protocol identifiers, vouchers and the messages that signatures cover (DESIGN.md §2, §4).
+//! Protocol identifiers, vouchers and the messages that signatures cover (docs/DESIGN.md §2, §4).
 
 use crate::crypto::{Signature, poseidon};
 use crate::field::{Fe, domain_tag};
@@ -64,7 +64,7 @@ pub fn hello_message(hub_id: HubId, nonce: &Fe, channel: ChannelId) -> Fe {
     poseidon(&[*TAG_HELLO, Fe::from(hub_id), *nonce, Fe::from(channel)])
 }
 
-/// A payment voucher in full form (DESIGN.md §4).
+/// A payment voucher in full form (docs/DESIGN.md §4).
 ///
 /// `seq = prev.seq + 1`, `spent = prev.spent + amount`, `amount > 0`, `to != channel`,
 /// `chain = chain_next(prev.chain, seq, to, amount)`. With `sig` it is a *checkpoint*

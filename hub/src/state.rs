@@ -6,7 +6,7 @@
 //! between 1× and 2.3× as many slots as entries (power-of-two capacity, 7/8 load
 //! factor), so inline values would cost up to ~650 bytes per channel at unlucky
 //! sizes (1,000,000 channels is one). Boxed, a slot is 16 bytes and the state lives
-//! in one heap allocation: ~330 bytes per channel (DESIGN.md §10: ≤ 512).
+//! in one heap allocation: ~330 bytes per channel (docs/DESIGN.md §10: ≤ 512).
 //!
 //! Locking: a closure passed to [`Channels::with_channel`] runs under the write lock
 //! of the channel's shard. It must not touch the table again (another channel may

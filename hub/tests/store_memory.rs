@@ -1,4 +1,4 @@
-//! Memory per channel of the in-memory table (DESIGN.md §10: ≤ 512 bytes): the
+//! Memory per channel of the in-memory table (docs/DESIGN.md §10: ≤ 512 bytes): the
 //! resident-set growth from inserting 1,000,000 channels, measured from
 //! `/proc/self/statm` (one test in this file, so nothing else allocates meanwhile).
 

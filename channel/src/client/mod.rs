@@ -1,4 +1,4 @@
-//! Payer and payee client state machines, sans-I/O (DESIGN.md §4, §5).
+//! Payer and payee client state machines, sans-I/O (docs/DESIGN.md §4, §5).
 //!
 //! Like `quinn-proto`, these hold protocol state and nothing else: no sockets, no
 //! clock, no tasks. Inputs arrive through `handle_*` methods (messages from the hub,

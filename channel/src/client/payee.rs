@@ -5,7 +5,7 @@
 //! A receipt is the hub's signature over `Poseidon(RECEIPT, hub_id, epoch, channel,
 //! received)`: "as of epoch e, this channel has received at least this much". It is
 //! the payee's protection: if the close of epoch e shows less, the payee claims the
-//! difference from the hub's bond (DESIGN.md §7). So the payee keeps, per epoch, the
+//! difference from the hub's bond (docs/DESIGN.md §7). So the payee keeps, per epoch, the
 //! verified receipt with the highest `received`.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! JSON-RPC 2.0 text messages (DESIGN.md §5, docs/PROTOCOL.md §3–§5).
+//! JSON-RPC 2.0 text messages (docs/DESIGN.md §5, docs/PROTOCOL.md §3–§5).
 //!
 //! Two directions, each with an encoder and a decoder, so that the hub and the Rust
 //! client / load generator share one definition:

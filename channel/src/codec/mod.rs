@@ -1,4 +1,4 @@
-//! Wire codec (DESIGN.md §5; the normative description is `docs/PROTOCOL.md`).
+//! Wire codec (docs/DESIGN.md §5; the normative description is `docs/PROTOCOL.md`).
 //!
 //! - [`json`]: JSON-RPC 2.0 text messages in both directions, [`ClientMessage`]
 //!   (client → hub) and [`ServerMessage`] (hub → client), each with `encode` and

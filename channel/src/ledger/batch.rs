@@ -75,7 +75,7 @@ pub struct Batch {
 }
 
 /// A covered range that was not committed because its payer's exit came first in
-/// log order (DESIGN.md §4: an exiting channel may receive but not spend). Had it
+/// log order (docs/DESIGN.md §4: an exiting channel may receive but not spend). Had it
 /// been committed after the epoch cut that follows the exit, the withdrawal of the
 /// cut's balance would overdraw the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

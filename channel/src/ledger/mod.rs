@@ -1,4 +1,4 @@
-//! The hub's ledger, sans-I/O (DESIGN.md §4, §6).
+//! The hub's ledger, sans-I/O (docs/DESIGN.md §4, §6).
 //!
 //! Per channel, [`ChannelState`] holds the *committed* record (durable as of the last
 //! group commit) and a *staged* head: pending vouchers (unsigned) and checkpoints

@@ -1,4 +1,4 @@
-//! The voucher rules (DESIGN.md §4): what the hub accepts, in one place.
+//! The voucher rules (docs/DESIGN.md §4): what the hub accepts, in one place.
 
 use crate::codec::ErrorCode;
 use crate::crypto::{Signature, chain_next};

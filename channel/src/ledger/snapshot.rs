@@ -1,5 +1,5 @@
 //! Epoch snapshots: every channel's committed record at the cut of an epoch, the
-//! input of the close proof (DESIGN.md §7, §8).
+//! input of the close proof (docs/DESIGN.md §7, §8).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The settlement-layer model (DESIGN.md §7): a deterministic, serializable state
+//! The settlement-layer model (docs/DESIGN.md §7): a deterministic, serializable state
 //! machine standing in for an on-chain contract. The binary persists it (its own redb
 //! file); a chain contract is a later port of the same rules.
 //!
@@ -35,9 +35,9 @@
 //!   difference, silence pays the receipt (less anything already proven or paid). Awards
 //!   come from the bond, as far as it goes.
 //!
-//! Net deposits are signed: a payee that withdraws what it received ends below zero.
-//! This departs from DESIGN.md §7 ("net deposit drops by B", with `D` a `u64`), which
-//! cannot represent that state; see the module docs of [`crate::statement`].
+//! Net deposits are signed (docs/DESIGN.md §4): a payee that withdraws what it received
+//! ends below zero. The project brief had `D` a `u64`, which cannot represent that state;
+//! see the module docs of [`crate::statement`].
 
 mod close;
 mod dispute;
