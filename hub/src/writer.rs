@@ -1,4 +1,4 @@
-//! The group committer (DESIGN.md §6): one OS thread that owns all writes to the
+//! The group committer (docs/DESIGN.md §6): one OS thread that owns all writes to the
 //! store.
 //!
 //! Loop: block for the first [`CommitRequest`], drain more without blocking up to

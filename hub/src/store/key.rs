@@ -1,4 +1,4 @@
-//! The hub's secret key file `DIR/hub.key`: 32 random bytes, mode 0600 (DESIGN.md §6).
+//! The hub's secret key file `DIR/hub.key`: 32 random bytes, mode 0600 (docs/DESIGN.md §6).
 //!
 //! Created atomically: the bytes are written to a temporary file opened with mode
 //! 0600 from the start (never chmod-ed afterwards), synced, then hard-linked into

@@ -1,4 +1,4 @@
-//! The hub's durable state: one redb file in the data directory (DESIGN.md §6, §7).
+//! The hub's durable state: one redb file in the data directory (docs/DESIGN.md §6, §7).
 //!
 //! Tables (layout private to this module):
 //! - `meta` (`&str → u64`): `schema_version`, `hub_id`, `last_batch` (last committed
