@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use channel::codec::ErrorCode;
+use channel::codec::{CloseCode, ErrorCode};
 
 use crate::writer::{HistogramSnapshot, WriterMetrics};
 
@@ -106,8 +106,8 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Upgrades refused because `max_connections` was reached.
     pub connections_refused: AtomicU64,
-    /// Sessions closed by the hub, by reason (index: [`CloseReason`]).
-    pub closed_by_hub: [AtomicU64; CloseReason::COUNT],
+    /// Sessions closed by the hub, by reason (index: [`CloseCode::index`]).
+    pub closed_by_hub: [AtomicU64; CloseCode::COUNT],
     /// Sessions bound to a channel by `hello`.
     pub sessions_bound: AtomicI64,
     /// Vouchers admitted (pending or checkpoint).
@@ -134,47 +134,6 @@ pub struct Metrics {
     pub closes_refused: AtomicU64,
     /// Latest epoch whose close was accepted (0: none).
     pub last_closed_epoch: AtomicU64,
-}
-
-/// Why the hub closed a session (a metrics label and a close-frame reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// No `hello`/`subscribe` within the handshake timeout.
-    HandshakeTimeout = 0,
-    /// Nothing received within the idle timeout.
-    Idle = 1,
-    /// The outbound queue filled up: the peer does not read.
-    SlowReader = 2,
-    /// A frame or message over the size limit.
-    TooLarge = 3,
-    /// Malformed WebSocket framing or a protocol violation.
-    Protocol = 4,
-    /// Another session said `hello` for the same channel.
-    Superseded = 5,
-    /// The hub is shutting down.
-    Shutdown = 6,
-    /// The storage layer failed; the hub stops taking payments.
-    StorageFailed = 7,
-}
-
-impl CloseReason {
-    /// Number of reasons.
-    pub const COUNT: usize = 8;
-    const NAMES: [&'static str; Self::COUNT] = [
-        "handshake_timeout",
-        "idle",
-        "slow_reader",
-        "too_large",
-        "protocol",
-        "superseded",
-        "shutdown",
-        "storage_failed",
-    ];
-
-    /// Stable label.
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
 }
 
 impl Default for Metrics {
@@ -213,8 +172,8 @@ impl Metrics {
     }
 
     /// Count one session closed by the hub.
-    pub fn closed(&self, reason: CloseReason) {
-        self.closed_by_hub[reason as usize].fetch_add(1, Relaxed);
+    pub fn closed(&self, reason: CloseCode) {
+        self.closed_by_hub[reason.index()].fetch_add(1, Relaxed);
     }
 
     /// Render every metric in the Prometheus text format.
@@ -253,11 +212,12 @@ impl Metrics {
             out,
             "# HELP zkhub_sessions_closed_total Sessions closed by the hub, by reason.\n# TYPE zkhub_sessions_closed_total counter"
         );
-        for (i, name) in CloseReason::NAMES.iter().enumerate() {
+        for reason in CloseCode::ALL {
             let _ = writeln!(
                 out,
-                "zkhub_sessions_closed_total{{reason=\"{name}\"}} {}",
-                self.closed_by_hub[i].load(Relaxed)
+                "zkhub_sessions_closed_total{{reason=\"{}\"}} {}",
+                reason.name(),
+                self.closed_by_hub[reason.index()].load(Relaxed)
             );
         }
         counter(

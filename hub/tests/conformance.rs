@@ -14,7 +14,7 @@
 mod server_util;
 
 use channel::codec::{
-    ErrorCode, Reack, ServerFrame, ServerMessage, decode_server_binary, encode_pay_frame,
+    CloseCode, ErrorCode, Reack, ServerFrame, ServerMessage, decode_server_binary, encode_pay_frame,
 };
 use channel::types::VoucherIn;
 use futures_util::SinkExt;
@@ -165,7 +165,11 @@ async fn oversize_input_always_closes_with_1009() {
         let sent = c.ws.send(Message::Text(big.clone().into())).await;
         assert!(sent.is_ok(), "round {round}: send failed: {sent:?}");
         let close = c.await_close().await;
-        assert_eq!(close.map(|c| c.0), Some(1009), "round {round}");
+        assert_eq!(
+            close.map(|c| c.0),
+            Some(CloseCode::TooLarge.as_u16()),
+            "round {round}"
+        );
     }
 }
 
@@ -194,7 +198,11 @@ async fn request_burst_past_the_outbound_queue_closes_with_4004() {
             other => panic!("unexpected {other:?}"),
         }
     };
-    assert_eq!(close.map(|c| c.0), Some(4004), "after {answered} answers");
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(CloseCode::SlowReader.as_u16()),
+        "after {answered} answers"
+    );
     assert!(answered < 200_000, "the burst was cut off");
 }
 

@@ -9,11 +9,11 @@ mod server_util;
 
 use std::time::Duration;
 
+use channel::codec::CloseCode;
 use hostile_common::{
     Bystander, await_raw_close, closed_for, connections, eventually, frame_header, raw_upgraded,
     rss_kib, serial,
 };
-use hub::metrics::CloseReason;
 use server_util::TestHub;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -72,13 +72,17 @@ async fn connections_that_never_say_hello_are_closed_at_the_handshake_timeout() 
         started.elapsed()
     );
     assert_eq!(
-        closed_for(&hub, CloseReason::HandshakeTimeout),
+        closed_for(&hub, CloseCode::HandshakeTimeout),
         (SILENT + TRICKLE) as u64
     );
     for s in &mut silent {
         let (closed, code) = await_raw_close(s, Duration::from_secs(2)).await;
         assert!(closed, "a silent connection was left open");
-        assert_eq!(code, Some(4003), "closed with the handshake-timeout code");
+        assert_eq!(
+            code,
+            Some(CloseCode::HandshakeTimeout.as_u16()),
+            "closed with the handshake-timeout code"
+        );
     }
     while let Some(elapsed) = trickle.join_next().await {
         let elapsed = elapsed.expect("trickle task");

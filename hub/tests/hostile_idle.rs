@@ -17,10 +17,10 @@ mod server_util;
 
 use std::time::Duration;
 
+use channel::codec::CloseCode;
 use channel::codec::{ClientMessage, Id, Request, ServerMessage, Subscribe};
 use futures_util::{SinkExt, StreamExt};
 use hostile_common::{Bystander, closed_for, connections, eventually, rss_kib, serial};
-use hub::metrics::CloseReason;
 use server_util::TestHub;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -210,7 +210,7 @@ async fn ten_thousand_idle_connections_are_held_then_closed_by_the_idle_timeout(
         held as i64 + 1,
         "held connections dropped early"
     );
-    assert_eq!(closed_for(&hub, CloseReason::SlowReader), 0);
+    assert_eq!(closed_for(&hub, CloseCode::SlowReader), 0);
 
     // Then the idle timeout closes every subscriber (they send nothing) but not the
     // payer, which pays every 20 ms.
@@ -232,7 +232,7 @@ async fn ten_thousand_idle_connections_are_held_then_closed_by_the_idle_timeout(
         "{} sessions still open {closed_after:?} after the first connect",
         connections(&hub)
     );
-    assert_eq!(closed_for(&hub, CloseReason::Idle), held as u64);
+    assert_eq!(closed_for(&hub, CloseCode::Idle), held as u64);
     assert!(reaped, "the subscriber process did not exit");
 
     let report = bystander.finish().await;

@@ -10,10 +10,10 @@ mod server_util;
 
 use std::time::Duration;
 
+use channel::codec::CloseCode;
 use channel::codec::{ClientMessage, Id, Request, Subscribe};
 use futures_util::{SinkExt, StreamExt};
 use hostile_common::{ACK_BOUND, Bystander, closed_for, eventually, rss_kib, serial};
-use hub::metrics::CloseReason;
 use server_util::{Client, Payer, TestHub, key};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
@@ -153,11 +153,11 @@ async fn clients_that_never_read_their_credits_are_cut_off_while_payments_flow()
     assert!(
         eventually(Duration::from_secs(5), || closed_for(
             &hub,
-            CloseReason::SlowReader
+            CloseCode::SlowReader
         ) == 2)
         .await,
         "slow readers closed: {}",
-        closed_for(&hub, CloseReason::SlowReader)
+        closed_for(&hub, CloseCode::SlowReader)
     );
     // Every payment is durable and credited, whoever failed to read the credits.
     for &p in &payees {

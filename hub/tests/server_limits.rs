@@ -7,7 +7,7 @@ mod server_util;
 
 use std::time::Duration;
 
-use channel::codec::{Reply, Request};
+use channel::codec::{CloseCode, Reply, Request};
 use futures_util::SinkExt;
 use server_util::{Client, Payer, TestHub, key};
 use tokio::io::AsyncWriteExt;
@@ -41,7 +41,11 @@ async fn oversize_and_garbage_close_only_the_offender() {
         .await
         .expect("send");
     let close = big.await_close().await;
-    assert_eq!(close.map(|c| c.0), Some(1009), "oversize closes with 1009");
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(CloseCode::TooLarge.as_u16()),
+        "oversize closes with 1009"
+    );
     bystander_pays(&hub, &mut good, &mut payer, bob).await;
 
     // Garbage WebSocket framing (an unmasked frame with a reserved opcode).
@@ -56,7 +60,9 @@ async fn oversize_and_garbage_close_only_the_offender() {
     tcp.flush().await.expect("flush");
     let close = garbage.await_close().await;
     assert!(
-        close.as_ref().is_none_or(|c| c.0 == 1002),
+        close
+            .as_ref()
+            .is_none_or(|c| c.0 == CloseCode::Protocol.as_u16()),
         "protocol violation closes: {close:?}"
     );
     bystander_pays(&hub, &mut good, &mut payer, bob).await;
@@ -81,12 +87,20 @@ async fn silent_peers_are_closed_by_the_handshake_and_idle_timeouts() {
 
     let mut silent = Client::connect(&hub.url()).await;
     let close = silent.await_close().await;
-    assert_eq!(close.map(|c| c.0), Some(4003), "handshake timeout");
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(CloseCode::HandshakeTimeout.as_u16()),
+        "handshake timeout"
+    );
 
     let mut idle = Client::connect(&hub.url()).await;
     idle.hello(alice, &alice_key).await.expect("hello");
     let close = idle.await_close().await;
-    assert_eq!(close.map(|c| c.0), Some(4002), "idle timeout");
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(CloseCode::Idle.as_u16()),
+        "idle timeout"
+    );
     assert!(
         hub.handle
             .metrics()

@@ -5,7 +5,7 @@
 
 mod server_util;
 
-use channel::codec::{Reply, Request, ServerMessage};
+use channel::codec::{CloseCode, Reply, Request, ServerMessage};
 use channel::types::receipt_message;
 use server_util::{Client, Payer, TestHub};
 
@@ -187,7 +187,11 @@ async fn a_second_hello_takes_the_channel_over_and_drops_staged_vouchers() {
     let status = new.hello(alice, &alice_key).await.expect("takeover");
     assert_eq!(status.seq, 0);
     let close = old.await_close().await.expect("a close frame");
-    assert_eq!(close.0, 4001, "superseded: {close:?}");
+    assert_eq!(
+        close.0,
+        CloseCode::Superseded.as_u16(),
+        "superseded: {close:?}"
+    );
     let pending = hub
         .handle
         .channels()

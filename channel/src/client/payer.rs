@@ -28,17 +28,18 @@
 //! (whose state the hub still holds). The application may pay again.
 //!
 //! The payer continues in place when that is unambiguous: the code says the
-//! voucher's *content* was refused (the hub's head is then exactly the voucher
-//! before it), nothing after it was transmitted, and the voucher before it is a
-//! checkpoint (or already acked), so the hub can still cover what it holds.
+//! voucher's *content* was refused ([`ClientAction::FailAndContinue`]: the hub's head
+//! is then exactly the voucher before it), nothing after it was transmitted, and the
+//! voucher before it is a checkpoint (or already acked), so the hub can still cover
+//! what it holds.
 //! Otherwise it is *desynced* ([`PayerEvent::Desynced`]): it stops transmitting and
 //! the session layer reconnects. A new session drops the hub's staged vouchers, and
 //! [`Payer::resume`] with the committed head from the `hello` result resends
 //! everything the hub has not committed, the last voucher signed.
 //!
-//! Transient codes (bad seq: the hub's head is not where the stream expects it;
-//! rate limited, overloaded, storage failed) fail nothing: the payer desyncs and,
-//! after the reconnect, resends the same vouchers.
+//! Transient codes ([`ClientAction::Resync`]: bad seq, the hub's head is not where
+//! the stream expects it; rate limited, overloaded, storage failed) fail nothing: the
+//! payer desyncs and, after the reconnect, resends the same vouchers.
 //!
 //! # Reconnect
 //!
@@ -52,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use ark_ff::AdditiveGroup;
 
-use crate::codec::ErrorCode;
+use crate::codec::{ClientAction, ErrorCode};
 use crate::crypto::{PrivateKey, chain_next};
 use crate::field::Fe;
 use crate::ledger::{Head, Limits};
@@ -542,7 +543,8 @@ impl Payer {
                 sent: self.sent,
             });
         }
-        if transient(code) {
+        let action = code.action();
+        if action == ClientAction::Resync {
             // The hub dropped the message unread; the vouchers are not at fault.
             self.handle_session_lost();
             return Ok(());
@@ -564,7 +566,7 @@ impl Payer {
         let last_covered = self.unacked.back().is_none_or(|v| v.sig.is_some());
         let in_place = sent_before == seq
             && last_covered
-            && refused_on_content(code)
+            && action == ClientAction::FailAndContinue
             && self.sync == Sync::Synced;
         if !in_place {
             let at = match self.sync {
@@ -784,35 +786,4 @@ fn head_of(v: &Voucher) -> Head {
         spent: v.spent,
         chain: v.chain,
     }
-}
-
-/// Codes for which the hub dropped input without judging it: nothing fails, the
-/// payer resynchronises and resends.
-fn transient(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        // The hub's head is not where this payer's stream expects it (a lost
-        // message): not the voucher's fault.
-        ErrorCode::BadSeq
-            | ErrorCode::RateLimited
-            | ErrorCode::Overloaded
-            | ErrorCode::StorageFailed
-            | ErrorCode::InternalError
-    )
-}
-
-/// Codes for which the hub refused the voucher's content at admission (or its
-/// signature) and left its head at the voucher before it.
-fn refused_on_content(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::UnknownPayee
-            | ErrorCode::InsufficientBalance
-            | ErrorCode::PendingLimit
-            | ErrorCode::BadSignature
-            | ErrorCode::ZeroAmount
-            | ErrorCode::SelfPayment
-            | ErrorCode::Overflow
-            | ErrorCode::ChannelExiting
-    )
 }

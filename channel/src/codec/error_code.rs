@@ -67,7 +67,60 @@ pub enum ErrorCode {
     Conflict = 1023,
 }
 
+/// What a client does next when the hub answers with an [`ErrorCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientAction {
+    /// The hub dropped the input without judging it (its head was not where the
+    /// stream expected, or it was busy or could not store): nothing failed; resume on
+    /// a new session and resend.
+    Resync,
+    /// The hub refused the voucher's content and kept its head at the voucher before:
+    /// that voucher and every later one fail; the stream can go on in place.
+    FailAndContinue,
+    /// The client's stream or request is at fault (it diverged from the hub's, or broke
+    /// the protocol): what it answers fails; resume on a new session.
+    FailAndResync,
+    /// The channel or its key is refused: reconnecting cannot help; stop.
+    Stop,
+}
+
 impl ErrorCode {
+    /// What a client does next on this code (one decision for every client).
+    pub fn action(self) -> ClientAction {
+        match self {
+            // Not the voucher's fault: a lost message, or the hub could not take it.
+            ErrorCode::BadSeq
+            | ErrorCode::RateLimited
+            | ErrorCode::Overloaded
+            | ErrorCode::StorageFailed
+            | ErrorCode::InternalError => ClientAction::Resync,
+            // Refused at admission (or its signature); the hub's head is unchanged.
+            ErrorCode::UnknownPayee
+            | ErrorCode::InsufficientBalance
+            | ErrorCode::PendingLimit
+            | ErrorCode::BadSignature
+            | ErrorCode::ZeroAmount
+            | ErrorCode::SelfPayment
+            | ErrorCode::Overflow
+            | ErrorCode::ChannelExiting => ClientAction::FailAndContinue,
+            ErrorCode::ParseError
+            | ErrorCode::InvalidRequest
+            | ErrorCode::MethodNotFound
+            | ErrorCode::InvalidParams
+            | ErrorCode::BadSpent
+            | ErrorCode::BadChain
+            | ErrorCode::NotAuthenticated
+            | ErrorCode::WrongChannel
+            | ErrorCode::BadFrame
+            | ErrorCode::TooLarge
+            | ErrorCode::NotAvailable
+            | ErrorCode::Conflict => ClientAction::FailAndResync,
+            ErrorCode::HelloFailed
+            | ErrorCode::UnknownChannel
+            | ErrorCode::AlreadyAuthenticated => ClientAction::Stop,
+        }
+    }
+
     /// Every code, in numeric order of declaration (for documentation and tests).
     pub const ALL: [ErrorCode; 28] = [
         ErrorCode::ParseError,
@@ -131,5 +184,44 @@ mod tests {
         }
         assert_eq!(ErrorCode::from_i32(0), None);
         assert_eq!(ErrorCode::from_i32(1024), None);
+    }
+
+    #[test]
+    fn every_code_has_its_action() {
+        use ClientAction::*;
+        let pinned = [
+            (ErrorCode::ParseError, FailAndResync),
+            (ErrorCode::InvalidRequest, FailAndResync),
+            (ErrorCode::MethodNotFound, FailAndResync),
+            (ErrorCode::InvalidParams, FailAndResync),
+            (ErrorCode::InternalError, Resync),
+            (ErrorCode::BadSeq, Resync),
+            (ErrorCode::BadSpent, FailAndResync),
+            (ErrorCode::BadChain, FailAndResync),
+            (ErrorCode::UnknownPayee, FailAndContinue),
+            (ErrorCode::InsufficientBalance, FailAndContinue),
+            (ErrorCode::PendingLimit, FailAndContinue),
+            (ErrorCode::BadSignature, FailAndContinue),
+            (ErrorCode::ZeroAmount, FailAndContinue),
+            (ErrorCode::SelfPayment, FailAndContinue),
+            (ErrorCode::Overflow, FailAndContinue),
+            (ErrorCode::ChannelExiting, FailAndContinue),
+            (ErrorCode::NotAuthenticated, FailAndResync),
+            (ErrorCode::WrongChannel, FailAndResync),
+            (ErrorCode::UnknownChannel, Stop),
+            (ErrorCode::RateLimited, Resync),
+            (ErrorCode::Overloaded, Resync),
+            (ErrorCode::StorageFailed, Resync),
+            (ErrorCode::AlreadyAuthenticated, Stop),
+            (ErrorCode::HelloFailed, Stop),
+            (ErrorCode::BadFrame, FailAndResync),
+            (ErrorCode::TooLarge, FailAndResync),
+            (ErrorCode::NotAvailable, FailAndResync),
+            (ErrorCode::Conflict, FailAndResync),
+        ];
+        assert_eq!(pinned.map(|(c, _)| c), ErrorCode::ALL);
+        for (code, action) in pinned {
+            assert_eq!(code.action(), action, "{code:?}");
+        }
     }
 }

@@ -7,12 +7,15 @@
 //!   and `ack` / `reject` (hub → client), with caller-owned buffers.
 //! - [`num`]: fast, allocation-free field element and integer encodings.
 //! - [`error`]: [`CodecError`], each variant mapped to a stable [`ErrorCode`].
+//! - [`error_code`]: [`ErrorCode`] and what a client does on each ([`ClientAction`]).
+//! - [`close_code`]: [`CloseCode`], why the hub closes a session and with which code.
 //! - [`fuzz`]: entry points for fuzzers (also driven by the property tests).
 //!
 //! Decoders never panic, allocate within stated bounds and return typed errors. The
 //! codec is sans-I/O: it turns bytes into messages and back, nothing else.
 
 pub mod binary;
+pub mod close_code;
 pub mod error;
 pub mod error_code;
 pub mod fuzz;
@@ -23,8 +26,9 @@ pub use binary::{
     FrameEncodeError, ServerFrame, SigForm, decode_pay_frame, decode_server_binary,
     encode_ack_frame, encode_pay_frame, encode_pay_frame_with, encode_reject_frame,
 };
+pub use close_code::CloseCode;
 pub use error::{CodecError, FrameFault, Id};
-pub use error_code::ErrorCode;
+pub use error_code::{ClientAction, ErrorCode};
 pub use json::{
     Ack, Challenge, ChannelStatus, ClientMessage, Credit, Hello, NewEpoch, Opening, OpeningRequest,
     Pay, PayVoucher, Reack, Receipt, Reject, Reply, Request, RpcError, ServerMessage, Subscribe,

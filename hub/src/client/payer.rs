@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use channel::client::{HubHead, PayError, Payer, PayerConfig, PayerEvent, verify_receipt};
 use channel::codec::{
-    ChannelStatus, ClientMessage, ErrorCode, Hello, MAX_VOUCHERS_PER_FRAME, Pay, PayVoucher,
-    Receipt, Reply, Request, ServerMessage, SigForm, encode_pay_frame_with,
+    ChannelStatus, ClientAction, ClientMessage, ErrorCode, Hello, MAX_VOUCHERS_PER_FRAME, Pay,
+    PayVoucher, Receipt, Reply, Request, ServerMessage, SigForm, encode_pay_frame_with,
 };
 use channel::crypto::{PrivateKey, PublicKey};
 use channel::types::{VoucherIn, hello_message};
@@ -793,18 +793,14 @@ impl Driver {
     }
 }
 
-/// Errors after which reconnecting cannot help.
+/// Errors after which reconnecting cannot help: a protocol error, or a refusal whose
+/// action is [`ClientAction::Stop`].
 fn fatal(e: &ClientError) -> bool {
     match e {
         ClientError::Protocol(_) => true,
-        ClientError::Rpc(r) => matches!(
-            r.error_code(),
-            Some(
-                ErrorCode::HelloFailed
-                    | ErrorCode::UnknownChannel
-                    | ErrorCode::AlreadyAuthenticated
-            )
-        ),
+        ClientError::Rpc(r) => r
+            .error_code()
+            .is_some_and(|c| c.action() == ClientAction::Stop),
         _ => false,
     }
 }

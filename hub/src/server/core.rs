@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use channel::codec::ErrorCode;
 use channel::codec::json::{
     ChannelStatus, Credit, NewEpoch, Opening, Receipt, Reject, RpcError, ServerMessage,
 };
+use channel::codec::{CloseCode, ErrorCode};
 use channel::crypto::PrivateKey;
 use channel::ledger::{Applied, ChannelRecord, ChannelTable, Covered, VoucherError};
 use channel::types::receipt_message;
@@ -22,7 +22,7 @@ use tracing::{debug, error};
 use super::registry::Registry;
 use super::verifier::{VerifierPool, VerifyJob, VerifySink};
 use crate::config::HubConfig;
-use crate::metrics::{CloseReason, Metrics};
+use crate::metrics::Metrics;
 use crate::state::Channels;
 use crate::writer::WriterMetrics;
 
@@ -131,7 +131,7 @@ impl Shared {
     }
 
     /// Begin shutdown: every session is asked to close.
-    pub(crate) fn stop(&self, reason: CloseReason) {
+    pub(crate) fn stop(&self, reason: CloseCode) {
         self.stopping.store(true, Ordering::Release);
         let _ = self.stop_tx.send(true);
         self.registry.close_all(reason);
@@ -297,7 +297,7 @@ impl Shared {
             "storage failed: closing every session; restart the hub to recover"
         );
         self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
-        self.stop(CloseReason::StorageFailed);
+        self.stop(CloseCode::StorageFailed);
     }
 }
 

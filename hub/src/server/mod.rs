@@ -36,13 +36,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use channel::codec::CloseCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::info;
 
 use self::core::Shared;
 use crate::config::HubConfig;
-use crate::metrics::{CloseReason, Metrics};
+use crate::metrics::Metrics;
 
 /// Why the hub could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +137,7 @@ impl HubHandle {
     /// then stop the writer.
     pub async fn shutdown(mut self) -> Result<(), HubError> {
         info!("hub shutting down");
-        self.shared.stop(CloseReason::Shutdown);
+        self.shared.stop(CloseCode::Shutdown);
         // The accept loop stops, in-flight HTTP requests finish; sessions close.
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.server).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -168,7 +169,7 @@ impl Drop for HubHandle {
     /// the writer commits what it holds and stops in the background.
     fn drop(&mut self) {
         if !self.shared.is_stopping() {
-            self.shared.stop(CloseReason::Shutdown);
+            self.shared.stop(CloseCode::Shutdown);
         }
         self.server.abort();
         for task in self.background.drain(..) {

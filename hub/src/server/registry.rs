@@ -4,17 +4,17 @@
 //!
 //! Delivery never blocks and never grows memory: it `try_send`s into a session's
 //! bounded queue, and a session whose queue is full is told to close
-//! ([`CloseReason::SlowReader`]).
+//! ([`CloseCode::SlowReader`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use channel::ChannelId;
-use channel::codec::ServerMessage;
+use channel::codec::{CloseCode, ServerMessage};
 use dashmap::DashMap;
 use tokio::sync::{Notify, mpsc};
 
-use crate::metrics::{CloseReason, Metrics};
+use crate::metrics::Metrics;
 
 /// Something the hub sends a session: a protocol message, encoded on the session's
 /// writer task (acks and rejects as binary frames once the client sent binary).
@@ -30,6 +30,7 @@ pub struct SessionCtl {
 }
 
 const NO_REASON: u8 = u8::MAX;
+const _: () = assert!(CloseCode::COUNT <= NO_REASON as usize);
 
 impl SessionCtl {
     /// A live session control.
@@ -42,7 +43,7 @@ impl SessionCtl {
     }
 
     /// Ask the session to close; the first reason wins.
-    pub fn close(&self, reason: CloseReason) {
+    pub fn close(&self, reason: CloseCode) {
         if self
             .reason
             .compare_exchange(NO_REASON, reason as u8, Ordering::AcqRel, Ordering::Acquire)
@@ -53,19 +54,8 @@ impl SessionCtl {
     }
 
     /// Why the session was asked to close, if it was.
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        const ALL: [CloseReason; CloseReason::COUNT] = [
-            CloseReason::HandshakeTimeout,
-            CloseReason::Idle,
-            CloseReason::SlowReader,
-            CloseReason::TooLarge,
-            CloseReason::Protocol,
-            CloseReason::Superseded,
-            CloseReason::Shutdown,
-            CloseReason::StorageFailed,
-        ];
-        ALL.get(self.reason.load(Ordering::Acquire) as usize)
-            .copied()
+    pub fn close_reason(&self) -> Option<CloseCode> {
+        CloseCode::from_index(usize::from(self.reason.load(Ordering::Acquire)))
     }
 
     /// Resolves once `close` has been called.
@@ -97,9 +87,9 @@ impl Peer {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if self.ctl.close_reason().is_none() {
-                    metrics.closed(CloseReason::SlowReader);
+                    metrics.closed(CloseCode::SlowReader);
                 }
-                self.ctl.close(CloseReason::SlowReader);
+                self.ctl.close(CloseCode::SlowReader);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -252,7 +242,7 @@ impl Registry {
     }
 
     /// Ask every live session to close.
-    pub fn close_all(&self, reason: CloseReason) {
+    pub fn close_all(&self, reason: CloseCode) {
         for p in self.all.iter() {
             p.ctl.close(reason);
         }

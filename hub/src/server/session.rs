@@ -6,7 +6,7 @@
 //! queue into the socket with a per-write timeout. Anything that wants to talk to the
 //! peer (the reader's responses, acks and credits from the commit listener, epoch
 //! broadcasts) goes through that queue, and a full queue closes the session
-//! ([`CloseReason::SlowReader`]): a peer that does not read never costs more than
+//! ([`CloseCode::SlowReader`]): a peer that does not read never costs more than
 //! `outbound_queue` messages of server memory.
 //!
 //! **One session per channel.** A second `hello` for a channel that already has a
@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use channel::codec::ErrorCode;
 use channel::codec::{
     Challenge, ClientMessage, Id, Pay, Reject, Reply, Request, RpcError, ServerMessage, Subscribed,
 };
+use channel::codec::{CloseCode, ErrorCode};
 use channel::ledger::{Admit, AdmitContext, ChannelTable, Head, VoucherError};
 use channel::types::{VoucherIn, hello_message};
 use channel::{ChannelId, Fe, Seq};
@@ -38,46 +38,15 @@ use super::core::Shared;
 use super::rate::TokenBucket;
 use super::registry::{Peer, SessionCtl};
 use super::verifier::VerifyJob;
-use crate::metrics::CloseReason;
 
 /// How long the writer may take to flush its queue and the close frame once the
 /// session ends before the socket is dropped.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
 
-/// WebSocket close codes (RFC 6455 §7.4.1; 4000–4999 private use).
-mod close_code {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL: u16 = 1002;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const SUPERSEDED: u16 = 4001;
-    pub const IDLE: u16 = 4002;
-    pub const HANDSHAKE_TIMEOUT: u16 = 4003;
-    pub const SLOW_READER: u16 = 4004;
-}
-
-fn close_frame(reason: Option<CloseReason>) -> CloseFrame {
-    let (code, text) = match reason {
-        None => (close_code::NORMAL, "bye"),
-        Some(CloseReason::HandshakeTimeout) => (close_code::HANDSHAKE_TIMEOUT, "handshake timeout"),
-        Some(CloseReason::Idle) => (close_code::IDLE, "idle timeout"),
-        Some(CloseReason::SlowReader) => (
-            close_code::SLOW_READER,
-            "outbound queue full: peer does not read",
-        ),
-        Some(CloseReason::TooLarge) => (close_code::TOO_BIG, "frame or message too large"),
-        Some(CloseReason::Protocol) => (close_code::PROTOCOL, "protocol violation"),
-        Some(CloseReason::Superseded) => (
-            close_code::SUPERSEDED,
-            "another session said hello for this channel",
-        ),
-        Some(CloseReason::Shutdown) => (close_code::GOING_AWAY, "hub shutting down"),
-        Some(CloseReason::StorageFailed) => (close_code::TRY_AGAIN_LATER, "hub storage failed"),
-    };
-    let _ = (close_code::POLICY, close_code::INTERNAL);
+fn close_frame(reason: Option<CloseCode>) -> CloseFrame {
+    let (code, text) = reason.map_or((CloseCode::NORMAL, CloseCode::NORMAL_TEXT), |r| {
+        (r.as_u16(), r.text())
+    });
     CloseFrame {
         code,
         reason: text.into(),
@@ -89,13 +58,13 @@ fn close_frame(reason: Option<CloseReason>) -> CloseFrame {
 /// frame, invalid UTF-8, a reset) is `Protocol` (1002). Classified by the error's
 /// type, not its text: tungstenite words an oversize *control* frame, a protocol
 /// error, as "Control frame too big" (Autobahn case 7.3.6 expects 1002 there).
-fn read_error_reason(e: axum::Error) -> CloseReason {
+fn read_error_reason(e: axum::Error) -> CloseCode {
     // axum 0.8 runs tungstenite 0.29 (the workspace's tokio-tungstenite, used by the
     // clients, is on 0.28): downcast to the version the error comes from.
     use axum_tungstenite::Error as WsError;
     match e.into_inner().downcast::<WsError>() {
-        Ok(ws) if matches!(*ws, WsError::Capacity(_)) => CloseReason::TooLarge,
-        _ => CloseReason::Protocol,
+        Ok(ws) if matches!(*ws, WsError::Capacity(_)) => CloseCode::TooLarge,
+        _ => CloseCode::Protocol,
     }
 }
 
@@ -178,7 +147,7 @@ async fn run_inner(shared: Arc<Shared>, socket: WebSocket, id: u64) {
         scratch: Vec::new(),
     };
     if shared.is_stopping() {
-        ctl.close(CloseReason::Shutdown);
+        ctl.close(CloseCode::Shutdown);
     }
     session.read_loop(stream).await;
     session.end();
@@ -209,7 +178,7 @@ async fn write_loop(
         let msg = tokio::select! {
             biased;
             () = ctl.closed() => {
-                if ctl.close_reason() == Some(CloseReason::SlowReader) {
+                if ctl.close_reason() == Some(CloseCode::SlowReader) {
                     // Stop draining to a peer that does not read: straight to the close.
                     None
                 } else {
@@ -229,9 +198,9 @@ async fn write_loop(
             }
             Err(_) => {
                 if ctl.close_reason().is_none() {
-                    metrics.closed(CloseReason::SlowReader);
+                    metrics.closed(CloseCode::SlowReader);
                 }
-                ctl.close(CloseReason::SlowReader);
+                ctl.close(CloseCode::SlowReader);
                 return; // dropping the sink drops the socket
             }
         }
@@ -299,7 +268,7 @@ impl Session {
                 biased;
                 () = self.peer.ctl.closed() => return,
                 _ = stop.changed() => {
-                    self.peer.ctl.close(CloseReason::Shutdown);
+                    self.peer.ctl.close(CloseCode::Shutdown);
                     return;
                 }
                 next = timeout_at(deadline, stream.next()) => next,
@@ -307,9 +276,9 @@ impl Session {
             let msg = match next {
                 Err(_) => {
                     let reason = if self.channel.is_none() && self.subscriptions.is_empty() {
-                        CloseReason::HandshakeTimeout
+                        CloseCode::HandshakeTimeout
                     } else {
-                        CloseReason::Idle
+                        CloseCode::Idle
                     };
                     self.metrics().closed(reason);
                     self.peer.ctl.close(reason);
@@ -387,8 +356,8 @@ impl Session {
             self.send(ServerMessage::error_response(e));
         }
         if e.closes_connection() {
-            self.metrics().closed(CloseReason::TooLarge);
-            self.peer.ctl.close(CloseReason::TooLarge);
+            self.metrics().closed(CloseCode::TooLarge);
+            self.peer.ctl.close(CloseCode::TooLarge);
         }
     }
 
@@ -472,7 +441,7 @@ impl Session {
         for job in outcome.checkpoints {
             if self.shared.verifier.submit(job).await.is_err() {
                 // The pool only stops at shutdown; the client resends after reconnecting.
-                self.peer.ctl.close(CloseReason::Shutdown);
+                self.peer.ctl.close(CloseCode::Shutdown);
                 return;
             }
         }
@@ -539,8 +508,8 @@ impl Session {
             .pending_vouchers
             .fetch_sub(dropped as i64, Ordering::Relaxed);
         if let Some(old) = old {
-            self.metrics().closed(CloseReason::Superseded);
-            old.ctl.close(CloseReason::Superseded);
+            self.metrics().closed(CloseCode::Superseded);
+            old.ctl.close(CloseCode::Superseded);
         } else {
             self.metrics()
                 .sessions_bound

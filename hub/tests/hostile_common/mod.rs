@@ -250,6 +250,6 @@ pub fn connections(hub: &TestHub) -> i64 {
 }
 
 /// Sessions the hub closed for `reason`.
-pub fn closed_for(hub: &TestHub, reason: hub::metrics::CloseReason) -> u64 {
-    hub.handle.metrics().closed_by_hub[reason as usize].load(Ordering::Relaxed)
+pub fn closed_for(hub: &TestHub, reason: channel::codec::CloseCode) -> u64 {
+    hub.handle.metrics().closed_by_hub[reason.index()].load(Ordering::Relaxed)
 }
