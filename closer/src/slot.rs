@@ -1,4 +1,4 @@
-//! One slot of the close (DESIGN.md §8): the rules every channel's final state obeys,
+//! One slot of the close (docs/DESIGN.md §8): the rules every channel's final state obeys,
 //! synthesized a chunk of `K` slots at a time by the step circuit ([`crate::step`]).
 //!
 //! Per slot `i` (witness `is_real, id, Ax, Ay, D, S, R, B, blind, seq, chain, R8, S_sig`):

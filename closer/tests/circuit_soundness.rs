@@ -1,4 +1,4 @@
-//! The close circuit against cheating witnesses, one test per rule of DESIGN.md §8:
+//! The close circuit against cheating witnesses, one test per rule of docs/DESIGN.md §8:
 //! each starts from an honest assignment built from a real snapshot, breaks one rule
 //! the way a dishonest hub would, and checks the constraint system is unsatisfied at
 //! the constraint that guards that rule.
