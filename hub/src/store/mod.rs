@@ -233,10 +233,45 @@ impl Store {
             path: dir.clone(),
             source,
         })?;
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            Self::create_atomically(&dir, hub_id, &options)?;
+        }
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
-            .create(dir.join(DB_FILE))?;
+            .create(path)?;
         Self::init(db, dir, hub_id)
+    }
+
+    /// Create `DIR/hub.redb` so that a crash at any point leaves either no database or a
+    /// complete one: redb writes a new file's magic number last, and a file cut short
+    /// before it can never be opened again. So the database is made under
+    /// `hub.redb.creating`, given its first commit (schema, hub id), closed, renamed into
+    /// place and the directory synced. A leftover `.creating` file is a creation that
+    /// crashed before anything was acknowledged: it is removed and creation starts over.
+    fn create_atomically(
+        dir: &Path,
+        hub_id: HubId,
+        options: &StoreOptions,
+    ) -> Result<(), OpenError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OpenError::Dir { path, source }
+        };
+        let creating = dir.join(format!("{DB_FILE}.creating"));
+        match std::fs::remove_file(&creating) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&creating)(e)),
+        }
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create(&creating)?;
+        drop(Self::init(db, dir.to_path_buf(), hub_id)?);
+        std::fs::rename(&creating, dir.join(DB_FILE)).map_err(io(&creating))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))
     }
 
     /// Open (or create) a store whose database lives on `backend` instead of
