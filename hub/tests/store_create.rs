@@ -12,9 +12,9 @@ fn a_new_store_appears_whole_and_leaves_no_creation_file() {
     assert!(!dir.path().join(format!("{DB_FILE}.creating")).exists());
     drop(store);
     // The first commit (schema, hub id) is in the renamed file.
-    let err = Store::open(dir.path(), 8)
-        .err()
-        .expect("another hub's store");
+    let Err(err) = Store::open(dir.path(), 8) else {
+        panic!("another hub's store was opened");
+    };
     assert!(matches!(err, OpenError::HubIdMismatch { .. }), "{err}");
     Store::open(dir.path(), 7).expect("reopen");
 }
