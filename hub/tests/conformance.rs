@@ -16,10 +16,22 @@ mod server_util;
 use channel::codec::{
     CloseCode, ErrorCode, Reack, ServerFrame, ServerMessage, decode_server_binary, encode_pay_frame,
 };
-use channel::types::VoucherIn;
+use channel::crypto::PrivateKey;
+use channel::types::{ChannelId, VoucherIn};
 use futures_util::SinkExt;
 use server_util::{Client, In, Payer, TestHub, http_get};
 use tokio_tungstenite::tungstenite::Message;
+
+/// Alice (1,000 deposited) in a session after `hello`, her payer, and Bob (10), whom
+/// she pays in every test: `(session, payer, alice, alice's key, bob)`.
+async fn alice_pays_bob(hub: &TestHub) -> (Client, Payer, ChannelId, PrivateKey, ChannelId) {
+    let (alice, alice_key) = hub.open(1, 1_000).await;
+    let (bob, _) = hub.open(2, 10).await;
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let p = Payer::new(alice, alice_key.clone(), hub.hub_id());
+    (c, p, alice, alice_key, bob)
+}
 
 /// The next re-ack (a text `ack` carrying the committed head), skipping other messages.
 async fn await_reack(c: &mut Client) -> Reack {
@@ -35,12 +47,8 @@ async fn await_reack(c: &mut Client) -> Reack {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_voucher_at_the_committed_head_is_refused_with_conflict() {
     let hub = TestHub::start().await;
-    let (alice, alice_key) = hub.open(1, 1_000).await;
-    let (bob, _) = hub.open(2, 10).await;
+    let (mut c, mut p, alice, alice_key, bob) = alice_pays_bob(&hub).await;
     let (carol, _) = hub.open(3, 10).await;
-    let mut c = Client::connect(&hub.url()).await;
-    c.hello(alice, &alice_key).await.expect("hello");
-    let mut p = Payer::new(alice, alice_key.clone(), hub.hub_id());
     let sent = p.run(bob, 5, 3, 3);
     c.pay_json(alice, &sent).await;
     c.await_ack(3).await;
@@ -87,11 +95,7 @@ async fn different_voucher_at_the_committed_head_is_refused_with_conflict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_voucher_at_a_staged_seq_is_refused_not_dropped() {
     let hub = TestHub::start().await;
-    let (alice, alice_key) = hub.open(1, 1_000).await;
-    let (bob, _) = hub.open(2, 10).await;
-    let mut c = Client::connect(&hub.url()).await;
-    c.hello(alice, &alice_key).await.expect("hello");
-    let mut p = Payer::new(alice, alice_key, hub.hub_id());
+    let (mut c, mut p, alice, _, bob) = alice_pays_bob(&hub).await;
     // Two unsigned vouchers: staged, not covered.
     let staged = [p.next(bob, 3, false), p.next(bob, 4, false)];
     c.pay_json(alice, &staged).await;
@@ -124,11 +128,7 @@ async fn different_voucher_at_a_staged_seq_is_refused_not_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_rejects_staged_unsigned_vouchers_from_the_first_dropped_seq() {
     let hub = TestHub::start().await;
-    let (alice, alice_key) = hub.open(1, 1_000).await;
-    let (bob, _) = hub.open(2, 10).await;
-    let mut c = Client::connect(&hub.url()).await;
-    c.hello(alice, &alice_key).await.expect("hello");
-    let mut p = Payer::new(alice, alice_key.clone(), hub.hub_id());
+    let (mut c, mut p, alice, alice_key, bob) = alice_pays_bob(&hub).await;
     c.pay_json(alice, &p.run(bob, 1, 2, 2)).await;
     c.await_ack(2).await;
     // Seqs 3 and 4 unsigned: staged, waiting for a checkpoint that will never come.
@@ -209,11 +209,7 @@ async fn request_burst_past_the_outbound_queue_closes_with_4004() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_route_writes_pending_amount_as_a_number() {
     let hub = TestHub::start().await;
-    let (alice, alice_key) = hub.open(1, 1_000).await;
-    let (bob, _) = hub.open(2, 10).await;
-    let mut c = Client::connect(&hub.url()).await;
-    c.hello(alice, &alice_key).await.expect("hello");
-    let mut p = Payer::new(alice, alice_key, hub.hub_id());
+    let (mut c, mut p, alice, _, bob) = alice_pays_bob(&hub).await;
     c.pay_json(alice, &[p.next(bob, 9, false)]).await;
     let _ = c.request(channel::codec::Request::Ping).await; // the pay was read before this
 
