@@ -15,9 +15,11 @@ pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod field;
+pub mod incremental;
 pub mod ledger;
 pub mod merkle;
 pub mod settlement;
+pub mod state_tree;
 pub mod statement;
 pub mod types;
 

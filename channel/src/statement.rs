@@ -199,7 +199,21 @@ impl SlotWitness {
         )
     }
 
-    fn from_record(record: &ChannelRecord, blind: Fe) -> Result<Self, StatementError> {
+    /// Verify the checkpoint signature natively, if there is one (what the circuit
+    /// checks where `S ≠ 0`).
+    pub fn verify_signature(&self, hub_id: HubId) -> Result<(), StatementError> {
+        let Some(packed) = self.sig else {
+            return Ok(());
+        };
+        let bad = StatementError::BadSignature { id: self.id };
+        let sig = crate::crypto::Signature::unpack(&packed).map_err(|_| bad.clone())?;
+        let msg = crate::types::voucher_message(hub_id, self.id, self.seq, self.spent, &self.chain);
+        self.pk.verify(&msg, &sig).map_err(|_| bad)
+    }
+
+    /// The slot of a committed record: `B = D + R − S ≥ 0` and a checkpoint signature
+    /// present wherever `S > 0` (not verified: [`SlotWitness::verify_signature`]).
+    pub fn from_record(record: &ChannelRecord, blind: Fe) -> Result<Self, StatementError> {
         let id = record.id;
         let balance = record
             .balance()
@@ -314,17 +328,7 @@ impl CloseWitness {
     /// bad snapshot is caught before an expensive proof.
     pub fn verify_signatures(&self) -> Result<(), StatementError> {
         for slot in &self.slots {
-            let Some(packed) = slot.sig else { continue };
-            let bad = StatementError::BadSignature { id: slot.id };
-            let sig = crate::crypto::Signature::unpack(&packed).map_err(|_| bad.clone())?;
-            let msg = crate::types::voucher_message(
-                self.public.hub_id,
-                slot.id,
-                slot.seq,
-                slot.spent,
-                &slot.chain,
-            );
-            slot.pk.verify(&msg, &sig).map_err(|_| bad)?;
+            slot.verify_signature(self.public.hub_id)?;
         }
         Ok(())
     }

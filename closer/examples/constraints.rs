@@ -55,4 +55,35 @@ fn main() {
             total / slots,
         );
     }
+    incremental();
+}
+
+/// The incremental close: per touched slot and per layout.
+fn incremental() {
+    use closer::gadgets::state_path;
+    use closer::incremental::{step_constraints, touched_constraints};
+    println!();
+    println!(
+        "incremental close (4-ary state tree, depth {})",
+        state_path::DEPTH
+    );
+    println!(
+        "state path (10 levels)                   {:>6}",
+        state_path::root_constraints()
+    );
+    println!(
+        "touched slot (two paths, two leaves)     {:>6}",
+        touched_constraints()
+    );
+    for slots in [2usize, 16, 64, 256, 1024, 4096] {
+        let layout = Layout::for_touched_slots(slots).expect("layout");
+        let step = step_constraints(layout);
+        println!(
+            "{slots:>5} slots = {:>4} chunks of {:>2}: step {step:>6} (padded to 2^{}), {:>5} per slot",
+            layout.chunks,
+            layout.slots_per_chunk,
+            step.next_power_of_two().trailing_zeros(),
+            step * layout.chunks / slots,
+        );
+    }
 }

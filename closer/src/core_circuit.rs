@@ -19,10 +19,9 @@ use bellpepper_core::{ConstraintSystem, SynthesisError};
 use ff::Field;
 
 use crate::field::F;
-use crate::gadgets::range::range_check;
-use crate::gadgets::{Expr, alloc_input, enforce, enforce_equal, mul};
+use crate::gadgets::{Expr, alloc_input, enforce_equal};
 use crate::layout::Layout;
-use crate::slot::{ID_GAP_BITS, NUM_PUBLIC_INPUTS};
+use crate::slot::{NUM_PUBLIC_INPUTS, id_order};
 use crate::table::{ChunkTable, TableCircuit, table_circuit, table_vars};
 
 /// Names of the public inputs, in order.
@@ -84,28 +83,19 @@ impl CoreCircuit {
             &table.balance_nodes[1],
         );
         for j in 1..self.layout.chunks {
-            let (before, row) = (&table.rows[j - 1], &table.rows[j]);
             let mut cs = cs.namespace(|| format!("boundary {j}"));
-            enforce(
-                &mut cs,
-                "real slots first",
-                &row.first_real,
-                &Expr::from(1).sub(&before.last_real),
-                &Expr::zero(),
-            );
-            let gap = mul(
-                cs.namespace(|| "id gap"),
-                "gap",
-                &row.first_real,
-                &row.first_id.sub(&before.last_id).add_const(-F::ONE),
-            )?;
-            range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
+            let before = &table.rows[j - 1];
+            let row = &table.rows[j];
+            let previous = (before.last_real.clone(), before.last_id.clone());
+            id_order(&mut cs, &row.first_real, &row.first_id, &previous)?;
         }
         Ok(())
     }
 }
 
 impl TableCircuit for CoreCircuit {
+    type Table = ChunkTable;
+
     fn layout(&self) -> Layout {
         self.layout
     }

@@ -21,13 +21,14 @@ use ff::PrimeField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spartan2::neutronnova_zk::{NeutronNovaProverKey, NeutronNovaVerifierKey, NeutronNovaZkSNARK};
-use spartan2::traits::circuit::SpartanCircuit;
 
 use crate::core_circuit::CoreCircuit;
 use crate::error::CloseError;
 use crate::field::{Engine, F};
-use crate::layout::Layout;
+use crate::incremental::{TransitionCore, TransitionStep};
+use crate::layout::{Layout, Statement};
 use crate::step::StepCircuit;
+use crate::table::{TableCircuit, alloc_table};
 
 /// Bumped whenever the statement changes in a way the shape hash could miss.
 pub const CIRCUIT_VERSION: u32 = 2;
@@ -150,6 +151,19 @@ impl ConstraintSystem<F> for ShapeHasher {
     }
 }
 
+/// Feed the blank step and core circuits' constraints to `cs`.
+fn hash_shapes<S: TableCircuit, C: TableCircuit>(cs: &mut ShapeHasher, step: &S, core: &C) {
+    let shared =
+        alloc_table(cs, step.layout(), step.table()).expect("shape synthesis needs no witness");
+    step.constrain(cs, &shared)
+        .expect("shape synthesis needs no witness");
+    cs.hasher.update(b"core");
+    let shared =
+        alloc_table(cs, core.layout(), core.table()).expect("shape synthesis needs no witness");
+    core.constrain(cs, &shared)
+        .expect("shape synthesis needs no witness");
+}
+
 /// The id of `layout`'s circuits (see the module doc).
 pub fn shape_id(layout: Layout) -> [u8; 32] {
     let mut cs = ShapeHasher {
@@ -163,19 +177,21 @@ pub fn shape_id(layout: Layout) -> [u8; 32] {
     cs.hasher
         .update(&(layout.slots_per_chunk as u64).to_le_bytes());
     cs.hasher.update(&(layout.chunks as u64).to_le_bytes());
-    let step = StepCircuit::blank(layout);
-    let shared = step
-        .shared(&mut cs)
-        .expect("shape synthesis needs no witness");
-    step.synthesize_step(&mut cs, &shared)
-        .expect("shape synthesis needs no witness");
-    cs.hasher.update(b"core");
-    let core = CoreCircuit::blank(layout);
-    let shared = core
-        .shared(&mut cs)
-        .expect("shape synthesis needs no witness");
-    core.synthesize_core(&mut cs, &shared)
-        .expect("shape synthesis needs no witness");
+    match layout.statement {
+        Statement::Full => hash_shapes(
+            &mut cs,
+            &StepCircuit::blank(layout),
+            &CoreCircuit::blank(layout),
+        ),
+        Statement::Incremental => {
+            cs.hasher.update(b"incremental");
+            hash_shapes(
+                &mut cs,
+                &TransitionStep::blank(layout),
+                &TransitionCore::blank(layout),
+            )
+        }
+    }
     let (inputs, aux) = (cs.inputs as u64, cs.aux as u64);
     cs.hasher.update(&inputs.to_le_bytes());
     cs.hasher.update(&aux.to_le_bytes());
@@ -204,7 +220,7 @@ fn header(kind: Kind, layout: Layout, id: &[u8; 32], digest: &KeyDigest, len: u6
     h.extend_from_slice(&MAGIC);
     h.extend_from_slice(&FILE_VERSION.to_le_bytes());
     h.push(kind as u8);
-    h.push(0);
+    h.push(layout.statement.tag());
     h.extend_from_slice(&(layout.slots_per_chunk as u32).to_le_bytes());
     h.extend_from_slice(&(layout.chunks as u32).to_le_bytes());
     h.extend_from_slice(id);
@@ -246,6 +262,9 @@ fn check_header(
     }
     if h[10] != kind as u8 {
         return Err(bad(path, "holds the other key (prover/verifier)"));
+    }
+    if h[11] != layout.statement.tag() {
+        return Err(bad(path, "made for the other statement (full/incremental)"));
     }
     let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
     let m = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
@@ -339,11 +358,18 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CloseError> {
 /// Run Spartan2's NeutronNova setup for `layout` (no disk). Deterministic: the same
 /// layout gives the same keys on every machine.
 pub fn generate(layout: Layout) -> Result<(ProverKey, VerifierKey), CloseError> {
-    Snark::setup(
-        &StepCircuit::blank(layout),
-        &CoreCircuit::blank(layout),
-        layout.chunks,
-    )
+    match layout.statement {
+        Statement::Full => Snark::setup(
+            &StepCircuit::blank(layout),
+            &CoreCircuit::blank(layout),
+            layout.chunks,
+        ),
+        Statement::Incremental => Snark::setup(
+            &TransitionStep::blank(layout),
+            &TransitionCore::blank(layout),
+            layout.chunks,
+        ),
+    }
     .map_err(|e| CloseError::Prover(e.to_string()))
 }
 
@@ -412,7 +438,14 @@ pub fn prover_key(dir: &Path, layout: Layout) -> Result<(ProverKey, KeyDigest), 
 
 /// The `close-v2-k<K>-m<M>-` prefix of `layout`'s key file names.
 fn layout_prefix(layout: Layout) -> String {
-    format!("close-v2-k{}-m{}-", layout.slots_per_chunk, layout.chunks)
+    let statement = match layout.statement {
+        Statement::Full => "close-v2",
+        Statement::Incremental => "close-inc-v1",
+    };
+    format!(
+        "{statement}-k{}-m{}-",
+        layout.slots_per_chunk, layout.chunks
+    )
 }
 
 /// The verifier key files of `layout` in `dir` (by name; headers unchecked).

@@ -16,9 +16,34 @@ use crate::error::CloseError;
 /// this bounds what a hostile header can ask a verifier to consider).
 pub const MAX_SLOTS: usize = 1 << 24;
 
-/// The folded close's shape: slots per chunk (`K`) and chunks (`M`), both powers of two.
+/// Which statement a folded proof proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Statement {
+    /// Every channel of the hub, with dense binary trees (docs/DESIGN.md §8).
+    #[default]
+    Full,
+    /// Only the touched channels, as updates of the state tree (docs/DESIGN.md §8.2,
+    /// [`crate::incremental`]).
+    Incremental,
+}
+
+impl Statement {
+    /// The byte that names it in key files.
+    pub fn tag(self) -> u8 {
+        match self {
+            Statement::Full => 0,
+            Statement::Incremental => 1,
+        }
+    }
+}
+
+/// The folded close's shape: which statement, slots per chunk (`K`) and chunks (`M`),
+/// both powers of two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Layout {
+    /// The statement proved.
+    #[serde(default)]
+    pub statement: Statement,
     /// `K`: slots per step instance.
     pub slots_per_chunk: usize,
     /// `M ≥ 2`: step instances (chunks).
@@ -26,11 +51,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for `slots` slots (a power of two ≥ 2, at most [`MAX_SLOTS`]).
+    /// The full close's layout for `slots` slots (a power of two ≥ 2, at most
+    /// [`MAX_SLOTS`]).
     pub fn for_slots(slots: usize) -> Result<Layout, CloseError> {
-        if !(2..=MAX_SLOTS).contains(&slots) || !slots.is_power_of_two() {
-            return Err(CloseError::TooManySlots(slots));
-        }
+        check_slots(slots)?;
         let k_max = if slots <= 1024 {
             4
         } else if slots <= 4096 {
@@ -40,20 +64,42 @@ impl Layout {
         } else {
             32
         };
-        let k = k_max.min(slots / 2);
-        Ok(Layout {
-            slots_per_chunk: k,
-            chunks: slots / k,
-        })
+        Ok(Layout::cut(Statement::Full, slots, k_max))
     }
 
     /// The layout of an epoch with `n` channels (`slot_count(n)` slots).
     pub fn for_channels(n: u64) -> Result<Layout, CloseError> {
-        let n = usize::try_from(n).map_err(|_| CloseError::TooManySlots(usize::MAX))?;
-        if n > MAX_SLOTS {
-            return Err(CloseError::TooManySlots(n));
+        Layout::for_slots(slots_for(n)?)
+    }
+
+    /// The incremental close's layout for `slots` touched slots. A touched slot costs
+    /// ~11,700 constraints (two 10-level state paths are half of it), so two of them
+    /// fill a 2^15 step, four a 2^16 and eight a 2^17 one; `K` grows so that reading
+    /// the table (`~12·M` constraints per step) stays small.
+    pub fn for_touched_slots(slots: usize) -> Result<Layout, CloseError> {
+        check_slots(slots)?;
+        let k_max = if slots <= 256 {
+            2
+        } else if slots <= 2048 {
+            4
+        } else {
+            8
+        };
+        Ok(Layout::cut(Statement::Incremental, slots, k_max))
+    }
+
+    /// The layout of an incremental close touching `n` channels.
+    pub fn for_touched(n: u64) -> Result<Layout, CloseError> {
+        Layout::for_touched_slots(slots_for(n)?)
+    }
+
+    fn cut(statement: Statement, slots: usize, k_max: usize) -> Layout {
+        let k = k_max.min(slots / 2);
+        Layout {
+            statement,
+            slots_per_chunk: k,
+            chunks: slots / k,
         }
-        Layout::for_slots(channel::statement::slot_count(n))
     }
 
     /// `N = K · M`.
@@ -64,18 +110,42 @@ impl Layout {
     /// Whether this is the layout [`Layout::for_slots`] gives for its slot count (a
     /// file's header must name exactly that one).
     pub fn is_canonical(&self) -> bool {
+        let make = match self.statement {
+            Statement::Full => Layout::for_slots,
+            Statement::Incremental => Layout::for_touched_slots,
+        };
         self.slots_per_chunk
             .checked_mul(self.chunks)
-            .and_then(|n| Layout::for_slots(n).ok())
+            .and_then(|n| make(n).ok())
             == Some(*self)
     }
 }
 
+fn check_slots(slots: usize) -> Result<(), CloseError> {
+    if !(2..=MAX_SLOTS).contains(&slots) || !slots.is_power_of_two() {
+        return Err(CloseError::TooManySlots(slots));
+    }
+    Ok(())
+}
+
+/// `slot_count(n)` for `n` channels, bounded by [`MAX_SLOTS`].
+fn slots_for(n: u64) -> Result<usize, CloseError> {
+    let n = usize::try_from(n).map_err(|_| CloseError::TooManySlots(usize::MAX))?;
+    if n > MAX_SLOTS {
+        return Err(CloseError::TooManySlots(n));
+    }
+    Ok(channel::statement::slot_count(n))
+}
+
 impl std::fmt::Display for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.statement {
+            Statement::Full => "",
+            Statement::Incremental => "touched ",
+        };
         write!(
             f,
-            "{} slots ({} chunks of {})",
+            "{} {kind}slots ({} chunks of {})",
             self.slots(),
             self.chunks,
             self.slots_per_chunk
@@ -101,6 +171,7 @@ mod tests {
         assert_eq!(
             Layout::for_slots(1024).unwrap(),
             Layout {
+                statement: Statement::Full,
                 slots_per_chunk: 4,
                 chunks: 256
             }
@@ -116,6 +187,7 @@ mod tests {
         }
         assert!(Layout::for_channels(u64::MAX).is_err());
         let odd = Layout {
+            statement: Statement::Full,
             slots_per_chunk: 2,
             chunks: 512,
         };

@@ -24,6 +24,7 @@ pub mod core_circuit;
 pub mod error;
 pub mod field;
 pub mod gadgets;
+pub mod incremental;
 pub mod keys;
 pub mod layout;
 pub mod progress;

@@ -101,6 +101,7 @@ impl CloseProof {
         }
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
         let layout = Layout {
+            statement: crate::layout::Statement::Full,
             slots_per_chunk: word(12) as usize,
             chunks: word(16) as usize,
         };

@@ -7,25 +7,29 @@ use std::path::Path;
 use bincode::Options;
 use channel::ledger::Snapshot;
 use channel::statement::PublicInputs;
+use spartan2::traits::circuit::SpartanCircuit;
 
 use crate::circuit::{CloseAssignment, FoldedClose};
-use crate::core_circuit::CoreCircuit;
 use crate::error::CloseError;
+use crate::field::Engine;
 use crate::keys::{self, KeyDigest, ProverKey, Snark, bincode_options};
 use crate::progress::{Phase, Progress};
 use crate::proof_file::CloseProof;
-use crate::step::StepCircuit;
 use crate::witness;
 
 /// Prove `steps` and `core` with `pk`: the raw proof bytes. Callers pass the honest
 /// [`FoldedClose`]'s circuits; tests pass others (a step dropped or repeated) to check
 /// that the verifier refuses what the prover can be made to produce.
-pub fn prove_circuits(
+pub fn prove_circuits<S, C>(
     pk: &ProverKey,
-    steps: &[StepCircuit],
-    core: &CoreCircuit,
+    steps: &[S],
+    core: &C,
     progress: &dyn Progress,
-) -> Result<Vec<u8>, CloseError> {
+) -> Result<Vec<u8>, CloseError>
+where
+    S: SpartanCircuit<Engine>,
+    C: SpartanCircuit<Engine>,
+{
     progress.start(Phase::Commit, 0);
     let prep =
         Snark::prep_prove(pk, steps, core, false).map_err(|e| CloseError::Prover(e.to_string()))?;

@@ -100,7 +100,7 @@ pub struct SlotOutput {
     pub balance_leaf: Expr,
 }
 
-fn amount<CS: ConstraintSystem<F>>(
+pub(crate) fn amount<CS: ConstraintSystem<F>>(
     cs: &mut CS,
     name: &str,
     value: Option<F>,
@@ -111,7 +111,7 @@ fn amount<CS: ConstraintSystem<F>>(
 
 /// A signed amount in `[−2^64, 2^64)`: `value + 2^64` is allocated as a 65-bit number.
 /// A value outside the range (e.g. `p − 2^65`) has no 65-bit decomposition.
-fn signed_amount<CS: ConstraintSystem<F>>(
+pub(crate) fn signed_amount<CS: ConstraintSystem<F>>(
     cs: &mut CS,
     name: &str,
     value: Option<F>,
@@ -164,46 +164,19 @@ pub fn synthesize_slot<CS: ConstraintSystem<F>>(
     );
 
     // Rule 1: real slots first, ids strictly increasing among them.
-    if let Some((prev_real, prev_id)) = previous {
-        enforce(
-            cs,
-            "real slots first",
-            &is_real,
-            &Expr::from(1).sub(prev_real),
-            &Expr::zero(),
-        );
-        let gap = mul(
-            cs.namespace(|| "id gap"),
-            "gap",
-            &is_real,
-            &id.sub(prev_id).add_const(-F::ONE),
-        )?;
-        range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
+    if let Some(previous) = previous {
+        id_order(cs, &is_real, &id, previous)?;
     }
 
     // Rule 3: the checkpoint signature, where S ≠ 0.
     let blind = alloc(&mut *cs, "blind", slot.map(|s| s.blind))?;
-    let seq = alloc(&mut *cs, "seq", slot.map(|s| s.seq))?;
-    let chain = alloc(&mut *cs, "chain", slot.map(|s| s.chain))?;
-    let voucher = Expr::constant(fe_to_f(&channel::types::TAG_VOUCHER));
-    let msg = poseidon::poseidon(
-        cs.namespace(|| "voucher message"),
-        &[
-            voucher,
-            hub_id.clone(),
-            id.clone(),
-            seq,
-            spent.clone(),
-            chain,
-        ],
-    )?;
-    let signed = is_nonzero(cs.namespace(|| "S != 0"), &spent)?;
-    eddsa::verify(
-        cs.namespace(|| "signature"),
-        &signed,
+    checkpoint_signature(
+        cs,
+        hub_id,
+        &id,
         &key,
-        &msg,
-        slot.map(|s| &s.sig),
+        &spent,
+        slot.map(|s| (s.seq, s.chain, &s.sig)),
     )?;
 
     // Rule 4: leaves.
@@ -239,6 +212,72 @@ pub fn synthesize_slot<CS: ConstraintSystem<F>>(
         deposit_leaf,
         balance_leaf,
     })
+}
+
+/// Rule 1 between a slot and the one before it in its chunk: real slots first
+/// (`is_real · (1 − prev_real) = 0`) and ids strictly increasing among real slots
+/// (`is_real · (id − prev_id − 1)` a 32-bit number). [`ID_ORDER_CONSTRAINTS`].
+pub(crate) fn id_order<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    is_real: &Expr,
+    id: &Expr,
+    (prev_real, prev_id): &(Expr, Expr),
+) -> Result<(), SynthesisError> {
+    enforce(
+        cs,
+        "real slots first",
+        is_real,
+        &Expr::from(1).sub(prev_real),
+        &Expr::zero(),
+    );
+    let gap = mul(
+        cs.namespace(|| "id gap"),
+        "gap",
+        is_real,
+        &id.sub(prev_id).add_const(-F::ONE),
+    )?;
+    range_check(cs.namespace(|| "id gap range"), &gap, ID_GAP_BITS)?;
+    Ok(())
+}
+
+/// Rule 3: if `spent ≠ 0`, the EdDSA-Poseidon signature by `key` over
+/// `Poseidon(VOUCHER, hub_id, id, seq, spent, chain)` is valid; `key` is on the curve
+/// and not of small order in any case. `witness` is `(seq, chain, signature)`.
+pub(crate) fn checkpoint_signature<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    hub_id: &Expr,
+    id: &Expr,
+    key: &EdwardsPoint,
+    spent: &Expr,
+    witness: Option<(F, F, &SignatureWitness)>,
+) -> Result<(), SynthesisError> {
+    let seq = alloc(&mut *cs, "seq", witness.map(|w| w.0))?;
+    let chain = alloc(&mut *cs, "chain", witness.map(|w| w.1))?;
+    let voucher = Expr::constant(fe_to_f(&channel::types::TAG_VOUCHER));
+    let msg = poseidon::poseidon(
+        cs.namespace(|| "voucher message"),
+        &[
+            voucher,
+            hub_id.clone(),
+            id.clone(),
+            seq,
+            spent.clone(),
+            chain,
+        ],
+    )?;
+    let signed = is_nonzero(cs.namespace(|| "S != 0"), spent)?;
+    eddsa::verify(
+        cs.namespace(|| "signature"),
+        &signed,
+        key,
+        &msg,
+        witness.map(|w| w.2),
+    )
+}
+
+/// Constraints of [`checkpoint_signature`].
+pub(crate) fn checkpoint_signature_constraints() -> usize {
+    crate::gadgets::poseidon::num_constraints(6, 1) + 2 + eddsa::num_constraints()
 }
 
 /// Constraints per slot, excluding the two Merkle trees (the first slot has no

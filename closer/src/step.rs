@@ -85,31 +85,7 @@ impl StepCircuit {
         let c = alloc_input(&mut *cs, "chunk index", w.map(|w| F::from(w.index as u64)))?;
 
         // 1. One-hot selection of row c.
-        let bits = (0..m)
-            .map(|j| {
-                alloc_boolean_value(
-                    cs.namespace(|| format!("select {j}")),
-                    "bit",
-                    w.map(|w| F::from(u64::from(w.index == j))),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        enforce_equal(
-            cs,
-            "one row selected",
-            &Expr::sum(bits.iter().map(|b| (F::ONE, b.clone()))),
-            &Expr::from(1),
-        );
-        enforce_equal(
-            cs,
-            "selected row is the chunk index",
-            &Expr::sum(
-                bits.iter()
-                    .enumerate()
-                    .map(|(j, b)| (F::from(j as u64), b.clone())),
-            ),
-            &c,
-        );
+        let bits = one_hot(cs, m, w.map(|w| w.index), &c)?;
         let mut row = Vec::with_capacity(ROW_COLUMNS);
         for t in 0..ROW_COLUMNS {
             let column: Vec<Option<&Expr>> =
@@ -205,9 +181,45 @@ impl StepCircuit {
     }
 }
 
+/// One-hot bits `s_0..s_m` selecting row `c` (`index` is its value): `Σ s_j = 1`,
+/// `Σ j·s_j = c` (`m + 2` constraints).
+pub(crate) fn one_hot<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    m: usize,
+    index: Option<usize>,
+    c: &Expr,
+) -> Result<Vec<Expr>, SynthesisError> {
+    let bits = (0..m)
+        .map(|j| {
+            alloc_boolean_value(
+                cs.namespace(|| format!("select {j}")),
+                "bit",
+                index.map(|i| F::from(u64::from(i == j))),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    enforce_equal(
+        cs,
+        "one row selected",
+        &Expr::sum(bits.iter().map(|b| (F::ONE, b.clone()))),
+        &Expr::from(1),
+    );
+    enforce_equal(
+        cs,
+        "selected row is the chunk index",
+        &Expr::sum(
+            bits.iter()
+                .enumerate()
+                .map(|(j, b)| (F::from(j as u64), b.clone())),
+        ),
+        c,
+    );
+    Ok(bits)
+}
+
 /// The value `Σ_j s_j · x_j` for one-hot `bits`, enforced with one constraint per row:
 /// `s_j · (x_j − v) = 0`, or `s_j · v = 0` where a row has no value (`None`).
-fn select<CS: ConstraintSystem<F>>(
+pub(crate) fn select<CS: ConstraintSystem<F>>(
     cs: &mut CS,
     name: &str,
     bits: &[Expr],
@@ -234,6 +246,8 @@ fn select<CS: ConstraintSystem<F>>(
 }
 
 impl TableCircuit for StepCircuit {
+    type Table = ChunkTable;
+
     fn layout(&self) -> Layout {
         self.layout
     }

@@ -125,6 +125,16 @@ pub fn heap_nodes(sub_roots: &[F]) -> Vec<F> {
     nodes
 }
 
+impl SharedTable for ChunkTable {
+    fn values(&self) -> Vec<F> {
+        ChunkTable::values(self)
+    }
+
+    fn len(layout: Layout) -> usize {
+        table_len(layout)
+    }
+}
+
 impl ChunkTable {
     /// The honest table for `slots` (cut by `layout`), whatever the slots hold.
     pub fn build(hub_id: F, epoch: F, layout: Layout, slots: &[SlotAssignment]) -> ChunkTable {
@@ -221,20 +231,30 @@ pub struct TableVars {
     pub balance_nodes: Vec<Expr>,
 }
 
+/// A shared witness of a folded circuit: its values in allocation order, and how many
+/// there are for a layout (known before any witness, for setup).
+pub trait SharedTable {
+    /// The values in allocation order.
+    fn values(&self) -> Vec<F>;
+    /// Number of values for `layout`.
+    fn len(layout: Layout) -> usize;
+}
+
 /// Allocate the table (with values when `table` is given): the body of every circuit's
 /// `shared()`.
-pub fn alloc_table<CS: ConstraintSystem<F>>(
+pub fn alloc_table<CS: ConstraintSystem<F>, T: SharedTable>(
     cs: &mut CS,
     layout: Layout,
-    table: Option<&Arc<ChunkTable>>,
+    table: Option<&Arc<T>>,
 ) -> Result<Vec<AllocatedNum<F>>, SynthesisError> {
+    let len = T::len(layout);
     let values = table.map(|t| t.values());
     if let Some(v) = &values
-        && v.len() != table_len(layout)
+        && v.len() != len
     {
         return Err(SynthesisError::Unsatisfiable);
     }
-    (0..table_len(layout))
+    (0..len)
         .map(|i| {
             AllocatedNum::alloc(cs.namespace(|| format!("table {i}")), || {
                 values
@@ -287,10 +307,12 @@ pub fn table_vars(layout: Layout, shared: &[AllocatedNum<F>]) -> Result<TableVar
 /// work in `synthesize()` would lose that). [`table_circuit!`] turns it into a
 /// `SpartanCircuit`.
 pub trait TableCircuit {
+    /// The shared witness.
+    type Table: SharedTable;
     /// The layout the circuit is built for.
     fn layout(&self) -> Layout;
     /// The table's values (`None` for a blank circuit).
-    fn table(&self) -> Option<&Arc<ChunkTable>>;
+    fn table(&self) -> Option<&Arc<Self::Table>>;
     /// The public values, in the order the circuit inputizes them.
     fn public(&self) -> Option<Vec<F>>;
     /// Every constraint, given the allocated table.

@@ -119,16 +119,33 @@ pub fn verify_with_key(proof: &CloseProof, key: &LoadedKey) -> Result<(), CloseE
             ours: hex::encode(&key.digest[..8]),
         });
     }
-    let snark: Snark = bincode_options(proof.snark.len() as u64)
-        .deserialize(&proof.snark)
+    verify_snark(
+        &key.vk,
+        proof.layout,
+        &proof.snark,
+        &public_scalars(&proof.public),
+    )
+}
+
+/// Verify raw NeutronNova proof bytes with `vk` for `layout`: `M` step instances whose
+/// public values are `0, 1, …, M − 1` in order, and a core whose public values are
+/// `public`. The bytes are decoded within their own length; a verifier panic on a
+/// crafted proof is an error.
+pub fn verify_snark(
+    vk: &VerifierKey,
+    layout: Layout,
+    snark: &[u8],
+    public: &[F],
+) -> Result<(), CloseError> {
+    let snark: Snark = bincode_options(snark.len() as u64)
+        .deserialize(snark)
         .map_err(|e| CloseError::Invalid(format!("decoding: {e}")))?;
-    let chunks = proof.layout.chunks;
+    let chunks = layout.chunks;
     // Spartan2 indexes into the proof's vectors; a crafted proof must be an error here,
     // never a crash of the settlement layer.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        snark.verify(&key.vk, chunks)
-    }))
-    .map_err(|_| CloseError::Invalid("malformed proof (verifier panicked)".into()))?;
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| snark.verify(vk, chunks)))
+            .map_err(|_| CloseError::Invalid("malformed proof (verifier panicked)".into()))?;
     let (steps, core) = outcome.map_err(|e| CloseError::Invalid(e.to_string()))?;
     if steps.len() != chunks {
         return Err(CloseError::Invalid(format!(
@@ -143,7 +160,7 @@ pub fn verify_with_key(proof: &CloseProof, key: &LoadedKey) -> Result<(), CloseE
             )));
         }
     }
-    if core.as_slice() != public_scalars(&proof.public).as_slice() {
+    if core.as_slice() != public {
         return Err(CloseError::PublicInputsMismatch);
     }
     Ok(())

@@ -2,9 +2,10 @@
 //! (`channel::statement::CloseWitness`), which checks the snapshot first.
 
 use ark_ff::{BigInteger, PrimeField};
-use channel::crypto::Signature;
+use channel::crypto::{PackedSignature, Signature};
 use channel::ledger::Snapshot;
 use channel::statement::{CloseWitness, PublicInputs, SlotWitness, net_deposit_fe};
+use channel::types::ChannelId;
 use ff::Field;
 use num_bigint::BigUint;
 
@@ -20,11 +21,15 @@ pub fn public_scalars(public: &PublicInputs) -> [F; 5] {
     public.to_field_elements().map(|x| fe_to_f(&x))
 }
 
-fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
-    let sig = match &slot.sig {
+/// The circuit's witness of a checkpoint signature (a dummy where there is none).
+pub fn signature_witness(
+    channel: ChannelId,
+    sig: Option<&PackedSignature>,
+) -> Result<SignatureWitness, CloseError> {
+    Ok(match sig {
         Some(packed) => {
-            let sig = Signature::unpack(packed)
-                .map_err(|_| CloseError::BadSignature { channel: slot.id })?;
+            let sig =
+                Signature::unpack(packed).map_err(|_| CloseError::BadSignature { channel })?;
             SignatureWitness {
                 r8: NativePoint {
                     x: fe_to_f(&sig.r8.x),
@@ -34,7 +39,11 @@ fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
             }
         }
         None => dummy_signature(),
-    };
+    })
+}
+
+fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
+    let sig = signature_witness(slot.id, slot.sig.as_ref())?;
     Ok(SlotAssignment {
         is_real: F::ONE,
         id: F::from(u64::from(slot.id)),

@@ -54,6 +54,7 @@ fn the_honest_folded_close_satisfies_every_circuit() {
     assert_eq!(
         layout_of(&a),
         Layout {
+            statement: closer::layout::Statement::Full,
             slots_per_chunk: 4,
             chunks: 4
         }

@@ -15,6 +15,7 @@ pub mod eddsa;
 pub mod merkle;
 pub mod poseidon;
 pub mod range;
+pub mod state_path;
 
 use bellpepper_core::{ConstraintSystem, Index, LinearCombination, SynthesisError, Variable};
 use ff::Field;
