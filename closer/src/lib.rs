@@ -38,8 +38,9 @@ pub mod verifier;
 pub mod witness;
 
 pub use error::CloseError;
+pub use incremental::prove::prove_transition;
 pub use layout::Layout;
 pub use progress::{NoProgress, Phase, Progress};
-pub use proof_file::CloseProof;
+pub use proof_file::{CloseProof, TransitionProof};
 pub use prover::prove_epoch;
-pub use verifier::{KeyDirVerifier, Verified, Verifier};
+pub use verifier::{KeyDirVerifier, Verified, VerifiedTransition, Verifier};

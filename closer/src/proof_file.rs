@@ -6,33 +6,35 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `ZKHUBCLS` |
 //! | 8 | 2 | format version, `2` |
-//! | 10 | 2 | reserved, `0` |
+//! | 10 | 1 | statement: `0` full close ([`CloseProof`]), `1` incremental ([`TransitionProof`]) |
+//! | 11 | 1 | reserved, `0` |
 //! | 12 | 4 | `K`, slots per chunk |
-//! | 16 | 4 | `M`, chunks (`N = K·M` slots; must be the layout of `n`, [`Layout::for_channels`]) |
+//! | 16 | 4 | `M`, chunks (`N = K·M` slots; must be the layout of `n`: [`Layout::for_channels`], [`Layout::for_touched`]) |
 //! | 20 | 32 | verifier key digest (BLAKE3 of the key body, [`crate::keys`]) |
-//! | 52 | 160 | public inputs, 5 × 32-byte little-endian canonical field elements: `hub_id, epoch, n, deposits_root, balances_root` |
-//! | 212 | 4 | proof length `L`, at most [`max_proof_len`] of the layout |
-//! | 216 | `L` | Spartan2 0.9 `NeutronNovaZkSNARK<Bn254Engine>`, bincode 1.3 (fixed-width integers), nothing after it |
+//! | 52 | 32·I | public inputs, 32-byte little-endian canonical field elements: full (I = 5) `hub_id, epoch, n, deposits_root, balances_root`; incremental (I = 6) `hub_id, epoch, n, prev_root, new_root, deposits_hash` |
+//! | 52 + 32·I | 4 | proof length `L`, at most [`max_proof_len`] of the layout |
+//! | 56 + 32·I | `L` | Spartan2 0.9 `NeutronNovaZkSNARK<Bn254Engine>`, bincode 1.3 (fixed-width integers), nothing after it |
 //!
 //! A file is hostile until verified: the header is checked whole (magic, version,
 //! layout canonical for `n`, canonical field elements, `n`, length) before any byte of
 //! the proof is decoded, and decoding is bounded by `L` and refuses trailing bytes.
 
 use channel::field::Fe;
+use channel::incremental::IncrementalInputs;
 use channel::statement::PublicInputs;
 use ff::PrimeField;
 
 use crate::error::CloseError;
-use crate::field::{F, f_to_fe};
+use crate::field::{F, f_to_fe, fe_to_f};
 use crate::keys::KeyDigest;
-use crate::layout::Layout;
+use crate::layout::{Layout, Statement};
 use crate::witness::public_scalars;
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"ZKHUBCLS";
 /// Current format version.
 pub const VERSION: u16 = 2;
-/// Bytes before the proof.
+/// Bytes before the proof of a full close (five inputs); see [`header_len`].
 pub const HEADER_LEN: usize = 216;
 
 /// Largest proof accepted for `layout`: a fixed part (Spartan's evaluation argument and
@@ -56,6 +58,21 @@ pub struct CloseProof {
     pub snark: Vec<u8>,
 }
 
+/// An incremental close proof (statement tag 1): like [`CloseProof`], with the six
+/// inputs of `channel::incremental::IncrementalInputs`; `(K, M)` must be
+/// [`Layout::for_touched`]`(n)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionProof {
+    /// Chunks and slots per chunk.
+    pub layout: Layout,
+    /// Digest of the verifier key the proof was made for.
+    pub key_digest: KeyDigest,
+    /// Public inputs.
+    pub inputs: IncrementalInputs,
+    /// The Spartan2 proof (bincode).
+    pub snark: Vec<u8>,
+}
+
 impl CloseProof {
     /// Slots `N = K·M`.
     pub fn slots(&self) -> usize {
@@ -64,97 +81,192 @@ impl CloseProof {
 
     /// Encode as a proof file.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + self.snark.len());
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&(self.layout.slots_per_chunk as u32).to_le_bytes());
-        out.extend_from_slice(&(self.layout.chunks as u32).to_le_bytes());
-        out.extend_from_slice(&self.key_digest);
-        for x in public_scalars(&self.public) {
-            out.extend_from_slice(x.to_repr().as_ref());
-        }
-        let len = u32::try_from(self.snark.len()).expect("proof below 4 GiB");
-        out.extend_from_slice(&len.to_le_bytes());
-        debug_assert_eq!(out.len(), HEADER_LEN);
-        out.extend_from_slice(&self.snark);
-        out
+        encode(
+            self.layout,
+            &self.key_digest,
+            &public_scalars(&self.public),
+            &self.snark,
+        )
     }
 
     /// Decode a proof file (structure only; see [`crate::Verifier`] for the proof).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CloseError> {
-        if bytes.len() < 10 {
-            return Err(CloseError::Malformed("shorter than the header"));
-        }
-        if bytes[..8] != MAGIC {
-            return Err(CloseError::Malformed("bad magic: not a zkhub close proof"));
-        }
-        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != VERSION {
-            return Err(CloseError::UnsupportedVersion(version));
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(CloseError::Malformed("shorter than the header"));
-        }
-        if bytes[10..12] != [0, 0] {
-            return Err(CloseError::Malformed("reserved bytes are not zero"));
-        }
-        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        let layout = Layout {
-            statement: crate::layout::Statement::Full,
-            slots_per_chunk: word(12) as usize,
-            chunks: word(16) as usize,
-        };
-        let key_digest: KeyDigest = bytes[20..52].try_into().expect("32 bytes");
-        let mut fields = [Fe::from(0u64); 5];
-        for (i, field) in fields.iter_mut().enumerate() {
-            let mut repr = <F as PrimeField>::Repr::default();
-            repr.as_mut()
-                .copy_from_slice(&bytes[52 + 32 * i..84 + 32 * i]);
-            let x: F = Option::from(F::from_repr(repr))
-                .ok_or(CloseError::Malformed("non-canonical field element"))?;
-            *field = f_to_fe(&x);
-        }
-        let small = |x: &Fe| -> Result<u64, CloseError> {
-            let b = channel::field::fe_to_biguint(x);
-            u64::try_from(&b)
-                .map_err(|_| CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
-        };
+        let raw = decode(bytes, Statement::Full)?;
+        let f = &raw.fields;
         let public = PublicInputs {
-            hub_id: small(&fields[0])?,
-            epoch: small(&fields[1])?,
-            n: small(&fields[2])?,
-            deposits_root: fields[3],
-            balances_root: fields[4],
+            hub_id: small(&f[0])?,
+            epoch: small(&f[1])?,
+            n: small(&f[2])?,
+            deposits_root: f[3],
+            balances_root: f[4],
         };
+        let layout = raw.layout_for(public.n, Layout::for_channels)?;
+        Ok(CloseProof {
+            layout,
+            key_digest: raw.key_digest,
+            public,
+            snark: raw.snark.to_vec(),
+        })
+    }
+}
+
+impl TransitionProof {
+    /// Encode as a proof file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let fields = self.inputs.to_field_elements().map(|x| fe_to_f(&x));
+        encode(self.layout, &self.key_digest, &fields, &self.snark)
+    }
+
+    /// Decode a proof file (structure only; see [`crate::Verifier`] for the proof).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CloseError> {
+        let raw = decode(bytes, Statement::Incremental)?;
+        let f = &raw.fields;
+        let inputs = IncrementalInputs {
+            hub_id: small(&f[0])?,
+            epoch: small(&f[1])?,
+            n: small(&f[2])?,
+            prev_root: f[3],
+            new_root: f[4],
+            deposits_hash: f[5],
+        };
+        let layout = raw.layout_for(inputs.n, Layout::for_touched)?;
+        Ok(TransitionProof {
+            layout,
+            key_digest: raw.key_digest,
+            inputs,
+            snark: raw.snark.to_vec(),
+        })
+    }
+}
+
+/// Number of public inputs of `statement`.
+fn input_count(statement: Statement) -> usize {
+    match statement {
+        Statement::Full => 5,
+        Statement::Incremental => crate::incremental::NUM_INPUTS,
+    }
+}
+
+/// Bytes before the proof for `statement`.
+pub fn header_len(statement: Statement) -> usize {
+    52 + 32 * input_count(statement) + 4
+}
+
+fn encode(layout: Layout, key_digest: &KeyDigest, fields: &[F], snark: &[u8]) -> Vec<u8> {
+    debug_assert_eq!(fields.len(), input_count(layout.statement));
+    let header = header_len(layout.statement);
+    let mut out = Vec::with_capacity(header + snark.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&[layout.statement.tag(), 0]);
+    out.extend_from_slice(&(layout.slots_per_chunk as u32).to_le_bytes());
+    out.extend_from_slice(&(layout.chunks as u32).to_le_bytes());
+    out.extend_from_slice(key_digest);
+    for x in fields {
+        out.extend_from_slice(x.to_repr().as_ref());
+    }
+    let len = u32::try_from(snark.len()).expect("proof below 4 GiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    debug_assert_eq!(out.len(), header);
+    out.extend_from_slice(snark);
+    out
+}
+
+/// A header checked for everything but its layout, and the proof bytes after it.
+struct Raw<'a> {
+    layout: Layout,
+    key_digest: KeyDigest,
+    fields: Vec<Fe>,
+    len: usize,
+    snark: &'a [u8],
+}
+
+impl Raw<'_> {
+    /// The header's layout if it is exactly the one `n` calls for, with a proof length
+    /// within that layout's bound.
+    fn layout_for(
+        &self,
+        n: u64,
+        expected: fn(u64) -> Result<Layout, CloseError>,
+    ) -> Result<Layout, CloseError> {
         // The layout is a function of n: a header may not choose another.
-        let expected = Layout::for_channels(public.n)
+        let expected = expected(n)
             .map_err(|_| CloseError::Malformed("n exceeds the largest supported epoch"))?;
-        if layout != expected {
+        if self.layout != expected {
             return Err(CloseError::WrongShape {
-                n: public.n,
+                n,
                 expected,
-                got: layout,
+                got: self.layout,
             });
         }
-        let len = word(212) as usize;
-        if len > max_proof_len(layout) {
+        if self.len > max_proof_len(expected) {
             return Err(CloseError::Malformed(
                 "proof length exceeds the bound for its layout",
             ));
         }
-        if bytes.len() != HEADER_LEN + len {
-            return Err(CloseError::Malformed(
-                "proof length does not match the file (bytes missing or appended)",
-            ));
-        }
-        Ok(CloseProof {
-            layout,
-            key_digest,
-            public,
-            snark: bytes[HEADER_LEN..].to_vec(),
-        })
+        Ok(expected)
     }
+}
+
+fn small(x: &Fe) -> Result<u64, CloseError> {
+    let b = channel::field::fe_to_biguint(x);
+    u64::try_from(&b).map_err(|_| CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
+}
+
+fn decode(bytes: &[u8], statement: Statement) -> Result<Raw<'_>, CloseError> {
+    if bytes.len() < 10 {
+        return Err(CloseError::Malformed("shorter than the header"));
+    }
+    if bytes[..8] != MAGIC {
+        return Err(CloseError::Malformed("bad magic: not a zkhub close proof"));
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != VERSION {
+        return Err(CloseError::UnsupportedVersion(version));
+    }
+    let header = header_len(statement);
+    if bytes.len() < header {
+        return Err(CloseError::Malformed("shorter than the header"));
+    }
+    if bytes[10] != statement.tag() {
+        return Err(CloseError::Malformed(match statement {
+            Statement::Full => "an incremental close proof, not a full one",
+            Statement::Incremental => "a full close proof, not an incremental one",
+        }));
+    }
+    if bytes[11] != 0 {
+        return Err(CloseError::Malformed("reserved bytes are not zero"));
+    }
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let layout = Layout {
+        statement,
+        slots_per_chunk: word(12) as usize,
+        chunks: word(16) as usize,
+    };
+    let key_digest: KeyDigest = bytes[20..52].try_into().expect("32 bytes");
+    let fields = (0..input_count(statement))
+        .map(|i| {
+            let mut repr = <F as PrimeField>::Repr::default();
+            repr.as_mut()
+                .copy_from_slice(&bytes[52 + 32 * i..84 + 32 * i]);
+            Option::from(F::from_repr(repr))
+                .map(|x: F| f_to_fe(&x))
+                .ok_or(CloseError::Malformed("non-canonical field element"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let len = word(header - 4) as usize;
+    if bytes.len() != header + len {
+        return Err(CloseError::Malformed(
+            "proof length does not match the file (bytes missing or appended)",
+        ));
+    }
+    Ok(Raw {
+        layout,
+        key_digest,
+        fields,
+        len,
+        snark: &bytes[header..],
+    })
 }
 
 #[cfg(test)]

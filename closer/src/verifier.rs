@@ -14,14 +14,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bincode::Options;
+use channel::incremental::IncrementalInputs;
 use channel::settlement::CloseVerifier;
 use channel::statement::PublicInputs;
 
 use crate::error::CloseError;
 use crate::field::F;
+use crate::field::fe_to_f;
 use crate::keys::{self, KeyDigest, Snark, VerifierKey, bincode_options};
 use crate::layout::Layout;
-use crate::proof_file::CloseProof;
+use crate::proof_file::{CloseProof, TransitionProof};
 use crate::witness::public_scalars;
 
 /// What a valid proof file established.
@@ -34,6 +36,19 @@ pub struct Verified {
     /// The verifier key it was checked with.
     pub key_digest: KeyDigest,
     /// The verifier key's file.
+    pub key_path: PathBuf,
+}
+
+/// What an incremental close proof proved, and with which key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTransition {
+    /// The public inputs.
+    pub inputs: IncrementalInputs,
+    /// The layout.
+    pub layout: Layout,
+    /// The verifier key's digest.
+    pub key_digest: KeyDigest,
+    /// The key file.
     pub key_path: PathBuf,
 }
 
@@ -109,22 +124,50 @@ impl Verifier {
     pub fn verify_file(&self, bytes: &[u8]) -> Result<Verified, CloseError> {
         self.verify_proof(&CloseProof::from_bytes(bytes)?)
     }
+
+    /// Verify an incremental close proof with the key its header names (never made
+    /// here), as [`Verifier::verify_proof`] does for a full close.
+    pub fn verify_transition(
+        &self,
+        proof: &TransitionProof,
+    ) -> Result<VerifiedTransition, CloseError> {
+        let key = self.key(proof.layout, &proof.key_digest)?;
+        check_digest(&proof.key_digest, &key)?;
+        let public = proof.inputs.to_field_elements().map(|x| fe_to_f(&x));
+        verify_snark(&key.vk, proof.layout, &proof.snark, &public)?;
+        Ok(VerifiedTransition {
+            inputs: proof.inputs,
+            layout: proof.layout,
+            key_digest: key.digest,
+            key_path: key.path.clone(),
+        })
+    }
+
+    /// Decode and verify an incremental close proof file.
+    pub fn verify_transition_file(&self, bytes: &[u8]) -> Result<VerifiedTransition, CloseError> {
+        self.verify_transition(&TransitionProof::from_bytes(bytes)?)
+    }
 }
 
 /// Verify `proof` with an already loaded key.
 pub fn verify_with_key(proof: &CloseProof, key: &LoadedKey) -> Result<(), CloseError> {
-    if proof.key_digest != key.digest {
-        return Err(CloseError::KeyMismatch {
-            proof: hex::encode(&proof.key_digest[..8]),
-            ours: hex::encode(&key.digest[..8]),
-        });
-    }
+    check_digest(&proof.key_digest, key)?;
     verify_snark(
         &key.vk,
         proof.layout,
         &proof.snark,
         &public_scalars(&proof.public),
     )
+}
+
+fn check_digest(named: &KeyDigest, key: &LoadedKey) -> Result<(), CloseError> {
+    if *named != key.digest {
+        return Err(CloseError::KeyMismatch {
+            proof: hex::encode(&named[..8]),
+            ours: hex::encode(&key.digest[..8]),
+        });
+    }
+    Ok(())
 }
 
 /// Verify raw NeutronNova proof bytes with `vk` for `layout`: `M` step instances whose

@@ -10,39 +10,13 @@ mod common;
 
 use channel::Fe;
 use channel::incremental::{ClosedState, IncrementalWitness};
-use channel::ledger::Snapshot;
 use channel::state_tree::StateTree;
 use closer::field::{F, f_to_fe, fe_to_f};
 use closer::incremental::table::new_leaf;
 use closer::incremental::witness::assignment;
 use closer::incremental::{IncrementalClose, TouchedAssignment, TransitionAssignment};
-use common::{HUB, spender};
+use common::{HUB, epoch1, epoch2};
 use ff::Field;
-
-fn epoch1() -> Snapshot {
-    let channels = vec![
-        spender(1, 1, 100, 30, 2, 5),
-        spender(2, 2, 0, 0, 0, 30),
-        spender(3, 3, 10, 0, 0, 0),
-        spender(4, 4, 50, 5, 1, 0),
-        spender(6, 6, 70, 0, 0, 0),
-    ];
-    Snapshot::new(HUB, 1, channels, &Fe::from(11u64))
-}
-
-fn epoch2() -> Snapshot {
-    let mut topped_up = spender(4, 4, 75, 5, 1, 0);
-    topped_up.deposit = 75;
-    let channels = vec![
-        spender(1, 1, 100, 45, 3, 5),
-        spender(2, 2, 0, 0, 0, 30),
-        spender(3, 3, 10, 0, 0, 15),
-        topped_up,
-        spender(5, 5, 40, 0, 0, 0),
-        spender(6, 6, 70, 0, 0, 0),
-    ];
-    Snapshot::new(HUB, 2, channels, &Fe::from(22u64))
-}
 
 /// The closed state after epoch 1 and the witness of epoch 2.
 fn history() -> (ClosedState, IncrementalWitness) {

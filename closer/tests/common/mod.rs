@@ -67,3 +67,31 @@ pub fn snapshot2() -> Snapshot {
     let channels = vec![spender(1, 1, 100, 10, 2, 0), spender(2, 2, 20, 0, 0, 10)];
     Snapshot::new(HUB, EPOCH, channels, &Fe::from(7u64))
 }
+
+/// An incremental history, epoch 1: channels 1–4 and 6 open; 1 pays 2 thirty, 4 pays 1
+/// five.
+pub fn epoch1() -> Snapshot {
+    let channels = vec![
+        spender(1, 1, 100, 30, 2, 5),
+        spender(2, 2, 0, 0, 0, 30),
+        spender(3, 3, 10, 0, 0, 0),
+        spender(4, 4, 50, 5, 1, 0),
+        spender(6, 6, 70, 0, 0, 0),
+    ];
+    Snapshot::new(HUB, 1, channels, &Fe::from(11u64))
+}
+
+/// Epoch 2: 1 pays 3 fifteen more, 4 tops up 25, 5 opens; 2 and 6 stay idle.
+pub fn epoch2() -> Snapshot {
+    let mut topped_up = spender(4, 4, 75, 5, 1, 0);
+    topped_up.deposit = 75;
+    let channels = vec![
+        spender(1, 1, 100, 45, 3, 5),
+        spender(2, 2, 0, 0, 0, 30),
+        spender(3, 3, 10, 0, 0, 15),
+        topped_up,
+        spender(5, 5, 40, 0, 0, 0),
+        spender(6, 6, 70, 0, 0, 0),
+    ];
+    Snapshot::new(HUB, 2, channels, &Fe::from(22u64))
+}
