@@ -258,6 +258,44 @@ impl ClosedState {
         }
     }
 
+    /// A closed state from its channels (ids strictly increasing), building the tree
+    /// once: the leaves are hashed on every core (`threads`, at least 1).
+    pub fn from_channels(
+        hub_id: HubId,
+        epoch: Epoch,
+        channels: Vec<ClosedChannel>,
+        threads: usize,
+    ) -> Result<ClosedState, IncrementalError> {
+        let chunk = channels.len().div_ceil(threads.max(1)).max(1);
+        let leaves: Vec<Fe> = std::thread::scope(|scope| {
+            let workers: Vec<_> = channels
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(ClosedChannel::leaf).collect()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w: std::thread::ScopedJoinHandle<'_, Vec<Fe>>| {
+                    w.join().expect("hashing leaves does not panic")
+                })
+                .collect()
+        });
+        let tree = StateTree::from_leaves(channels.iter().map(|c| c.id).zip(leaves))?;
+        let mut by_id = Vec::new();
+        for c in channels {
+            let index = c.id as usize;
+            if by_id.len() <= index {
+                by_id.resize(index + 1, None);
+            }
+            by_id[index] = Some(c);
+        }
+        Ok(ClosedState {
+            hub_id,
+            epoch,
+            channels: by_id,
+            tree,
+        })
+    }
+
     /// The closed values of channel `id`.
     pub fn channel(&self, id: ChannelId) -> Option<&ClosedChannel> {
         self.channels.get(id as usize).and_then(Option::as_ref)

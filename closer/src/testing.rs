@@ -33,3 +33,66 @@ pub fn synthetic_snapshot(hub_id: u64, epoch: u64, n: u32) -> Snapshot {
     }
     Snapshot::new(hub_id, epoch, channels, &Fe::from(0x5eedu64))
 }
+
+/// A hub of `channels` channels (ids `1..=channels`) closed once with nothing spent, and
+/// the snapshot of its next epoch in which `touched` of them (spread over the id range,
+/// `2 ≤ touched ≤ channels`) paid each other in a ring with signed vouchers; every
+/// other channel is idle. The idle channels share one key (their keys are never used).
+pub fn synthetic_hub(
+    hub_id: u64,
+    channels: u32,
+    touched: u32,
+) -> (channel::incremental::ClosedState, Snapshot) {
+    use channel::incremental::{ClosedChannel, ClosedState};
+    assert!(touched >= 2 && touched <= channels);
+    let idle_key = PrivateKey([0x1d; 32]).public();
+    let stride = channels / touched;
+    let touched_id = |i: u32| 1 + i * stride;
+    let key_of = |id: u32| {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&id.to_le_bytes());
+        PrivateKey(seed)
+    };
+    let mut keys = vec![idle_key; channels as usize + 1];
+    for i in 0..touched {
+        keys[touched_id(i) as usize] = key_of(touched_id(i)).public();
+    }
+    let deposit = 1_000_000u64;
+    let closed: Vec<ClosedChannel> = (1..=channels)
+        .map(|id| ClosedChannel {
+            id,
+            pk: keys[id as usize],
+            net_deposit: i128::from(deposit),
+            spent: 0,
+            received: 0,
+            balance: deposit,
+            blind: Fe::from(u64::from(id)),
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let state = ClosedState::from_channels(hub_id, 1, closed, threads).expect("ids in range");
+    let mut records: Vec<ChannelRecord> = (1..=channels)
+        .map(|id| ChannelRecord::open(id, keys[id as usize], deposit))
+        .collect();
+    for i in 0..touched {
+        let (id, to) = (touched_id(i), touched_id((i + 1) % touched));
+        let spent = u64::from(i) + 1;
+        let r = &mut records[id as usize - 1];
+        r.seq = 1;
+        r.spent = spent;
+        r.chain = chain_next(&Fe::from(0u64), 1, to, spent);
+        let msg = voucher_message(hub_id, id, 1, spent, &r.chain);
+        r.checkpoint_sig = Some(key_of(id).sign(&msg).pack());
+        records[to as usize - 1].received += spent;
+    }
+    let blinds = (1..=channels)
+        .map(|id| Fe::from(u64::from(id) + 7))
+        .collect();
+    let snapshot = Snapshot {
+        hub_id,
+        epoch: 2,
+        channels: records,
+        blinds,
+    };
+    (state, snapshot)
+}
