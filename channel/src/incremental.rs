@@ -442,6 +442,31 @@ impl ClosedState {
         Ok((IncrementalWitness { inputs, slots }, next))
     }
 
+    /// Channel `id`'s leaf opened as the settlement layer takes it (withdrawals,
+    /// disputes, forced exit).
+    pub fn balance_opening(&self, id: ChannelId) -> Option<crate::statement::BalanceOpening> {
+        let opening = self.opening(id)?;
+        let c = opening.channel;
+        Some(crate::statement::BalanceOpening {
+            epoch: self.epoch,
+            index: u64::from(id),
+            channel: id,
+            pk: c.pk,
+            balance: c.balance,
+            spent: c.spent,
+            received: c.received,
+            blind: c.blind,
+            proof: crate::merkle::MerkleProof {
+                index: u64::from(id),
+                siblings: Vec::new(),
+            },
+            state: Some(crate::statement::StateProof {
+                net_deposit: c.net_deposit,
+                path: opening.path,
+            }),
+        })
+    }
+
     /// Channel `id`'s closed leaf opened with its path in the current tree.
     pub fn opening(&self, id: ChannelId) -> Option<StateOpening> {
         let channel = self.channel(id)?.clone();

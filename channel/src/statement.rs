@@ -363,26 +363,66 @@ pub struct BalanceOpening {
     /// The leaf's blind.
     #[serde(with = "crate::field::dec")]
     pub blind: Fe,
-    /// Merkle path to `balances_root`.
+    /// Merkle path to `balances_root` (a full close's binary tree; empty when
+    /// `state` is given).
     pub proof: MerkleProof,
+    /// For an incremental close: the state leaf's net deposit and its path in the
+    /// state tree (docs/DESIGN.md §8.2). Absent for a full close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateProof>,
+}
+
+/// What opens a leaf of the state tree beyond a balance opening's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateProof {
+    /// Net deposit `D` in the leaf.
+    pub net_deposit: NetAmount,
+    /// The leaf's path (position = channel id).
+    pub path: crate::state_tree::StatePath,
 }
 
 impl BalanceOpening {
-    /// The opened leaf.
+    /// The opened leaf: the balance leaf of a full close, or the state leaf.
     pub fn leaf(&self) -> Fe {
-        balance_leaf(
-            self.channel,
-            &self.pk,
-            self.balance,
-            self.spent,
-            self.received,
-            &self.blind,
-        )
+        match &self.state {
+            None => balance_leaf(
+                self.channel,
+                &self.pk,
+                self.balance,
+                self.spent,
+                self.received,
+                &self.blind,
+            ),
+            Some(state) => crate::incremental::state_leaf(
+                self.channel,
+                &self.pk,
+                state.net_deposit,
+                self.balance,
+                self.spent,
+                self.received,
+                &self.blind,
+            ),
+        }
     }
 
-    /// Whether the opening is under `balances_root` at its claimed index.
-    pub fn verify(&self, balances_root: &Fe) -> bool {
-        self.proof.index == self.index && verify(balances_root, &self.leaf(), &self.proof)
+    /// The index the channel's leaf must have: slot `id − 1` of a full close,
+    /// position `id` of the state tree.
+    pub fn expected_index(&self) -> u64 {
+        match self.state {
+            None => u64::from(self.channel).saturating_sub(1),
+            Some(_) => u64::from(self.channel),
+        }
+    }
+
+    /// Whether the opening is under `root` at its claimed index.
+    pub fn verify(&self, root: &Fe) -> bool {
+        match &self.state {
+            None => self.proof.index == self.index && verify(root, &self.leaf(), &self.proof),
+            Some(state) => {
+                u64::from(state.path.position) == self.index
+                    && state.path.verify(root, &self.leaf())
+            }
+        }
     }
 }
 
@@ -426,6 +466,7 @@ impl BalanceTree {
         let slot = &self.witness.slots[index];
         let proof = self.tree.proof(index)?;
         Ok(BalanceOpening {
+            state: None,
             epoch: self.witness.public.epoch,
             index: index as u64,
             channel,

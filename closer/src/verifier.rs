@@ -241,11 +241,39 @@ impl KeyDirVerifier {
         }
         self.verifier.verify_proof(&file)
     }
+
+    /// Verify `proof` (a whole file) as the incremental close described by `inputs`
+    /// (the settlement layer's: its epoch record and previous state root).
+    pub fn check_transition(
+        &self,
+        inputs: &IncrementalInputs,
+        proof: &[u8],
+    ) -> Result<VerifiedTransition, CloseError> {
+        let expected = Layout::for_touched(inputs.n)?;
+        let file = TransitionProof::from_bytes(proof)?;
+        if file.layout != expected {
+            return Err(CloseError::WrongShape {
+                n: inputs.n,
+                expected,
+                got: file.layout,
+            });
+        }
+        if &file.inputs != inputs {
+            return Err(CloseError::PublicInputsMismatch);
+        }
+        self.verifier.verify_transition(&file)
+    }
 }
 
 impl CloseVerifier for KeyDirVerifier {
     fn verify(&self, inputs: &PublicInputs, proof: &[u8]) -> Result<(), String> {
         self.check(inputs, proof)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn verify_incremental(&self, inputs: &IncrementalInputs, proof: &[u8]) -> Result<(), String> {
+        self.check_transition(inputs, proof)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -1,11 +1,15 @@
 //! Epoch cuts and close submission.
 
 use crate::field::fe_to_dec;
+use crate::incremental::{IncrementalInputs, deposits_hash};
 use crate::merkle::root_with_size;
+use crate::state_tree::empty_root;
 use crate::statement::{PublicInputs, deposit_leaf, slot_count};
 use crate::types::Epoch;
 
-use super::{AcceptedClose, CloseVerifier, EpochRecord, InputField, Settlement, SettlementError};
+use super::{
+    AcceptedClose, CloseKind, CloseVerifier, EpochRecord, InputField, Settlement, SettlementError,
+};
 
 impl Settlement {
     /// Cut epoch `epoch` at the current height: record the registry (every channel's
@@ -36,6 +40,14 @@ impl Settlement {
             .map(|c| deposit_leaf(c.id, &c.pk, c.net_deposit))
             .collect();
         let deposits_root = root_with_size(&leaves, slot_count(leaves.len()))?;
+        let previous = self
+            .epochs
+            .get(&(epoch - 1))
+            .map_or(&[][..], |r| r.registry.as_slice());
+        let deposits_hash = deposits_hash(
+            self.channels.iter().map(|c| (c.id, &c.pk, c.net_deposit)),
+            |id| previous.get((id as usize).checked_sub(1)?).copied(),
+        );
         let cut = self.stamp();
         // Only the latest accepted close's registry is needed from now on (forced exit).
         for old in self.epochs.values_mut() {
@@ -50,6 +62,7 @@ impl Settlement {
             events_through: self.events.len() as u64,
             n: registry.len() as u64,
             deposits_root,
+            deposits_hash,
             registry,
             close: None,
         };
@@ -110,6 +123,81 @@ impl Settlement {
         let record = self.epochs.get_mut(&inputs.epoch).expect("looked up above");
         record.close = Some(AcceptedClose {
             balances_root: inputs.balances_root,
+            kind: CloseKind::Full,
+            accepted,
+        });
+        self.assert_value_invariant();
+        Ok(())
+    }
+
+    /// Submit the incremental close of a cut epoch (docs/DESIGN.md §8.2): accepted iff
+    /// `hub_id` and `epoch` are a cut epoch's with no close yet, `n` is at most its
+    /// channels, `prev_root` is the state root of the previous epoch's incremental close
+    /// (the empty tree's for epoch 1: the chain of state roots starts with the hub),
+    /// `deposits_hash` is the one recorded at the cut, and `verifier` accepts the
+    /// proof. Then the new state root is stored for openings.
+    pub fn submit_incremental_close(
+        &mut self,
+        inputs: &IncrementalInputs,
+        proof: &[u8],
+        verifier: &dyn CloseVerifier,
+    ) -> Result<(), SettlementError> {
+        let hub_id = self.require_live()?.hub_id;
+        if inputs.hub_id != hub_id {
+            return Err(SettlementError::mismatch_u64(
+                InputField::HubId,
+                hub_id,
+                inputs.hub_id,
+            ));
+        }
+        let record = self.epochs.get(&inputs.epoch).ok_or_else(|| {
+            SettlementError::mismatch_u64(
+                InputField::Epoch,
+                self.latest_epoch().unwrap_or(0),
+                inputs.epoch,
+            )
+        })?;
+        if record.close.is_some() {
+            return Err(SettlementError::CloseAlreadyAccepted(inputs.epoch));
+        }
+        if inputs.n > record.n {
+            return Err(SettlementError::mismatch_u64(
+                InputField::N,
+                record.n,
+                inputs.n,
+            ));
+        }
+        let prev_root = match self.epochs.get(&(inputs.epoch - 1)) {
+            None => empty_root(),
+            Some(previous) => match &previous.close {
+                Some(close) if close.kind == CloseKind::Incremental => close.balances_root,
+                _ => return Err(SettlementError::NoStateRoot(previous.epoch)),
+            },
+        };
+        for (field, expected, got) in [
+            (InputField::PrevRoot, prev_root, inputs.prev_root),
+            (
+                InputField::DepositsHash,
+                record.deposits_hash,
+                inputs.deposits_hash,
+            ),
+        ] {
+            if expected != got {
+                return Err(SettlementError::InputMismatch {
+                    field,
+                    expected: fe_to_dec(&expected),
+                    got: fe_to_dec(&got),
+                });
+            }
+        }
+        verifier
+            .verify_incremental(inputs, proof)
+            .map_err(SettlementError::ProofRejected)?;
+        let accepted = self.stamp();
+        let record = self.epochs.get_mut(&inputs.epoch).expect("looked up above");
+        record.close = Some(AcceptedClose {
+            balances_root: inputs.new_root,
+            kind: CloseKind::Incremental,
             accepted,
         });
         self.assert_value_invariant();

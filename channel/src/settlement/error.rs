@@ -13,6 +13,10 @@ pub enum InputField {
     N,
     /// `deposits_root`.
     DepositsRoot,
+    /// `prev_root` of an incremental close.
+    PrevRoot,
+    /// `deposits_hash` of an incremental close.
+    DepositsHash,
 }
 
 impl std::fmt::Display for InputField {
@@ -22,6 +26,8 @@ impl std::fmt::Display for InputField {
             InputField::Epoch => "epoch",
             InputField::N => "n",
             InputField::DepositsRoot => "deposits_root",
+            InputField::PrevRoot => "prev_root",
+            InputField::DepositsHash => "deposits_hash",
         })
     }
 }
@@ -39,6 +45,9 @@ pub enum OpeningFault {
     WrongIndex,
     /// The leaf and path do not hash to the close's `balances_root`.
     NotInTree,
+    /// A binary-tree opening for an incremental close, or a state-tree opening for a
+    /// full close.
+    WrongTree,
     /// The channel was in the close, but no opening was given.
     Missing,
 }
@@ -47,6 +56,12 @@ pub enum OpeningFault {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettlementError {
+    /// An incremental close must extend the previous epoch's state root, and the
+    /// previous epoch was closed by a full close (or not at all).
+    #[error(
+        "epoch {0} has no state root to extend: an incremental close follows an incremental close or starts the hub"
+    )]
+    NoStateRoot(u64),
     /// No hub is registered yet.
     #[error("no hub is registered")]
     NoHub,

@@ -52,13 +52,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{PublicKey, poseidon};
 use crate::field::{Fe, domain_tag};
+use crate::incremental::IncrementalInputs;
 use crate::statement::{BalanceOpening, PublicInputs};
 use crate::types::{Amount, ChannelId, Epoch, HubId};
 
 pub use dispute::DisputeFiled;
 pub use error::{InputField, OpeningFault, SettlementError};
 pub use model::{
-    AcceptedClose, ChannelAccount, Dispute, DisputeStatus, EpochRecord, ForcedExit,
+    AcceptedClose, ChannelAccount, CloseKind, Dispute, DisputeStatus, EpochRecord, ForcedExit,
     HubRegistration, LoggedEvent, Params, Payout, PayoutKind, Receipt, ReceivedBook, RegistryEvent,
     Stamp, Totals,
 };
@@ -77,6 +78,13 @@ pub fn exit_message(hub_id: HubId, channel: ChannelId) -> Fe {
 pub trait CloseVerifier {
     /// `Ok` iff `proof` proves the close statement for `inputs`.
     fn verify(&self, inputs: &PublicInputs, proof: &[u8]) -> Result<(), String>;
+
+    /// `Ok` iff `proof` proves the incremental close statement for `inputs`
+    /// (docs/DESIGN.md §8.2). A verifier that knows only the full close refuses.
+    fn verify_incremental(&self, inputs: &IncrementalInputs, proof: &[u8]) -> Result<(), String> {
+        let _ = (inputs, proof);
+        Err("this verifier does not verify incremental closes".into())
+    }
 }
 
 /// The settlement layer's whole state.
@@ -411,8 +419,11 @@ impl Settlement {
         if opening.pk != account.pk {
             return fault(OpeningFault::WrongKey);
         }
-        if opening.index != u64::from(id) - 1 {
+        if opening.index != opening.expected_index() {
             return fault(OpeningFault::WrongIndex);
+        }
+        if opening.state.is_some() != (close.kind == CloseKind::Incremental) {
+            return fault(OpeningFault::WrongTree);
         }
         if !opening.verify(&close.balances_root) {
             return fault(OpeningFault::NotInTree);

@@ -94,6 +94,10 @@ pub struct EpochRecord {
     /// Root of the deposit leaves of the registry at the cut.
     #[serde(with = "crate::field::dec")]
     pub deposits_root: Fe,
+    /// Hash of the net deposits that changed since the previous cut (an incremental
+    /// close's `deposits_hash`, `crate::incremental::deposits_hash`).
+    #[serde(default = "zero", with = "crate::field::dec")]
+    pub deposits_hash: Fe,
     /// Net deposit of channel `i + 1` at the cut. Kept for the latest accepted close
     /// and the pending cut (forced exit needs it); emptied for older epochs.
     pub registry: Vec<i128>,
@@ -101,12 +105,30 @@ pub struct EpochRecord {
     pub close: Option<AcceptedClose>,
 }
 
+fn zero() -> Fe {
+    Fe::from(0u64)
+}
+
+/// Which statement a close proved (docs/DESIGN.md §8, §8.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CloseKind {
+    /// Every channel, dense binary trees: `balances_root`.
+    #[default]
+    Full,
+    /// The touched channels as updates of the state tree: the state root.
+    Incremental,
+}
+
 /// An accepted close.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedClose {
-    /// The proven `balances_root`.
+    /// The root openings are checked against: the proven `balances_root` of a full
+    /// close, the new state root of an incremental one.
     #[serde(with = "crate::field::dec")]
     pub balances_root: Fe,
+    /// The statement proved.
+    #[serde(default)]
+    pub kind: CloseKind,
     /// When it was accepted.
     pub accepted: Stamp,
 }
