@@ -24,6 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use channel::crypto::{PublicKey, Signature};
+use channel::incremental::IncrementalInputs;
 use channel::ledger::{ChannelRecord, Event, Snapshot};
 use channel::settlement::{CloseVerifier, Params, Settlement, SettlementError};
 use channel::statement::{BalanceOpening, PublicInputs, balance_opening};
@@ -46,6 +47,12 @@ pub trait CloseBackend: Send + Sync + 'static {
     fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String>;
     /// The verifier the settlement layer runs on the proof.
     fn verifier(&self) -> &dyn CloseVerifier;
+    /// Split an incremental close proof file into its public inputs and proof bytes
+    /// (docs/DESIGN.md §8.2); a backend that knows only the full close refuses.
+    fn parse_incremental(&self, file: &[u8]) -> Result<(IncrementalInputs, Vec<u8>), String> {
+        let _ = file;
+        Err("this hub's close backend does not read incremental closes".into())
+    }
 }
 
 /// Shared handle to a [`CloseBackend`] (what `HubConfig::close_verifier` holds).
@@ -389,6 +396,44 @@ impl Operator {
         inner.file.persist(&inner.settlement)?;
         info!(epoch = inputs.epoch, "close accepted");
         Ok(inputs)
+    }
+
+    /// Submit an incremental close proof file for its epoch (docs/DESIGN.md §8.2).
+    pub async fn close_incremental(&self, file: &[u8]) -> Result<IncrementalInputs, OperatorError> {
+        let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
+        let (inputs, proof) = backend
+            .parse_incremental(file)
+            .map_err(OperatorError::BadRequest)?;
+        let mut inner = self.inner.lock().await;
+        let mut submit = || {
+            inner
+                .settlement
+                .submit_incremental_close(&inputs, &proof, backend.verifier())
+        };
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(submit),
+            _ => submit(),
+        }?;
+        inner.file.persist(&inner.settlement)?;
+        info!(
+            epoch = inputs.epoch,
+            touched = inputs.n,
+            "incremental close accepted"
+        );
+        Ok(inputs)
+    }
+
+    /// Pay an exiting channel its balance with an `opening` made elsewhere (the state
+    /// tree's, kept by the closer of an incremental close). Returns the amount paid.
+    pub async fn withdraw_with(
+        &self,
+        id: ChannelId,
+        opening: &BalanceOpening,
+    ) -> Result<Amount, OperatorError> {
+        let mut inner = self.inner.lock().await;
+        let paid = inner.settlement.withdraw(id, opening)?;
+        self.commit(&inner, &[id]).await?;
+        Ok(paid)
     }
 
     /// The balance opening of `channel` in the latest cut epoch, from its snapshot.

@@ -21,6 +21,7 @@ use clap::Args;
 use hub::{Hub, HubConfig};
 use loadtest::{Bars, HttpOperator, LoadConfig, LoadError, Provisioner, Rate};
 
+use super::demo_incremental::CloseLine;
 use super::prove::{CloserBackend, CloserBars, default_keys_dir};
 
 /// Run the whole job end to end: hub, tipping clients, epoch close, proof, payout.
@@ -58,6 +59,12 @@ pub struct DemoArgs {
     /// Longest time to stream payments, in seconds.
     #[arg(long, default_value_t = 120)]
     pub max_seconds: u64,
+    /// Also deposit this many channels that stay idle, and close two epochs with the
+    /// incremental close (docs/DESIGN.md §8.2): the first brings every channel into the
+    /// state tree, the second proves only the channels that moved since. Try
+    /// `--idle-channels 1000 --fans 100`.
+    #[arg(long)]
+    pub idle_channels: Option<usize>,
 }
 
 /// Deposits through the operator interface, remembering the channel ids.
@@ -123,6 +130,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         data.display()
     );
 
+    if let Some(idle) = args.idle_channels {
+        super::demo_incremental::deposit_idle(&hub, idle, 0x002d_6b68_7562).await?;
+    }
+
     // Stream payments.
     let provisioner = Recording {
         inner: HttpOperator::new(hub.http_url()),
@@ -174,50 +185,29 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("exit of channel {id}"))?;
     }
 
-    // Cut, prove, verify, settle.
-    let (epoch, _) = hub.operator().cut().await.context("cutting the epoch")?;
-    let snapshot = hub::store::read_snapshot(&data, epoch).context("reading the snapshot")?;
-    let prove_started = Instant::now();
-    let keys_for_prover = keys.clone();
-    let snapshot_for_prover = snapshot.clone();
-    let proof = tokio::task::spawn_blocking(move || {
-        closer::prove_epoch(
-            &snapshot_for_prover,
-            &keys_for_prover,
-            &CloserBars::default(),
-        )
-    })
-    .await??;
-    let prove_time = prove_started.elapsed();
-    let bytes = proof.to_bytes();
-    // Verified as a stranger would: a fresh verifier loads the key from disk.
-    let verify_started = Instant::now();
-    let keys_for_verify = keys.clone();
-    let bytes_for_verify = bytes.clone();
-    let verified = tokio::task::spawn_blocking(move || {
-        closer::Verifier::new(keys_for_verify).verify_file(&bytes_for_verify)
-    })
-    .await??;
-    let verify_time = verify_started.elapsed();
-    let vk_bytes = std::fs::metadata(&verified.key_path).map_or(0, |m| m.len());
-    let accepted = hub
-        .operator()
-        .close(&bytes)
-        .await
-        .context("settling the close")?;
-
-    // Withdrawals.
-    let mut paid: u128 = 0;
-    let mut withdrawn = Vec::new();
-    for &(id, _, _) in &exiting {
-        let amount = hub
-            .operator()
-            .withdraw(id)
-            .await
-            .with_context(|| format!("withdrawal of channel {id}"))?;
-        paid += u128::from(amount);
-        withdrawn.push((id, amount));
-    }
+    // Cut, prove, verify, settle; then the exiting channels withdraw.
+    let exiting_ids: Vec<ChannelId> = exiting.iter().map(|&(id, _, _)| id).collect();
+    let (closes, withdrawn) = if args.idle_channels.is_some() {
+        let mut state = channel::incremental::ClosedState::genesis(hub_id);
+        let first = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
+        let withdrawn = super::demo_incremental::withdraw(&hub, &state, &exiting_ids).await?;
+        super::demo_incremental::second_epoch_traffic(&hub, load.seed).await?;
+        let second = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
+        (vec![first, second], withdrawn)
+    } else {
+        let close = full_close(&hub, &data, &keys).await?;
+        let mut withdrawn = Vec::new();
+        for &id in &exiting_ids {
+            let amount = hub
+                .operator()
+                .withdraw(id)
+                .await
+                .with_context(|| format!("withdrawal of channel {id}"))?;
+            withdrawn.push((id, amount));
+        }
+        (vec![close], withdrawn)
+    };
+    let paid: u128 = withdrawn.iter().map(|&(_, a)| u128::from(a)).sum();
 
     // Conservation: what went in = what was paid out + what the channels still hold.
     let settlement = hub.operator().summary().await;
@@ -236,7 +226,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let batches = commit_batches(&hub.http_url()).await;
     hub.shutdown().await.context("stopping the hub")?;
 
-    let constraints = closer::circuit::num_constraints(proof.layout);
     let l = &report.latency;
     println!();
     println!("── summary ─────────────────────────────────────────────────────────");
@@ -251,25 +240,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if let Some((n, avg)) = batches {
         println!("commit batches   {n} group commits, {avg:.0} payments each on average");
     }
-    println!(
-        "close            epoch {epoch}: {} channels in {}, {} constraints ({} per slot), folded",
-        snapshot.channels.len(),
-        proof.layout,
-        constraints,
-        constraints / proof.slots()
-    );
-    println!(
-        "proof            prove {:.1} s, verify {:.0} ms (key loading included, {:.1} MB key), {} KB",
-        prove_time.as_secs_f64(),
-        verify_time.as_secs_f64() * 1e3,
-        vk_bytes as f64 / 1e6,
-        bytes.len().div_ceil(1024),
-    );
-    println!(
-        "settlement       accepted balances root {}…; peak memory {}",
-        &channel::field::fe_to_dec(&accepted.balances_root)[..12],
-        peak_rss().map_or("unknown".into(), |m| format!("{:.1} GB", m / 1024.0))
-    );
+    for close in &closes {
+        close.print();
+    }
     println!(
         "withdrawals      {} channels paid {}: {:?}",
         withdrawn.len(),
@@ -299,6 +272,54 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "not every payment was acknowledged"
     );
     Ok(())
+}
+
+/// Cut the epoch, prove its full close, verify it as a stranger would (a fresh verifier
+/// loading the key from disk) and settle it.
+async fn full_close(
+    hub: &hub::HubHandle,
+    data: &std::path::Path,
+    keys: &std::path::Path,
+) -> anyhow::Result<CloseLine> {
+    let (epoch, _) = hub.operator().cut().await.context("cutting the epoch")?;
+    let snapshot = hub::store::read_snapshot(data, epoch).context("reading the snapshot")?;
+    let channels = snapshot.channels.len();
+    let prove_started = Instant::now();
+    let keys_for_prover = keys.to_path_buf();
+    let proof = tokio::task::spawn_blocking(move || {
+        closer::prove_epoch(&snapshot, &keys_for_prover, &CloserBars::default())
+    })
+    .await??;
+    let prove = prove_started.elapsed();
+    let bytes = proof.to_bytes();
+    let verify_started = Instant::now();
+    let keys_for_verify = keys.to_path_buf();
+    let bytes_for_verify = bytes.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        closer::Verifier::new(keys_for_verify).verify_file(&bytes_for_verify)
+    })
+    .await??;
+    let verify = verify_started.elapsed();
+    let vk_bytes = std::fs::metadata(&verified.key_path).map_or(0, |m| m.len());
+    let accepted = hub
+        .operator()
+        .close(&bytes)
+        .await
+        .context("settling the close")?;
+    Ok(CloseLine {
+        epoch,
+        channels: channels as u64,
+        hub_channels: channels,
+        layout: proof.layout,
+        constraints: closer::circuit::num_constraints(proof.layout),
+        cut: Duration::ZERO,
+        prove,
+        verify,
+        vk_bytes,
+        proof_bytes: bytes.len(),
+        root: channel::field::fe_to_dec(&accepted.balances_root)[..12].to_string(),
+        peak_mib: peak_rss(),
+    })
 }
 
 /// This process's peak resident memory in MiB (`VmHWM`), where `/proc` has it.

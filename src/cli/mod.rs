@@ -3,6 +3,7 @@
 pub mod chain;
 pub mod close;
 pub mod demo;
+pub mod demo_incremental;
 pub mod display;
 pub mod key;
 pub mod load;

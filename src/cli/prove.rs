@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use channel::incremental::IncrementalInputs;
 use channel::settlement::CloseVerifier;
 use channel::statement::PublicInputs;
-use closer::{CloseProof, KeyDirVerifier, Phase};
+use closer::{CloseProof, KeyDirVerifier, Phase, TransitionProof};
 use hub::config::CloseVerifierRef;
 use hub::settlement_service::CloseBackend;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,6 +35,11 @@ impl CloseBackend for CloserBackend {
 
     fn verifier(&self) -> &dyn CloseVerifier {
         &self.verifier
+    }
+
+    fn parse_incremental(&self, file: &[u8]) -> Result<(IncrementalInputs, Vec<u8>), String> {
+        let proof = TransitionProof::from_bytes(file).map_err(|e| e.to_string())?;
+        Ok((proof.inputs, file.to_vec()))
     }
 }
 

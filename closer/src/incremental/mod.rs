@@ -126,3 +126,13 @@ pub fn step_constraints(layout: Layout) -> usize {
         + (crate::table::ROW_COLUMNS + 4) * m // selections
         + crate::table::ROW_COLUMNS + 2
 }
+
+/// Constraints of the core of `layout`.
+pub fn core_constraints(layout: Layout) -> usize {
+    8 + (layout.chunks - 1) * crate::slot::ID_ORDER_CONSTRAINTS
+}
+
+/// Constraints of a whole incremental close over `layout` (all steps and the core).
+pub fn num_constraints(layout: Layout) -> usize {
+    layout.chunks * step_constraints(layout) + core_constraints(layout)
+}
