@@ -283,6 +283,7 @@ impl ClosedState {
                 .collect()
         });
         let tree = StateTree::from_leaves(channels.iter().map(|c| c.id).zip(leaves))?;
+        let count = channels.len();
         let mut by_id = Vec::new();
         for c in channels {
             let index = c.id as usize;
@@ -295,6 +296,7 @@ impl ClosedState {
             hub_id,
             epoch,
             channels: by_id,
+            count,
             tree,
         })
     }
@@ -682,6 +684,32 @@ mod tests {
         // Signatures exactly where something was spent.
         let signed: Vec<bool> = witness.slots.iter().map(|s| s.sig.is_some()).collect();
         assert_eq!(signed, [true, false, false, true]);
+    }
+
+    #[test]
+    fn from_channels_builds_the_state_a_first_close_leaves() {
+        let (world, _, closed) = first_close();
+        let channels: Vec<ClosedChannel> = (1..=4)
+            .map(|id| closed.channel(id).unwrap().clone())
+            .collect();
+        for threads in [1, 3] {
+            let built = ClosedState::from_channels(HUB, 1, channels.clone(), threads).unwrap();
+            assert_eq!(built, closed, "{threads} threads");
+        }
+        // It carries on like the closed one.
+        let mut next = world.clone();
+        next.pay(2, 3, 1);
+        let built = ClosedState::from_channels(HUB, 1, channels.clone(), 2).unwrap();
+        assert_eq!(
+            built.close(&next.snapshot(2)),
+            closed.close(&next.snapshot(2))
+        );
+        let mut unordered = channels;
+        unordered.swap(1, 2);
+        assert!(matches!(
+            ClosedState::from_channels(HUB, 1, unordered, 2),
+            Err(IncrementalError::Tree(StateTreeError::Order { .. }))
+        ));
     }
 
     #[test]
