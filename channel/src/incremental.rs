@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{PackedSignature, PublicKey, poseidon};
 use crate::field::Fe;
 use crate::ledger::Snapshot;
-use crate::state_tree::{StatePath, StateTree, StateTreeError};
+use crate::state_tree::{StatePath, StateTree, StateTreeError, chained_path};
 use crate::statement::{
     SlotWitness, StatementError, balance_commitment, deposit_leaf, net_deposit_fe,
 };
@@ -243,6 +243,8 @@ pub struct ClosedState {
     pub epoch: Epoch,
     /// Closed channels by id (`channels[id]`; `None` where no channel was closed).
     channels: Vec<Option<ClosedChannel>>,
+    /// Closed channels (the `Some`s of `channels`).
+    count: usize,
     /// The state tree over their leaves.
     pub tree: StateTree,
 }
@@ -254,6 +256,7 @@ impl ClosedState {
             hub_id,
             epoch: 0,
             channels: Vec::new(),
+            count: 0,
             tree: StateTree::new(),
         }
     }
@@ -280,6 +283,7 @@ impl ClosedState {
                 .collect()
         });
         let tree = StateTree::from_leaves(channels.iter().map(|c| c.id).zip(leaves))?;
+        let count = channels.len();
         let mut by_id = Vec::new();
         for c in channels {
             let index = c.id as usize;
@@ -292,6 +296,7 @@ impl ClosedState {
             hub_id,
             epoch,
             channels: by_id,
+            count,
             tree,
         })
     }
@@ -308,12 +313,12 @@ impl ClosedState {
 
     /// Channels closed.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.count
     }
 
     /// Whether no channel was closed yet.
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.count == 0
     }
 
     /// Check `snapshot` (the next epoch of this hub) against this state and build the
@@ -350,8 +355,10 @@ impl ClosedState {
         let mut next = self.clone();
         next.epoch = snapshot.epoch;
         let mut slots = Vec::new();
+        let mut updates = Vec::new();
         let (mut credited, mut debited) = (0u128, 0u128);
         let mut previous_id: Option<ChannelId> = None;
+        let mut closed_seen = 0usize;
         for (record, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
             if let Some(previous) = previous_id
                 && record.id <= previous
@@ -365,6 +372,7 @@ impl ClosedState {
             previous_id = Some(record.id);
             let old = self.channel(record.id);
             if let Some(old) = old {
+                closed_seen += 1;
                 if old.pk != record.pk {
                     return Err(IncrementalError::KeyChanged(record.id));
                 }
@@ -375,8 +383,6 @@ impl ClosedState {
                     continue;
                 }
             }
-            let slot = SlotWitness::from_record(record, *blind)?;
-            slot.verify_signature(self.hub_id)?;
             let (old_spent, old_received) = old.map_or((0, 0), |o| (o.spent, o.received));
             for (counter, before, after) in [
                 ("spent", old_spent, record.spent),
@@ -391,11 +397,12 @@ impl ClosedState {
                     });
                 }
             }
+            let slot = SlotWitness::from_record(record, *blind)?;
+            slot.verify_signature(self.hub_id)?;
             credited += u128::from(record.received - old_received);
             debited += u128::from(record.spent - old_spent);
             let new = ClosedChannel::from_slot(&slot);
-            let path = next.tree.path(record.id)?;
-            next.tree.set(record.id, new.leaf())?;
+            updates.push((record.id, new.leaf()));
             let index = record.id as usize;
             if next.channels.len() <= index {
                 next.channels.resize(index + 1, None);
@@ -410,15 +417,20 @@ impl ClosedState {
                 seq: slot.seq,
                 chain: slot.chain,
                 sig: slot.sig,
-                path,
+                // Read from the trees before and after once every leaf is set.
+                path: StatePath {
+                    position: record.id,
+                    siblings: Default::default(),
+                },
             });
         }
-        if let Some(missing) = self
-            .channels
-            .iter()
-            .flatten()
-            .find(|c| !snapshot_has(snapshot, c.id))
-        {
+        if closed_seen != self.count {
+            let missing = self
+                .channels
+                .iter()
+                .flatten()
+                .find(|c| !snapshot_has(snapshot, c.id))
+                .expect("a closed channel is missing");
             return Err(IncrementalError::ChannelMissing(missing.id));
         }
         if credited != debited {
@@ -426,6 +438,34 @@ impl ClosedState {
                 received: credited,
                 spent: debited,
             });
+        }
+        // One batch (each changed node hashed once), then every slot's path as the
+        // updates meet it one by one in id order: lower ids set, higher ones not yet.
+        next.tree.set_many(updates)?;
+        next.count += slots.iter().filter(|s| s.old.is_none()).count();
+        for slot in &mut slots {
+            slot.path = chained_path(&self.tree, &next.tree, slot.id)?;
+        }
+        assert_eq!(
+            next.tree.len(),
+            next.count,
+            "one non-empty leaf per closed channel"
+        );
+        if let (Some(first), Some(last)) = (slots.first(), slots.last()) {
+            let old = first
+                .old
+                .as_ref()
+                .map_or(Fe::from(0u64), ClosedChannel::leaf);
+            assert_eq!(
+                first.path.root(&old),
+                self.root(),
+                "the chain starts at prev_root"
+            );
+            assert_eq!(
+                last.path.root(&last.new.leaf()),
+                next.root(),
+                "and ends at new_root"
+            );
         }
         let deposits_hash = deposits_hash(
             snapshot.channels.iter().map(|c| (c.id, &c.pk, c.deposit)),
@@ -502,5 +542,538 @@ impl StateOpening {
     /// Whether the leaf sits at its channel's position under `root`.
     pub fn verify(&self, root: &Fe) -> bool {
         self.path.position == self.channel.id && self.path.verify(root, &self.channel.leaf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{PrivateKey, chain_next};
+    use crate::ledger::ChannelRecord;
+    use crate::types::voucher_message;
+    use proptest::prelude::*;
+
+    const HUB: HubId = 41;
+
+    /// Channels `1..=n` as the hub's ledger holds them, with real keys and signatures.
+    #[derive(Clone)]
+    struct World {
+        records: Vec<ChannelRecord>,
+    }
+
+    fn key(id: ChannelId) -> PrivateKey {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&id.to_le_bytes());
+        PrivateKey(bytes)
+    }
+
+    impl World {
+        fn new(deposits: &[u64]) -> Self {
+            let mut world = World {
+                records: Vec::new(),
+            };
+            for &deposit in deposits {
+                world.open(deposit);
+            }
+            world
+        }
+
+        fn open(&mut self, deposit: u64) -> ChannelId {
+            let id = self.records.len() as ChannelId + 1;
+            self.records
+                .push(ChannelRecord::open(id, key(id).public(), deposit));
+            id
+        }
+
+        fn record(&mut self, id: ChannelId) -> &mut ChannelRecord {
+            &mut self.records[id as usize - 1]
+        }
+
+        /// `from` pays `to` in one signed checkpoint.
+        fn pay(&mut self, from: ChannelId, to: ChannelId, amount: u64) {
+            let payer = self.record(from);
+            payer.seq += 1;
+            payer.spent += amount;
+            payer.chain = chain_next(&payer.chain, payer.seq, to, amount);
+            let msg = voucher_message(HUB, from, payer.seq, payer.spent, &payer.chain);
+            payer.checkpoint_sig = Some(key(from).sign(&msg).pack());
+            self.record(to).received += amount;
+        }
+
+        fn snapshot(&self, epoch: Epoch) -> Snapshot {
+            Snapshot::new(
+                HUB,
+                epoch,
+                self.records.clone(),
+                &Fe::from(epoch * 1000 + 7),
+            )
+        }
+    }
+
+    fn leaves_of(state: &ClosedState) -> Vec<(u32, Fe)> {
+        state
+            .channels
+            .iter()
+            .flatten()
+            .map(|c| (c.id, c.leaf()))
+            .collect()
+    }
+
+    /// Every slot's path takes the running root from its old leaf to its new one, from
+    /// `prev_root` to `new_root`.
+    fn assert_chained(witness: &IncrementalWitness) {
+        let mut root = witness.inputs.prev_root;
+        for slot in &witness.slots {
+            let old = slot
+                .old
+                .as_ref()
+                .map_or(Fe::from(0u64), ClosedChannel::leaf);
+            assert_eq!(slot.path.position, slot.id);
+            assert!(slot.path.verify(&root, &old), "slot {} old leaf", slot.id);
+            root = slot.path.root(&slot.new.leaf());
+        }
+        assert_eq!(root, witness.inputs.new_root);
+    }
+
+    fn ids(witness: &IncrementalWitness) -> Vec<ChannelId> {
+        witness.slots.iter().map(|s| s.id).collect()
+    }
+
+    /// Four channels, two epochs of payments closed: 1 → 2 thirty, 4 → 1 five.
+    fn first_close() -> (World, IncrementalWitness, ClosedState) {
+        let mut world = World::new(&[100, 0, 10, 50]);
+        world.pay(1, 2, 30);
+        world.pay(4, 1, 5);
+        let (witness, state) = ClosedState::genesis(HUB).close(&world.snapshot(1)).unwrap();
+        (world, witness, state)
+    }
+
+    #[test]
+    fn a_first_close_from_genesis_touches_every_channel_and_builds_the_bulk_root() {
+        let (world, witness, state) = first_close();
+        assert_eq!(ids(&witness), [1, 2, 3, 4]);
+        assert_eq!(witness.inputs.n, 4);
+        assert_eq!(witness.inputs.epoch, 1);
+        assert_eq!(witness.inputs.prev_root, crate::state_tree::empty_root());
+        assert!(
+            witness
+                .slots
+                .iter()
+                .all(|s| s.old.is_none() && s.deposit_changed)
+        );
+        let bulk = StateTree::from_leaves(leaves_of(&state)).unwrap();
+        assert_eq!(witness.inputs.new_root, bulk.root());
+        assert_eq!(state.root(), bulk.root());
+        assert_eq!((state.len(), state.epoch), (4, 1));
+        // Each leaf is the state leaf of the snapshot's record with its epoch-1 blind.
+        let snapshot = world.snapshot(1);
+        for (record, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
+            let balance = record.balance().unwrap();
+            let leaf = state_leaf(
+                record.id,
+                &record.pk,
+                record.deposit,
+                balance,
+                record.spent,
+                record.received,
+                blind,
+            );
+            assert_eq!(state.tree.leaf(record.id).unwrap(), leaf);
+        }
+        assert_chained(&witness);
+        // Signatures exactly where something was spent.
+        let signed: Vec<bool> = witness.slots.iter().map(|s| s.sig.is_some()).collect();
+        assert_eq!(signed, [true, false, false, true]);
+    }
+
+    #[test]
+    fn from_channels_builds_the_state_a_first_close_leaves() {
+        let (world, _, closed) = first_close();
+        let channels: Vec<ClosedChannel> = (1..=4)
+            .map(|id| closed.channel(id).unwrap().clone())
+            .collect();
+        for threads in [1, 3] {
+            let built = ClosedState::from_channels(HUB, 1, channels.clone(), threads).unwrap();
+            assert_eq!(built, closed, "{threads} threads");
+        }
+        // It carries on like the closed one.
+        let mut next = world.clone();
+        next.pay(2, 3, 1);
+        let built = ClosedState::from_channels(HUB, 1, channels.clone(), 2).unwrap();
+        assert_eq!(
+            built.close(&next.snapshot(2)),
+            closed.close(&next.snapshot(2))
+        );
+        let mut unordered = channels;
+        unordered.swap(1, 2);
+        assert!(matches!(
+            ClosedState::from_channels(HUB, 1, unordered, 2),
+            Err(IncrementalError::Tree(StateTreeError::Order { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_second_close_touches_exactly_payer_and_payee() {
+        let (mut world, _, state1) = first_close();
+        world.open(20);
+        let (_, state2) = state1.close(&world.snapshot(2)).unwrap();
+        world.pay(3, 4, 7);
+        let (witness, state3) = state2.close(&world.snapshot(3)).unwrap();
+        assert_eq!(ids(&witness), [3, 4]);
+        assert_eq!(witness.inputs.n, 2);
+        assert_eq!(witness.inputs.prev_root, state2.root());
+        assert_eq!(witness.inputs.new_root, state3.root());
+        assert_eq!(witness.inputs.deposits_hash, Fe::from(0u64));
+        assert!(witness.slots.iter().all(|s| !s.deposit_changed));
+        assert_eq!(witness.slots[0].old.as_ref().unwrap().spent, 0);
+        assert_eq!(witness.slots[0].new.spent, 7);
+        assert_eq!(witness.slots[1].new.received, 7);
+        assert_chained(&witness);
+        // Touched channels take this epoch's blind; the others keep leaf and blind.
+        for id in 1..=5 {
+            let before = state2.channel(id).unwrap();
+            let after = state3.channel(id).unwrap();
+            if id == 3 || id == 4 {
+                assert_ne!(after.blind, before.blind);
+                assert_ne!(state3.tree.leaf(id).unwrap(), state2.tree.leaf(id).unwrap());
+            } else {
+                assert_eq!(after, before, "channel {id}");
+                assert_eq!(state3.tree.leaf(id).unwrap(), state2.tree.leaf(id).unwrap());
+            }
+            let opening = state3.opening(id).unwrap();
+            assert!(opening.verify(&state3.root()), "channel {id}");
+            assert!(!opening.verify(&state2.root()), "channel {id}");
+        }
+        assert_eq!(
+            state3.root(),
+            StateTree::from_leaves(leaves_of(&state3)).unwrap().root()
+        );
+    }
+
+    #[test]
+    fn a_top_up_on_an_idle_channel_is_touched_with_deposit_changed() {
+        let (mut world, _, state1) = first_close();
+        world.record(3).deposit += 25;
+        let new = world.open(40);
+        let (witness, _) = state1.close(&world.snapshot(2)).unwrap();
+        assert_eq!(ids(&witness), [3, new]);
+        assert!(witness.slots.iter().all(|s| s.deposit_changed));
+        assert_eq!(witness.slots[0].new.balance, 35);
+        assert!(witness.slots[1].old.is_none());
+        let records = &world.records;
+        let expected = [3usize, 5].iter().fold(Fe::from(0u64), |acc, &id| {
+            let r = &records[id - 1];
+            poseidon(&[acc, deposit_leaf(r.id, &r.pk, r.deposit)])
+        });
+        assert_eq!(witness.inputs.deposits_hash, expected);
+        assert_chained(&witness);
+    }
+
+    #[test]
+    fn an_epoch_without_change_has_no_slot_keeps_the_root_and_hashes_no_deposit() {
+        let (world, _, state1) = first_close();
+        let (witness, state2) = state1.close(&world.snapshot(2)).unwrap();
+        assert_eq!(witness.inputs.n, 0);
+        assert!(witness.slots.is_empty());
+        assert_eq!(witness.inputs.prev_root, witness.inputs.new_root);
+        assert_eq!(witness.inputs.deposits_hash, Fe::from(0u64));
+        assert_eq!(state2.epoch, 2);
+        assert_eq!(state2.root(), state1.root());
+    }
+
+    #[test]
+    fn received_going_down_is_refused() {
+        let (mut world, _, state1) = first_close();
+        // The hub lowers what the payee received and books it as a deposit instead: its
+        // balance stays, but a payee's received never goes down.
+        world.record(2).received -= 10;
+        world.record(2).deposit += 10;
+        assert_eq!(
+            state1.close(&world.snapshot(2)).unwrap_err(),
+            IncrementalError::CounterDecreased {
+                id: 2,
+                counter: "received",
+                before: 30,
+                after: 20
+            }
+        );
+    }
+
+    #[test]
+    fn spent_going_down_is_refused() {
+        let (mut world, _, state1) = first_close();
+        let mut rolled_back = World::new(&[100, 0]);
+        rolled_back.pay(1, 2, 10);
+        world.records[0] = rolled_back.records[0].clone();
+        world.record(2).received -= 20;
+        assert!(matches!(
+            state1.close(&world.snapshot(2)),
+            Err(IncrementalError::CounterDecreased {
+                id: 1,
+                counter: "spent",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_sum_mismatch_is_refused() {
+        let (mut world, _, state1) = first_close();
+        world.record(3).received += 9;
+        assert_eq!(
+            state1.close(&world.snapshot(2)).unwrap_err(),
+            IncrementalError::SumMismatch {
+                received: 9,
+                spent: 0
+            }
+        );
+        let mut world = first_close().0;
+        world.pay(1, 3, 4);
+        world.record(3).received -= 1;
+        assert_eq!(
+            state1.close(&world.snapshot(2)).unwrap_err(),
+            IncrementalError::SumMismatch {
+                received: 3,
+                spent: 4
+            }
+        );
+    }
+
+    #[test]
+    fn a_changed_key_is_refused() {
+        let (mut world, _, state1) = first_close();
+        world.record(3).pk = key(99).public();
+        assert_eq!(
+            state1.close(&world.snapshot(2)).unwrap_err(),
+            IncrementalError::KeyChanged(3)
+        );
+    }
+
+    #[test]
+    fn a_closed_channel_missing_from_the_snapshot_is_refused() {
+        let (mut world, _, state1) = first_close();
+        world.records.remove(2);
+        assert_eq!(
+            state1.close(&world.snapshot(2)).unwrap_err(),
+            IncrementalError::ChannelMissing(3)
+        );
+    }
+
+    #[test]
+    fn another_hub_or_epoch_is_refused() {
+        let (world, _, state1) = first_close();
+        assert_eq!(
+            state1.close(&world.snapshot(3)).unwrap_err(),
+            IncrementalError::WrongEpoch {
+                expected: 2,
+                got: 3
+            }
+        );
+        assert_eq!(
+            state1.close(&world.snapshot(1)).unwrap_err(),
+            IncrementalError::WrongEpoch {
+                expected: 2,
+                got: 1
+            }
+        );
+        let mut other = world.snapshot(2);
+        other.hub_id = HUB + 1;
+        assert_eq!(
+            state1.close(&other).unwrap_err(),
+            IncrementalError::WrongHub {
+                expected: HUB,
+                got: HUB + 1
+            }
+        );
+    }
+
+    #[test]
+    fn slot_rules_of_the_full_statement_hold_for_touched_channels() {
+        let (world, _, state1) = first_close();
+        // Overdraft.
+        let mut overdraft = world.clone();
+        overdraft.pay(3, 2, 11);
+        assert_eq!(
+            state1.close(&overdraft.snapshot(2)).unwrap_err(),
+            IncrementalError::Statement(StatementError::NegativeBalance { id: 3 })
+        );
+        // A spend without a signature, then with another key's.
+        let mut unsigned = world.clone();
+        unsigned.pay(3, 2, 4);
+        unsigned.record(3).checkpoint_sig = None;
+        assert_eq!(
+            state1.close(&unsigned.snapshot(2)).unwrap_err(),
+            IncrementalError::Statement(StatementError::MissingSignature { id: 3 })
+        );
+        let mut forged = world.clone();
+        forged.pay(3, 2, 4);
+        let r = forged.record(3);
+        let msg = voucher_message(HUB, 3, r.seq, r.spent, &r.chain);
+        r.checkpoint_sig = Some(key(2).sign(&msg).pack());
+        assert_eq!(
+            state1.close(&forged.snapshot(2)).unwrap_err(),
+            IncrementalError::Statement(StatementError::BadSignature { id: 3 })
+        );
+        // Ids out of order.
+        let mut snapshot = world.snapshot(2);
+        snapshot.channels.swap(0, 1);
+        assert!(matches!(
+            state1.close(&snapshot),
+            Err(IncrementalError::Statement(
+                StatementError::IdsNotIncreasing { .. }
+            ))
+        ));
+        // A blind missing.
+        let mut snapshot = world.snapshot(2);
+        snapshot.blinds.pop();
+        assert!(matches!(
+            state1.close(&snapshot),
+            Err(IncrementalError::Statement(
+                StatementError::BlindCount { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn deposits_hash_folds_changed_and_new_channels_in_id_order() {
+        let pk = |id| key(id).public();
+        let keys: Vec<_> = (1..=4).map(pk).collect();
+        let current: Vec<(ChannelId, &PublicKey, NetAmount)> = vec![
+            (1, &keys[0], 10),
+            (2, &keys[1], -5),
+            (3, &keys[2], 7),
+            (4, &keys[3], 0),
+        ];
+        let previous = |id: ChannelId| match id {
+            1 => Some(10),
+            2 => Some(5),
+            3 => Some(7),
+            _ => None,
+        };
+        let expected = deposits_hash_step(
+            &deposits_hash_step(&Fe::from(0u64), 2, &keys[1], -5),
+            4,
+            &keys[3],
+            0,
+        );
+        assert_eq!(deposits_hash(current.clone(), previous), expected);
+        assert_eq!(deposits_hash(current.clone(), |_| None::<NetAmount>), {
+            current.iter().fold(Fe::from(0u64), |acc, (id, pk, net)| {
+                deposits_hash_step(&acc, *id, pk, *net)
+            })
+        });
+        assert_eq!(
+            deposits_hash(current[..1].to_vec(), previous),
+            Fe::from(0u64)
+        );
+    }
+
+    #[test]
+    fn inputs_and_witness_round_trip_through_json_with_decimal_fields() {
+        let (_, witness, _) = first_close();
+        let json = serde_json::to_string(&witness.inputs).unwrap();
+        assert!(json.contains("\"prev_root\":\""), "{json}");
+        let back: IncrementalInputs = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, witness.inputs);
+        let fields = back.to_field_elements();
+        assert_eq!(fields[0], Fe::from(HUB));
+        assert_eq!(fields[1], Fe::from(1u64));
+        assert_eq!(fields[2], Fe::from(4u64));
+        assert_eq!(
+            fields[3..],
+            [back.prev_root, back.new_root, back.deposits_hash]
+        );
+        let json = serde_json::to_string(&witness).unwrap();
+        assert_eq!(
+            serde_json::from_str::<IncrementalWitness>(&json).unwrap(),
+            witness
+        );
+    }
+
+    #[test]
+    fn an_opening_verifies_only_at_its_own_position_and_root() {
+        let (_, _, state) = first_close();
+        let opening = state.opening(2).unwrap();
+        assert!(opening.verify(&state.root()));
+        let mut moved = opening.clone();
+        moved.channel.id = 3;
+        assert!(!moved.verify(&state.root()));
+        let mut richer = opening.clone();
+        richer.channel.balance += 1;
+        assert!(!richer.verify(&state.root()));
+        assert!(state.opening(9).is_none());
+        assert!(ClosedState::genesis(HUB).opening(1).is_none());
+    }
+
+    /// One epoch of random activity: payments between existing channels, top-ups,
+    /// new channels.
+    #[derive(Debug, Clone)]
+    enum Action {
+        Pay { from: u8, to: u8, amount: u8 },
+        TopUp { id: u8, amount: u8 },
+        Open { deposit: u8 },
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            4 => (any::<u8>(), any::<u8>(), 1u8..20).prop_map(|(from, to, amount)| Action::Pay { from, to, amount }),
+            1 => (any::<u8>(), 1u8..50).prop_map(|(id, amount)| Action::TopUp { id, amount }),
+            1 => (0u8..60).prop_map(|deposit| Action::Open { deposit }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_epochs_chain_their_slots_from_prev_root_to_new_root(
+            epochs in proptest::collection::vec(proptest::collection::vec(action(), 0..5), 1..5),
+        ) {
+            let mut world = World::new(&[50, 20, 0]);
+            let mut state = ClosedState::genesis(HUB);
+            for (e, actions) in epochs.iter().enumerate() {
+                let before = world.clone();
+                for a in actions {
+                    let n = world.records.len() as u32;
+                    match *a {
+                        Action::Pay { from, to, amount } => {
+                            let (from, to) = (u32::from(from) % n + 1, u32::from(to) % n + 1);
+                            let amount = u64::from(amount);
+                            if from != to && world.record(from).balance().unwrap() >= amount {
+                                world.pay(from, to, amount);
+                            }
+                        }
+                        Action::TopUp { id, amount } => {
+                            world.record(u32::from(id) % n + 1).deposit += i128::from(amount);
+                        }
+                        Action::Open { deposit } => {
+                            world.open(u64::from(deposit));
+                        }
+                    }
+                }
+                let epoch = e as Epoch + 1;
+                let (witness, next) = state.close(&world.snapshot(epoch)).unwrap();
+                prop_assert_eq!(witness.inputs.prev_root, state.root());
+                prop_assert_eq!(witness.inputs.new_root, next.root());
+                assert_chained(&witness);
+                // Touched: new, or any of D, S, R moved; nothing else.
+                let moved: Vec<ChannelId> = world
+                    .records
+                    .iter()
+                    .filter(|r| {
+                        epoch == 1
+                            || before.records.get(r.id as usize - 1).is_none_or(|b| {
+                                (b.deposit, b.spent, b.received) != (r.deposit, r.spent, r.received)
+                            })
+                    })
+                    .map(|r| r.id)
+                    .collect();
+                prop_assert_eq!(ids(&witness), moved);
+                prop_assert_eq!(
+                    next.root(),
+                    StateTree::from_leaves(leaves_of(&next)).unwrap().root()
+                );
+                state = next;
+            }
+        }
     }
 }
