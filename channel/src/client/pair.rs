@@ -215,8 +215,7 @@ impl MemHub {
     }
 
     /// A pay message (JSON: every voucher names its channel) arrives on the session
-    /// bound to `session` (its channel). Admitted in order up to the first refusal;
-    /// its checkpoints go to verification.
+    /// bound to `session` (its channel).
     pub fn receive_all(&mut self, session: ChannelId, vouchers: &[Voucher]) {
         let Some(first) = vouchers.first() else {
             return;
@@ -224,13 +223,28 @@ impl MemHub {
         if let Some(bad) = vouchers.iter().find(|v| v.channel != first.channel) {
             return self.reject(session, bad.seq, ErrorCode::WrongChannel);
         }
+        let incoming: Vec<VoucherIn> = vouchers.iter().map(Voucher::to_incoming).collect();
+        self.receive_pay(session, Some(first.channel), &incoming);
+    }
+
+    /// A pay message arrives on the session bound to `session` (its channel), naming
+    /// channel `named` (JSON) or none (a binary frame). Admitted in order up to the
+    /// first refusal ([`session::admit_message`]); its checkpoints go to verification.
+    pub fn receive_pay(
+        &mut self,
+        session: ChannelId,
+        named: Option<ChannelId>,
+        incoming: &[VoucherIn],
+    ) {
+        let Some(first) = incoming.first() else {
+            return;
+        };
         let Some(&generation) = self.sessions.get(&session) else {
             return self.reject(session, first.seq, ErrorCode::NotAuthenticated);
         };
-        if first.channel != session {
+        if named.is_some_and(|n| n != session) {
             return self.reject(session, first.seq, ErrorCode::WrongChannel);
         }
-        let incoming: Vec<VoucherIn> = vouchers.iter().map(Voucher::to_incoming).collect();
         // Look the payees up first: the ledger is borrowed while admitting.
         let mut known: Vec<ChannelId> = incoming
             .iter()
@@ -245,7 +259,7 @@ impl MemHub {
             payee_exists: &payee_exists,
         };
         let admitted = self.ledger.with_channel(session, |c| {
-            session::admit_message(c, Some(generation), &incoming, &ctx)
+            session::admit_message(c, Some(generation), incoming, &ctx)
         });
         let admitted = admitted.expect("a bound session's channel exists");
         if let Some(head) = admitted.reack {
