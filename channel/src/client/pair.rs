@@ -618,3 +618,87 @@ impl Net {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::SigningPolicy;
+
+    /// Alice (100) and Bob (0) on a MemHub; Alice's payer signs every second voucher.
+    fn alice_and_bob() -> (Net, ChannelId, ChannelId) {
+        let mut net = Net::new(
+            MemHub::new(1, PrivateKey([9; 32]), Limits::DEFAULT),
+            Instant::now(),
+        );
+        let config = PayerConfig {
+            policy: SigningPolicy::EveryK(2),
+            ..PayerConfig::default()
+        };
+        let alice = net.open(PrivateKey([1; 32]), 100, config);
+        let bob = net.open(PrivateKey([2; 32]), 0, config);
+        (net, alice, bob)
+    }
+
+    #[test]
+    fn a_range_refused_after_the_exit_is_rejected_from_its_first_seq_after_the_commit() {
+        let (mut net, alice, bob) = alice_and_bob();
+        let now = net.now;
+        net.hub.hold_verification(true);
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        assert_eq!(net.transmit(), 2);
+        net.deliver_up();
+        // The exit reaches the commit path before the range 1..=2 is covered.
+        net.hub.exit(alice);
+        assert_eq!(net.hub.verify(usize::MAX), 1);
+        assert!(
+            net.hub.take_outbox(alice).is_empty(),
+            "nothing is rejected before the commit"
+        );
+        assert_eq!(net.hub.commit(), 0, "the range is not committed");
+        let exiting = ToClient::Reject {
+            seq: 1,
+            code: ErrorCode::ChannelExiting,
+        };
+        // Once for what the exit found uncommitted, once for the refused range
+        // (PROTOCOL.md §9: the lowest seq counts), as the hub sends them.
+        assert_eq!(
+            Vec::from(net.hub.take_outbox(alice)),
+            vec![exiting.clone(), exiting]
+        );
+        let head = net.hub.hub_head(alice).unwrap();
+        assert_eq!((head.seq, head.spent, head.exiting), (0, 0, true));
+    }
+
+    #[test]
+    fn a_range_covered_before_the_exit_is_committed_and_acked() {
+        let (mut net, alice, bob) = alice_and_bob();
+        let now = net.now;
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        net.transmit();
+        net.deliver_up();
+        net.hub.exit(alice);
+        assert_eq!(net.hub.commit(), 2);
+        assert_eq!(
+            Vec::from(net.hub.take_outbox(alice)),
+            vec![ToClient::Ack(2)]
+        );
+    }
+
+    #[test]
+    fn a_result_for_a_superseded_session_covers_nothing() {
+        let (mut net, alice, bob) = alice_and_bob();
+        let now = net.now;
+        net.hub.hold_verification(true);
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        net.payer(alice).pay(now, bob, 1).unwrap();
+        net.transmit();
+        net.deliver_up();
+        net.hub.hello(alice).unwrap(); // a new session takes the channel over
+        assert_eq!(net.hub.verify(usize::MAX), 1);
+        assert_eq!(net.hub.commit(), 0);
+        assert!(net.hub.take_outbox(alice).is_empty());
+        assert_eq!(net.hub.hub_head(alice).unwrap().seq, 0);
+    }
+}
