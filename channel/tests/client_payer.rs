@@ -390,7 +390,13 @@ fn lost_ack_is_recovered_by_resume_and_never_reapplied() {
     };
     net.hub.receive(fan, &old);
     net.hub.commit();
-    assert_eq!(Vec::from(net.hub.take_outbox(fan)), vec![ToClient::Ack(3)]);
+    let head = record(&net, fan).head();
+    assert_eq!((head.seq, head.spent), (3, 12));
+    assert_eq!(
+        Vec::from(net.hub.take_outbox(fan)),
+        vec![ToClient::Reack(head)],
+        "re-acked with the committed head"
+    );
     assert_eq!(net.hub.applied_payments(), applied);
     assert_eq!(record(&net, creator).received, 12);
 }

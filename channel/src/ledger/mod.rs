@@ -25,6 +25,7 @@
 
 pub mod batch;
 pub mod rules;
+pub mod session;
 pub mod snapshot;
 pub mod state;
 

@@ -12,7 +12,8 @@ use channel::codec::json::{
 };
 use channel::codec::{CloseCode, ErrorCode};
 use channel::crypto::PrivateKey;
-use channel::ledger::{Applied, ChannelRecord, ChannelTable, Covered, VoucherError};
+use channel::ledger::session::{self, Dropped, RejectReason, Verified};
+use channel::ledger::{Applied, ChannelRecord, ChannelTable, Covered};
 use channel::types::receipt_message;
 use channel::{ChannelId, Epoch, Fe};
 use parking_lot::Mutex;
@@ -241,50 +242,55 @@ impl Shared {
         }
     }
 
-    /// Channel `channel`'s exit is durable: nothing it holds above its committed head
-    /// (staged vouchers, pending or awaiting verification, and covered ranges still on
-    /// their way to the writer, which refuses them) will ever be committed. Drop it
-    /// and reject it at once from its first seq, so that the client does not wait for
-    /// acks of unsigned vouchers that nothing will cover.
+    /// Channel `channel`'s exit is durable: drop and reject whatever it still holds
+    /// uncommitted ([`session::on_exit_committed`]).
     fn on_exit_committed(&self, channel: ChannelId) {
         let registry = &self.registry;
         let dropped = self.channels.with_channel(channel, |c| {
-            let first = c.record.seq + 1;
-            let uncommitted = c.covered_head().seq > c.record.seq || c.pending_count() > 0;
-            if !uncommitted {
-                return None;
+            let dropped = session::on_exit_committed(c);
+            if dropped.is_some() {
+                registry.bump_staging(channel);
             }
-            registry.bump_staging(channel);
-            Some((first, c.abandon_uncommitted().len()))
+            dropped
         });
-        if let Some(Some((first, staged))) = dropped {
-            self.reject_exited(channel, first, staged);
+        if let Some(Some(dropped)) = dropped {
+            self.reject_dropped(channel, &dropped);
         }
     }
 
-    /// Channel `channel` has exited with vouchers from `first_seq` on uncommitted:
-    /// drop what it has staged, roll its covered head back to the (final) committed
-    /// one, and reject those vouchers with `channel_exiting`.
+    /// The writer refused channel `channel`'s covered range from `first_seq` because
+    /// its exit came first ([`session::on_exited`]).
     pub(crate) fn on_exited(&self, channel: ChannelId, first_seq: u64) {
         let registry = &self.registry;
         let dropped = self.channels.with_channel(channel, |c| {
             registry.bump_staging(channel);
-            c.abandon_uncommitted().len()
+            session::on_exited(c, first_seq)
         });
-        self.reject_exited(channel, first_seq, dropped.unwrap_or(0));
+        // Channels are never removed: were it missing, the client still learns.
+        let dropped = dropped.unwrap_or(Dropped {
+            reject: session::Reject {
+                seq: first_seq,
+                reason: RejectReason::Exited,
+            },
+            staged: 0,
+        });
+        self.reject_dropped(channel, &dropped);
     }
 
-    fn reject_exited(&self, channel: ChannelId, first_seq: u64, staged_dropped: usize) {
+    /// Staged vouchers of `channel` were dropped: count them out and send the reject
+    /// to the channel's session.
+    fn reject_dropped(&self, channel: ChannelId, dropped: &Dropped) {
         self.metrics
             .pending_vouchers
-            .fetch_sub(staged_dropped as i64, Ordering::Relaxed);
-        self.metrics.refuse(ErrorCode::ChannelExiting);
+            .fetch_sub(dropped.staged as i64, Ordering::Relaxed);
+        let code = dropped.reject.code();
+        self.metrics.refuse(code);
         self.registry.to_bound(
             channel,
             ServerMessage::Reject(Reject::new(
-                first_seq,
-                ErrorCode::ChannelExiting,
-                "channel has exited: vouchers from this seq on are not committed",
+                dropped.reject.seq,
+                code,
+                &dropped.reject.message(),
             )),
             &self.metrics,
         );
@@ -319,18 +325,6 @@ pub(crate) fn status_of(record: &ChannelRecord) -> ChannelStatus {
 /// reference: the pool lives inside [`Shared`].
 pub(crate) struct Sink(pub std::sync::Weak<Shared>);
 
-/// What a verification result did to its channel.
-enum Verdict {
-    Covered(Covered),
-    Refused(Vec<u64>),
-    /// The channel exited before the checkpoint was covered: these staged seqs
-    /// were dropped.
-    Exited(Vec<u64>),
-    /// The session that admitted it is gone (its staged vouchers were dropped), or
-    /// the checkpoint was already covered by a later one: nothing to do.
-    Stale,
-}
-
 impl VerifySink for Sink {
     fn verified(&self, job: VerifyJob, valid: bool) {
         let Some(shared) = self.0.upgrade() else {
@@ -342,26 +336,17 @@ impl VerifySink for Sink {
             .with_channel(job.channel, |c| {
                 // Checked under the channel lock, like `drop_staged` at session end, so a
                 // result never lands on vouchers staged by a later session.
-                if registry.generation(job.channel) != Some(job.generation) {
-                    return Verdict::Stale;
-                }
-                let result = if valid {
-                    match c.cover(job.seq, job.sig) {
-                        Err(VoucherError::ChannelExiting) => {
-                            registry.bump_staging(job.channel);
-                            Ok(Verdict::Exited(c.abandon_uncommitted()))
-                        }
-                        other => other.map(Verdict::Covered),
-                    }
-                } else {
+                let current = registry.generation(job.channel);
+                let verdict =
+                    session::on_verified(c, current, job.generation, job.seq, job.sig, valid);
+                if matches!(verdict, Verified::Dropped(_)) {
                     registry.bump_staging(job.channel);
-                    c.refuse_checkpoint(job.seq).map(Verdict::Refused)
-                };
-                result.unwrap_or(Verdict::Stale)
+                }
+                verdict
             })
-            .unwrap_or(Verdict::Stale);
+            .unwrap_or(Verified::Stale);
         match verdict {
-            Verdict::Covered(covered) => {
+            Verified::Covered(covered) => {
                 shared
                     .metrics
                     .pending_vouchers
@@ -373,28 +358,8 @@ impl VerifySink for Sink {
                     );
                 }
             }
-            Verdict::Refused(dropped) => {
-                shared
-                    .metrics
-                    .pending_vouchers
-                    .fetch_sub(dropped.len() as i64, Ordering::Relaxed);
-                shared.metrics.refuse(ErrorCode::BadSignature);
-                let later = dropped.len().saturating_sub(1);
-                let message = format!(
-                    "checkpoint signature does not verify; {later} later vouchers dropped too"
-                );
-                shared.registry.to_bound(
-                    job.channel,
-                    ServerMessage::Reject(Reject::new(job.seq, ErrorCode::BadSignature, &message)),
-                    &shared.metrics,
-                );
-            }
-            Verdict::Exited(dropped) => {
-                if let Some(&first) = dropped.first() {
-                    shared.reject_exited(job.channel, first, dropped.len());
-                }
-            }
-            Verdict::Stale => {}
+            Verified::Dropped(dropped) => shared.reject_dropped(job.channel, &dropped),
+            Verified::Stale => {}
         }
     }
 }

@@ -26,7 +26,8 @@ use channel::codec::{
     Challenge, ClientMessage, Id, Pay, Reject, Reply, Request, RpcError, ServerMessage, Subscribed,
 };
 use channel::codec::{CloseCode, ErrorCode};
-use channel::ledger::{Admit, AdmitContext, ChannelTable, Head, VoucherError};
+use channel::ledger::session::{self, Admitted};
+use channel::ledger::{AdmitContext, ChannelTable};
 use channel::types::{VoucherIn, hello_message};
 use channel::{ChannelId, Fe, Seq};
 use futures_util::{SinkExt, StreamExt};
@@ -36,7 +37,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use super::core::Shared;
 use super::rate::TokenBucket;
-use super::registry::{Peer, SessionCtl};
+use super::registry::{Generation, Peer, SessionCtl};
 use super::verifier::VerifyJob;
 
 /// How long the writer may take to flush its queue and the close frame once the
@@ -435,10 +436,18 @@ impl Session {
                 chain: head.chain,
             }));
         }
-        if let Some((seq, e)) = outcome.refused {
-            self.reject(seq, e.code(), &e.to_string());
+        if let Some(r) = outcome.reject {
+            self.reject(r.seq, r.code(), &r.message());
         }
-        for job in outcome.checkpoints {
+        for cp in outcome.checkpoints {
+            let job = VerifyJob {
+                channel,
+                generation: cp.generation,
+                seq: cp.seq,
+                pk: cp.pk,
+                msg: cp.msg,
+                sig: cp.sig,
+            };
             if self.shared.verifier.submit(job).await.is_err() {
                 // The pool only stops at shutdown; the client resends after reconnecting.
                 self.peer.ctl.close(CloseCode::Shutdown);
@@ -575,28 +584,16 @@ impl Session {
     }
 }
 
-/// What admitting one message did.
-#[derive(Debug, Default)]
-pub(crate) struct AdmitOutcome {
-    /// Vouchers newly staged.
-    pub accepted: u64,
-    /// Some voucher was already committed: re-ack with this committed head.
-    pub reack: Option<Head>,
-    /// The first refused voucher (nothing after it in the message was admitted).
-    pub refused: Option<(Seq, VoucherError)>,
-    /// Checkpoints to verify, in seq order.
-    pub checkpoints: Vec<VerifyJob>,
-}
-
 impl Shared {
     /// Admit `vouchers` on `channel` for session `session`, under one lock of the
-    /// channel. Payees are looked up first: the closure must not touch the table.
+    /// channel ([`session::admit_message`]). Payees are looked up first: the closure
+    /// must not touch the table.
     pub(crate) fn admit_all(
         &self,
         channel: ChannelId,
         session: u64,
         vouchers: &[VoucherIn],
-    ) -> AdmitOutcome {
+    ) -> Admitted<Generation> {
         let mut payees: Vec<ChannelId> = vouchers.iter().map(|v| v.to).collect();
         payees.sort_unstable();
         payees.dedup();
@@ -613,42 +610,15 @@ impl Shared {
         };
         let registry = &self.registry;
         let result = self.channels.with_channel(channel, |c| {
-            let mut out = AdmitOutcome::default();
-            let Some(generation) = registry
+            // `None` if superseded between decode and lock: admit nothing.
+            let generation = registry
                 .generation(channel)
-                .filter(|g| g.session == session)
-            else {
-                // Superseded between decode and lock: admit nothing.
-                return out;
-            };
-            let pk = c.record.pk;
-            for v in vouchers {
-                match c.admit(v, &ctx) {
-                    Ok(Admit::Pending) => out.accepted += 1,
-                    Ok(Admit::Checkpoint { msg, sig }) => {
-                        out.accepted += 1;
-                        out.checkpoints.push(VerifyJob {
-                            channel,
-                            generation,
-                            seq: v.seq,
-                            pk,
-                            msg,
-                            sig,
-                        });
-                    }
-                    Ok(Admit::AlreadyCommitted) => out.reack = Some(c.record.head()),
-                    Ok(Admit::AlreadyStaged) => {}
-                    Err(e) => {
-                        out.refused = Some((v.seq, e));
-                        break;
-                    }
-                }
-            }
-            out
+                .filter(|g| g.session == session);
+            session::admit_message(c, generation, vouchers, &ctx)
         });
         result.unwrap_or_else(|| {
             warn!(channel, "bound channel vanished");
-            AdmitOutcome::default()
+            Admitted::default()
         })
     }
 }
