@@ -176,3 +176,36 @@ fn openings_of_the_wrong_tree_or_channel_are_refused() {
         Ok(30)
     );
 }
+
+#[test]
+fn an_epoch_cut_without_a_deposits_hash_cannot_be_closed_incrementally() {
+    // A settlement file written before deposits hashes were recorded: its pending cut
+    // has none, and 0 ("nothing changed") must not stand in for it.
+    let mut w = World::new(&[1_000, 10]);
+    w.pay(1, 2, 100);
+    w.mirror();
+    w.chain.cut_epoch(1).unwrap();
+    let mut json = serde_json::to_value(&w.chain).unwrap();
+    let text = json.to_string();
+    assert!(text.contains("deposits_hash"), "the field is written");
+    strip(&mut json, "deposits_hash");
+    let mut old: channel::settlement::Settlement = serde_json::from_value(json).unwrap();
+    assert_eq!(old.epoch(1).unwrap().deposits_hash, None);
+    let (witness, _) = ClosedState::genesis(HUB_ID).close(&w.snapshot(1)).unwrap();
+    let proof = serde_json::to_vec(&witness.inputs).unwrap();
+    assert_eq!(
+        old.submit_incremental_close(&witness.inputs, &proof, &ProofIsInputs),
+        Err(SettlementError::NoDepositsHash(1))
+    );
+}
+
+fn strip(v: &mut serde_json::Value, key: &str) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.remove(key);
+            map.values_mut().for_each(|x| strip(x, key));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|x| strip(x, key)),
+        _ => {}
+    }
+}

@@ -62,7 +62,7 @@ impl Settlement {
             events_through: self.events.len() as u64,
             n: registry.len() as u64,
             deposits_root,
-            deposits_hash,
+            deposits_hash: Some(deposits_hash),
             registry,
             close: None,
         };
@@ -167,6 +167,9 @@ impl Settlement {
                 inputs.n,
             ));
         }
+        let recorded = record
+            .deposits_hash
+            .ok_or(SettlementError::NoDepositsHash(inputs.epoch))?;
         let prev_root = match self.epochs.get(&(inputs.epoch - 1)) {
             None => empty_root(),
             Some(previous) => match &previous.close {
@@ -176,11 +179,7 @@ impl Settlement {
         };
         for (field, expected, got) in [
             (InputField::PrevRoot, prev_root, inputs.prev_root),
-            (
-                InputField::DepositsHash,
-                record.deposits_hash,
-                inputs.deposits_hash,
-            ),
+            (InputField::DepositsHash, recorded, inputs.deposits_hash),
         ] {
             if expected != got {
                 return Err(SettlementError::InputMismatch {

@@ -62,6 +62,9 @@ pub enum SettlementError {
         "epoch {0} has no state root to extend: an incremental close follows an incremental close or starts the hub"
     )]
     NoStateRoot(u64),
+    /// The epoch was cut before the layer recorded deposits hashes.
+    #[error("epoch {0} was cut without a deposits hash: it cannot be closed incrementally")]
+    NoDepositsHash(u64),
     /// No hub is registered yet.
     #[error("no hub is registered")]
     NoHub,

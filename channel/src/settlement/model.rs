@@ -95,18 +95,21 @@ pub struct EpochRecord {
     #[serde(with = "crate::field::dec")]
     pub deposits_root: Fe,
     /// Hash of the net deposits that changed since the previous cut (an incremental
-    /// close's `deposits_hash`, `crate::incremental::deposits_hash`).
-    #[serde(default = "zero", with = "crate::field::dec")]
-    pub deposits_hash: Fe,
+    /// close's `deposits_hash`, `crate::incremental::deposits_hash`). `None` for an
+    /// epoch cut by a version that did not record it: such an epoch cannot be closed
+    /// incrementally (0 is the hash of "nothing changed", so it cannot stand for
+    /// "unknown").
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::codec::num::fe_dec_opt"
+    )]
+    pub deposits_hash: Option<Fe>,
     /// Net deposit of channel `i + 1` at the cut. Kept for the latest accepted close
     /// and the pending cut (forced exit needs it); emptied for older epochs.
     pub registry: Vec<i128>,
     /// The accepted close.
     pub close: Option<AcceptedClose>,
-}
-
-fn zero() -> Fe {
-    Fe::from(0u64)
 }
 
 /// Which statement a close proved (docs/DESIGN.md §8, §8.2).
