@@ -386,6 +386,12 @@ pub fn render_writer(w: &WriterMetrics) -> String {
     );
     gauge(
         &mut out,
+        "zkhub_fold_folded_through",
+        "Every batch up to this one is folded into the channel table.",
+        w.folded_through.load(Relaxed) as i64,
+    );
+    gauge(
+        &mut out,
         "zkhub_writer_failed",
         "1 once the writer fail-stopped.",
         i64::from(w.failed.load(Relaxed)),
