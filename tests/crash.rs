@@ -5,10 +5,24 @@
 //! sessions written here, independent of the hub's own client) pay each other as
 //! fast as the hub acks, half of them in binary frames, half in JSON, and keep their
 //! own books: every voucher they made (a checkpoint at least every 64), the highest
-//! seq they ever put on the wire and the highest ack. At a random moment the hub is
-//! killed with SIGKILL (now and then during its own start-up, once right after an
-//! epoch cut), then started again on the same directory. After each restart, before
-//! any client reconnects, every channel's committed state is read over HTTP
+//! seq they ever put on the wire and the highest ack. The hub is killed with SIGKILL,
+//! then started again on the same directory. Kills are aimed at five phases:
+//!
+//! - **start-up**: at a random moment of a start (up to 1.2 × the last start's time
+//!   to healthy), including the very first start that creates the data directory;
+//! - **steady load**: after a random time of load;
+//! - **the epoch cut**: `POST /operator/cut` under load, killed at a random moment
+//!   within the time a cut takes, or
+//! - **the snapshot**: the moment the cut's snapshot file appears as a temporary
+//!   file (also while a restart resumes it); cut and snapshot kills are placed by
+//!   what the restart recovered (cut durable or not, snapshot written or not);
+//! - **the fold**: `/metrics` is polled until a fold round completes, then the kill
+//!   comes when the next round is due (the writer's idle interval), and counts as a
+//!   fold kill if the restart recovers the old `folded_through`.
+//!
+//! The settlement layer cuts the next epoch only after a close proof of the last, so
+//! a run uses many data directories ("lives"), each with one cut. After each restart,
+//! before any client reconnects, every channel's committed state is read over HTTP
 //! (`GET /v1/channels/{id}`) and checked against the books:
 //!
 //! - no acked payment is lost: committed seq ≥ the client's last ack;
@@ -27,8 +41,9 @@
 //!
 //! The seed (printed; set `ZKHUB_CRASH_SEED` to reproduce) fixes the kill schedule and
 //! every voucher; thread timing still decides exactly where each kill lands.
-//! `crash_short` runs by default (5 kills); `crash_full` (25 kills) is ignored by
-//! default: `cargo test --release --test crash -- --ignored`.
+//! `crash_short` runs by default (5 kills); `crash_full` is ignored by default and
+//! takes its kill count and time budget from `ZKHUB_CRASH_KILLS` and
+//! `ZKHUB_CRASH_BUDGET_SECS` (`scripts/crash-test.sh --kills N --budget 40m`).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -143,7 +143,19 @@ pub struct HubConfig {
     pub bond: u64,
     /// Verifier of close proofs for `/operator/close`; `None` refuses closes.
     pub close_verifier: Option<CloseVerifierRef>,
+    /// Tests only: open the ledger database on this backend instead of
+    /// `DATA_DIR/hub.redb` (fault injection into a running hub,
+    /// `hub/tests/process_faults.rs`).
+    #[doc(hidden)]
+    pub store_backend: Option<StoreBackendHook>,
 }
+
+/// Makes the storage backend of the ledger database from the data directory (see
+/// [`HubConfig::store_backend`]; tests only).
+#[doc(hidden)]
+pub type StoreBackendHook = std::sync::Arc<
+    dyn Fn(&std::path::Path) -> std::io::Result<Box<dyn redb::StorageBackend>> + Send + Sync,
+>;
 
 impl HubConfig {
     /// Defaults for `data_dir`: listen on `127.0.0.1:8080`, hub id 1.
@@ -161,6 +173,7 @@ impl HubConfig {
             static_dir: None,
             bond: 1_000_000_000,
             close_verifier: None,
+            store_backend: None,
         }
     }
 

@@ -112,7 +112,11 @@ struct SettlementFile {
 impl SettlementFile {
     fn open(dir: &Path) -> Result<(Self, Option<Settlement>), OperatorError> {
         let storage = |e: &dyn std::fmt::Display| OperatorError::Storage(e.to_string());
-        let db = Database::create(dir.join(SETTLEMENT_FILE)).map_err(|e| storage(&e))?;
+        let path = dir.join(SETTLEMENT_FILE);
+        if !path.exists() {
+            Self::create_atomically(dir, &path).map_err(|e| storage(&e))?;
+        }
+        let db = Database::create(&path).map_err(|e| storage(&e))?;
         let txn = db.begin_read().map_err(|e| storage(&e))?;
         let state = match txn.open_table(STATE) {
             Ok(table) => match table.get(STATE_KEY).map_err(|e| storage(&e))? {
@@ -126,6 +130,30 @@ impl SettlementFile {
         };
         drop(txn);
         Ok((SettlementFile { db }, state))
+    }
+
+    /// A crash while redb creates a file leaves one that no later start opens
+    /// ("I/O error: invalid data": redb writes a new file's magic number last; found by
+    /// `tests/crash.rs` killing the first start). So, as for the ledger
+    /// (`Store::open`), the file is made as `settlement.redb.creating`, given a first
+    /// commit, renamed into place and the directory synced; a leftover `.creating`
+    /// file (a creation that crashed, before anything was stored) is removed first.
+    fn create_atomically(dir: &Path, path: &Path) -> Result<(), String> {
+        let creating = dir.join(format!("{SETTLEMENT_FILE}.creating"));
+        match std::fs::remove_file(&creating) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", creating.display())),
+        }
+        let db = Database::create(&creating).map_err(|e| e.to_string())?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        txn.open_table(STATE).map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())?;
+        drop(db);
+        std::fs::rename(&creating, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("{}: {e}", dir.display()))
     }
 
     fn persist(&self, settlement: &Settlement) -> Result<(), OperatorError> {

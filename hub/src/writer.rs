@@ -459,15 +459,30 @@ impl Writer {
             config,
         };
         let pending: Vec<EpochRecord> = recovery.pending_snapshots().copied().collect();
+        let on_panic = (core.listener.clone(), metrics.clone());
         let thread = std::thread::Builder::new()
             .name("zkhub-writer".into())
             .spawn(move || {
-                for cut in pending {
-                    if core.resume_snapshot(cut).is_err() {
-                        return;
+                // A panic fail-stops like an I/O error (the queue closes as `core` and
+                // `rx` unwind; nothing more is acked), and the listener is told.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    for cut in pending {
+                        if core.resume_snapshot(cut).is_err() {
+                            return;
+                        }
                     }
+                    core.run(rx);
+                }));
+                if let Err(panic) = run {
+                    let what = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "(no message)".into());
+                    on_panic
+                        .1
+                        .failed
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    on_panic.0.failed(&CommitError::Panicked(what));
                 }
-                core.run(rx);
             })?;
         Ok(Writer {
             handle: WriterHandle {

@@ -194,9 +194,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             write_addr_file(path, addr)?;
         }
         tracing::info!(%addr, "zkhub serving; Ctrl-C to stop");
-        shutdown_signal().await;
+        // A storage failure fail-stops the hub: exit with an error, so that a
+        // supervisor restarts it and the restart recovers what was durable.
+        let failed = tokio::select! {
+            () = shutdown_signal() => false,
+            () = handle.stopped() => handle.failed(),
+        };
         tracing::info!("shutting down");
         handle.shutdown().await.context("shut down")?;
+        if failed {
+            anyhow::bail!(
+                "the hub fail-stopped on a storage failure (logged above); restart it to \
+                 recover what was durable"
+            );
+        }
         anyhow::Ok(())
     })
 }

@@ -20,8 +20,8 @@ use crate::metrics::Metrics;
 use crate::settlement_service::{BoxFuture, LedgerPort, Operator};
 use crate::state::Channels;
 use crate::store::{
-    CommitError, SnapshotError, SnapshotMeta, Store, blind_seed, hub_key, read_snapshot,
-    snapshot_path,
+    CommitError, SnapshotError, SnapshotMeta, Store, StoreOptions, blind_seed, hub_key,
+    read_snapshot, snapshot_path,
 };
 use crate::writer::{CommitListener, CommitRequest, Writer, WriterConfig, WriterHandle};
 
@@ -42,9 +42,17 @@ impl Backend {
     ) -> Result<(Arc<Shared>, Backend), HubError> {
         let dir = config.data_dir.clone();
         let hub_id = config.hub_id;
+        let store_backend = config.store_backend.clone();
         let (key, store, loaded) = tokio::task::spawn_blocking(move || {
             let key = hub_key(&dir).map_err(|e| HubError::Key(e.to_string()))?;
-            let store = Store::open(&dir, hub_id).map_err(|e| HubError::Store(e.to_string()))?;
+            let store = match &store_backend {
+                None => Store::open(&dir, hub_id),
+                Some(hook) => {
+                    let backend = hook(&dir).map_err(|e| HubError::Store(e.to_string()))?;
+                    Store::open_with_backend(&dir, hub_id, StoreOptions::default(), Boxed(backend))
+                }
+            }
+            .map_err(|e| HubError::Store(e.to_string()))?;
             let started = std::time::Instant::now();
             let loaded = store.load().map_err(|e| HubError::Store(e.to_string()))?;
             info!(
@@ -156,6 +164,31 @@ impl Drop for Backend {
                 .name("zkhub-writer-stop".into())
                 .spawn(move || writer.shutdown());
         }
+    }
+}
+
+/// A boxed storage backend ([`HubConfig::store_backend`], tests only).
+#[derive(Debug)]
+struct Boxed(Box<dyn redb::StorageBackend>);
+
+impl redb::StorageBackend for Boxed {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> std::io::Result<()> {
+        self.0.close()
     }
 }
 

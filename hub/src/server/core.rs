@@ -134,8 +134,10 @@ impl Shared {
     /// Begin shutdown: every session is asked to close.
     pub(crate) fn stop(&self, reason: CloseCode) {
         self.stopping.store(true, Ordering::Release);
-        let _ = self.stop_tx.send(true);
+        // Sessions first: one woken by the stop signal closes with `Shutdown`, and
+        // the first reason given wins (a storage failure must say so).
         self.registry.close_all(reason);
+        let _ = self.stop_tx.send(true);
     }
 
     /// A channel's committed state.

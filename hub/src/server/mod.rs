@@ -126,6 +126,21 @@ impl HubHandle {
         self.shared.epoch()
     }
 
+    /// Resolves once the hub has stopped serving: shut down, or fail-stopped after a
+    /// storage failure ([`HubHandle::failed`]).
+    pub async fn stopped(&self) {
+        let _ = self.shared.stop_signal().wait_for(|s| *s).await;
+    }
+
+    /// Whether the hub fail-stopped: a write to its store failed or its writer thread
+    /// panicked. Nothing more is acked; restart it to recover what was durable.
+    pub fn failed(&self) -> bool {
+        self.shared
+            .writer_metrics
+            .failed
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The in-process settlement layer and operator actions.
     pub fn operator(&self) -> &crate::settlement_service::Operator {
         &self.backend.operator

@@ -94,6 +94,10 @@ pub enum CommitError {
     /// The commit itself (page writes and fsync) failed.
     #[error("commit failed (fsync): {0}")]
     Commit(#[source] redb::CommitError),
+    /// The writer thread panicked (in the store or elsewhere): what reached the disk
+    /// is unknown until a restart recovers it.
+    #[error("the writer thread panicked: {0}")]
+    Panicked(String),
 }
 
 impl CommitError {
