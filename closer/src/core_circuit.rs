@@ -22,7 +22,7 @@ use crate::field::F;
 use crate::gadgets::{Expr, alloc_input, enforce_equal};
 use crate::layout::Layout;
 use crate::slot::{NUM_PUBLIC_INPUTS, id_order};
-use crate::table::{ChunkTable, TableCircuit, table_circuit, table_vars};
+use crate::table::{ChunkTable, RowVars, TableCircuit, table_circuit, table_vars};
 
 /// Names of the public inputs, in order.
 pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
@@ -64,12 +64,13 @@ impl CoreCircuit {
             .enumerate()
             .map(|(i, name)| alloc_input(&mut *cs, name, self.witness.as_ref().map(|w| w.1[i])))
             .collect::<Result<Vec<_>, _>>()?;
-        enforce_equal(cs, "hub_id matches the table", &table.hub_id, &public[0]);
-        enforce_equal(cs, "epoch matches the table", &table.epoch, &public[1]);
-        let count = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.count.clone())));
-        enforce_equal(cs, "n = Σ is_real", &public[2], &count);
-        let net = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.net.clone())));
-        enforce_equal(cs, "Σ R = Σ S", &net, &Expr::zero());
+        totals(
+            cs,
+            [&table.hub_id, &table.epoch],
+            &table.rows,
+            &public,
+            "Σ R = Σ S",
+        );
         enforce_equal(
             cs,
             "deposits_root matches",
@@ -82,15 +83,39 @@ impl CoreCircuit {
             &public[4],
             &table.balance_nodes[1],
         );
-        for j in 1..self.layout.chunks {
-            let mut cs = cs.namespace(|| format!("boundary {j}"));
-            let before = &table.rows[j - 1];
-            let row = &table.rows[j];
-            let previous = (before.last_real.clone(), before.last_id.clone());
-            id_order(&mut cs, &row.first_real, &row.first_id, &previous)?;
-        }
-        Ok(())
+        boundaries(cs, &table.rows)
     }
+}
+
+/// What every core checks of the table first: its `hub_id` and `epoch` are the public
+/// ones (`public[0..2]`), `n = Σ count` (`public[2]`) and the rows' nets sum to zero
+/// (the constraint named `net_rule`).
+pub(crate) fn totals<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    [hub_id, epoch]: [&Expr; 2],
+    rows: &[RowVars],
+    public: &[Expr],
+    net_rule: &str,
+) {
+    enforce_equal(cs, "hub_id matches the table", hub_id, &public[0]);
+    enforce_equal(cs, "epoch matches the table", epoch, &public[1]);
+    let count = Expr::sum(rows.iter().map(|r| (F::ONE, r.count.clone())));
+    enforce_equal(cs, "n = Σ is_real", &public[2], &count);
+    let net = Expr::sum(rows.iter().map(|r| (F::ONE, r.net.clone())));
+    enforce_equal(cs, net_rule, &net, &Expr::zero());
+}
+
+/// Across each chunk boundary: real slots first and ids strictly increasing.
+pub(crate) fn boundaries<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    rows: &[RowVars],
+) -> Result<(), SynthesisError> {
+    for (j, pair) in rows.windows(2).enumerate() {
+        let mut cs = cs.namespace(|| format!("boundary {}", j + 1));
+        let previous = (pair[0].last_real.clone(), pair[0].last_id.clone());
+        id_order(&mut cs, &pair[1].first_real, &pair[1].first_id, &previous)?;
+    }
+    Ok(())
 }
 
 impl TableCircuit for CoreCircuit {

@@ -25,7 +25,7 @@ use crate::gadgets::{Expr, alloc, alloc_boolean_value, alloc_input, enforce, enf
 use crate::gadgets::{merkle, poseidon};
 use crate::layout::Layout;
 use crate::slot::{SlotAssignment, synthesize_slot};
-use crate::table::{ChunkTable, ROW_COLUMNS, TableCircuit, table_circuit, table_vars};
+use crate::table::{ChunkTable, ROW_COLUMNS, RowVars, TableCircuit, table_circuit, table_vars};
 
 /// Step `index` of a folded close, with or without a witness.
 #[derive(Clone, Debug)]
@@ -86,12 +86,7 @@ impl StepCircuit {
 
         // 1. One-hot selection of row c.
         let bits = one_hot(cs, m, w.map(|w| w.index), &c)?;
-        let mut row = Vec::with_capacity(ROW_COLUMNS);
-        for t in 0..ROW_COLUMNS {
-            let column: Vec<Option<&Expr>> =
-                table.rows.iter().map(|r| Some(r.columns()[t])).collect();
-            row.push(select(cs, &format!("row column {t}"), &bits, &column)?);
-        }
+        let row = select_row(cs, &bits, &table.rows)?;
 
         // 2. The slots.
         let mut outs = Vec::with_capacity(self.layout.slots_per_chunk);
@@ -115,25 +110,18 @@ impl StepCircuit {
             outs.iter()
                 .flat_map(|o| [(F::ONE, o.received.clone()), (-F::ONE, o.spent.clone())]),
         );
-        let proven = [
-            &first.is_real,
-            &first.id,
-            &last.is_real,
-            &last.id,
-            &count,
-            &net,
-        ];
-        let names = [
-            "row first_real",
-            "row first_id",
-            "row last_real",
-            "row last_id",
-            "row count",
-            "row net",
-        ];
-        for ((selected, own), name) in row.iter().zip(proven).zip(names) {
-            enforce_equal(cs, name, selected, own);
-        }
+        prove_row(
+            cs,
+            &row,
+            [
+                &first.is_real,
+                &first.id,
+                &last.is_real,
+                &last.id,
+                &count,
+                &net,
+            ],
+        );
         for (tree, nodes, leaves) in [
             (
                 "deposit",
@@ -178,6 +166,40 @@ impl StepCircuit {
             );
         }
         Ok(())
+    }
+}
+
+/// The columns of the row the one-hot `bits` select ([`ROW_COLUMNS`] selections).
+pub(crate) fn select_row<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    bits: &[Expr],
+    rows: &[RowVars],
+) -> Result<Vec<Expr>, SynthesisError> {
+    (0..ROW_COLUMNS)
+        .map(|t| {
+            let column: Vec<Option<&Expr>> = rows.iter().map(|r| Some(r.columns()[t])).collect();
+            select(cs, &format!("row column {t}"), bits, &column)
+        })
+        .collect()
+}
+
+/// The selected `row` is what the chunk's slots show: first and last `(is_real, id)`,
+/// the count of real slots and the net, in column order.
+pub(crate) fn prove_row<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    row: &[Expr],
+    own: [&Expr; ROW_COLUMNS],
+) {
+    let names = [
+        "row first_real",
+        "row first_id",
+        "row last_real",
+        "row last_id",
+        "row count",
+        "row net",
+    ];
+    for ((selected, own), name) in row.iter().zip(own).zip(names) {
+        enforce_equal(cs, name, selected, own);
     }
 }
 

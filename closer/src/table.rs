@@ -48,7 +48,8 @@ pub struct ChunkRow {
 }
 
 impl ChunkRow {
-    fn values(&self) -> [F; ROW_COLUMNS] {
+    /// The columns in table order.
+    pub fn values(&self) -> [F; ROW_COLUMNS] {
         [
             self.first_real,
             self.first_id,

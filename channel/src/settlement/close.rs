@@ -80,24 +80,7 @@ impl Settlement {
         proof: &[u8],
         verifier: &dyn CloseVerifier,
     ) -> Result<(), SettlementError> {
-        let hub_id = self.require_live()?.hub_id;
-        if inputs.hub_id != hub_id {
-            return Err(SettlementError::mismatch_u64(
-                InputField::HubId,
-                hub_id,
-                inputs.hub_id,
-            ));
-        }
-        let record = self.epochs.get(&inputs.epoch).ok_or_else(|| {
-            SettlementError::mismatch_u64(
-                InputField::Epoch,
-                self.latest_epoch().unwrap_or(0),
-                inputs.epoch,
-            )
-        })?;
-        if record.close.is_some() {
-            return Err(SettlementError::CloseAlreadyAccepted(inputs.epoch));
-        }
+        let record = self.open_record(inputs.hub_id, inputs.epoch)?;
         debug_assert!(
             self.height <= record.deadline,
             "a missed deadline means forced exit"
@@ -142,24 +125,7 @@ impl Settlement {
         proof: &[u8],
         verifier: &dyn CloseVerifier,
     ) -> Result<(), SettlementError> {
-        let hub_id = self.require_live()?.hub_id;
-        if inputs.hub_id != hub_id {
-            return Err(SettlementError::mismatch_u64(
-                InputField::HubId,
-                hub_id,
-                inputs.hub_id,
-            ));
-        }
-        let record = self.epochs.get(&inputs.epoch).ok_or_else(|| {
-            SettlementError::mismatch_u64(
-                InputField::Epoch,
-                self.latest_epoch().unwrap_or(0),
-                inputs.epoch,
-            )
-        })?;
-        if record.close.is_some() {
-            return Err(SettlementError::CloseAlreadyAccepted(inputs.epoch));
-        }
+        let record = self.open_record(inputs.hub_id, inputs.epoch)?;
         if inputs.n > record.n {
             return Err(SettlementError::mismatch_u64(
                 InputField::N,
@@ -201,6 +167,32 @@ impl Settlement {
         });
         self.assert_value_invariant();
         Ok(())
+    }
+}
+
+impl Settlement {
+    /// The record of a cut epoch of this (live) hub that has no accepted close yet: what
+    /// a close may be submitted for.
+    fn open_record(&self, hub_id: u64, epoch: Epoch) -> Result<&EpochRecord, SettlementError> {
+        let registered = self.require_live()?.hub_id;
+        if hub_id != registered {
+            return Err(SettlementError::mismatch_u64(
+                InputField::HubId,
+                registered,
+                hub_id,
+            ));
+        }
+        let record = self.epochs.get(&epoch).ok_or_else(|| {
+            SettlementError::mismatch_u64(
+                InputField::Epoch,
+                self.latest_epoch().unwrap_or(0),
+                epoch,
+            )
+        })?;
+        if record.close.is_some() {
+            return Err(SettlementError::CloseAlreadyAccepted(epoch));
+        }
+        Ok(record)
     }
 }
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use bellpepper_core::num::AllocatedNum;
 use bellpepper_core::{ConstraintSystem, SynthesisError};
-use ff::Field;
 
 use super::table::{TransitionTable, transition_vars};
+use crate::core_circuit::{boundaries, totals};
 use crate::field::F;
 use crate::gadgets::{Expr, alloc_input, enforce_equal};
 use crate::layout::Layout;
@@ -69,12 +69,13 @@ impl TransitionCore {
             .enumerate()
             .map(|(i, name)| alloc_input(&mut *cs, name, self.witness.as_ref().map(|w| w.1[i])))
             .collect::<Result<Vec<_>, _>>()?;
-        enforce_equal(cs, "hub_id matches the table", &table.hub_id, &public[0]);
-        enforce_equal(cs, "epoch matches the table", &table.epoch, &public[1]);
-        let count = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.count.clone())));
-        enforce_equal(cs, "n = Σ is_real", &public[2], &count);
-        let net = Expr::sum(table.rows.iter().map(|r| (F::ONE, r.net.clone())));
-        enforce_equal(cs, "Σ ΔR = Σ ΔS", &net, &Expr::zero());
+        totals(
+            cs,
+            [&table.hub_id, &table.epoch],
+            &table.rows,
+            &public,
+            "Σ ΔR = Σ ΔS",
+        );
         enforce_equal(cs, "starts at prev_root", &table.roots[0], &public[3]);
         enforce_equal(cs, "ends at new_root", &table.roots[m], &public[4]);
         enforce_equal(
@@ -84,16 +85,7 @@ impl TransitionCore {
             &Expr::zero(),
         );
         enforce_equal(cs, "ends at deposits_hash", &table.accs[m], &public[5]);
-        for j in 1..m {
-            let mut cs = cs.namespace(|| format!("boundary {j}"));
-            let before = (
-                table.rows[j - 1].last_real.clone(),
-                table.rows[j - 1].last_id.clone(),
-            );
-            let row = &table.rows[j];
-            crate::slot::id_order(&mut cs, &row.first_real, &row.first_id, &before)?;
-        }
-        Ok(())
+        boundaries(cs, &table.rows)
     }
 }
 

@@ -19,8 +19,8 @@ use super::table::{TransitionTable, transition_vars};
 use crate::field::F;
 use crate::gadgets::{Expr, alloc_input, enforce_equal};
 use crate::layout::Layout;
-use crate::step::{one_hot, select};
-use crate::table::{ROW_COLUMNS, TableCircuit, table_circuit};
+use crate::step::{one_hot, prove_row, select, select_row};
+use crate::table::{TableCircuit, table_circuit};
 
 /// Boundary `j + offset` for each row `j`.
 fn boundary(values: &[Expr], m: usize, offset: usize) -> Vec<Option<&Expr>> {
@@ -81,12 +81,7 @@ impl TransitionStep {
 
         // 1. The selections.
         let bits = one_hot(cs, m, w.map(|w| w.index), &c)?;
-        let mut row = Vec::with_capacity(ROW_COLUMNS);
-        for t in 0..ROW_COLUMNS {
-            let column: Vec<Option<&Expr>> =
-                table.rows.iter().map(|r| Some(r.columns()[t])).collect();
-            row.push(select(cs, &format!("row column {t}"), &bits, &column)?);
-        }
+        let row = select_row(cs, &bits, &table.rows)?;
         let root_in = select(cs, "root in", &bits, &boundary(&table.roots, m, 0))?;
         let root_end = select(cs, "root out", &bits, &boundary(&table.roots, m, 1))?;
         let acc_in = select(cs, "acc in", &bits, &boundary(&table.accs, m, 0))?;
@@ -117,25 +112,18 @@ impl TransitionStep {
         let (first, last) = (&outs[0], &outs[outs.len() - 1]);
         let count = Expr::sum(outs.iter().map(|o| (F::ONE, o.is_real.clone())));
         let net = Expr::sum(outs.iter().map(|o| (F::ONE, o.net.clone())));
-        let proven = [
-            &first.is_real,
-            &first.id,
-            &last.is_real,
-            &last.id,
-            &count,
-            &net,
-        ];
-        let names = [
-            "row first_real",
-            "row first_id",
-            "row last_real",
-            "row last_id",
-            "row count",
-            "row net",
-        ];
-        for ((selected, own), name) in row.iter().zip(proven).zip(names) {
-            enforce_equal(cs, name, selected, own);
-        }
+        prove_row(
+            cs,
+            &row,
+            [
+                &first.is_real,
+                &first.id,
+                &last.is_real,
+                &last.id,
+                &count,
+                &net,
+            ],
+        );
         enforce_equal(cs, "chunk ends at root[c + 1]", &root_end, &root);
         enforce_equal(cs, "chunk ends at acc[c + 1]", &acc_end, &acc);
         Ok(())

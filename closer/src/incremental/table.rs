@@ -134,14 +134,7 @@ impl SharedTable for TransitionTable {
     fn values(&self) -> Vec<F> {
         let mut out = vec![self.hub_id, self.epoch];
         for row in &self.rows {
-            out.extend([
-                row.first_real,
-                row.first_id,
-                row.last_real,
-                row.last_id,
-                row.count,
-                row.net,
-            ]);
+            out.extend(row.values());
         }
         out.extend_from_slice(&self.roots);
         out.extend_from_slice(&self.accs);
