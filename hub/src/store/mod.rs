@@ -601,24 +601,8 @@ impl Store {
             Channels::with_capacity,
             threads,
         )?;
-        let mut bad = None;
-        out.table.for_each_record(|r| {
-            if bad.is_none() && r.balance().is_none() {
-                bad = Some(r.id);
-            }
-        });
-        if let Some(id) = bad {
-            return Err(LoadError::Invariant(format!(
-                "channel {id} has a negative balance"
-            )));
-        }
-        let totals = out.table.totals();
-        if !totals.balanced() {
-            return Err(LoadError::Invariant(format!(
-                "Σ S = {} but Σ R = {}",
-                totals.spent, totals.received
-            )));
-        }
+        // Paired with the check before a snapshot is written (`snapshot::materialize`).
+        out.table.totals().check()?;
         Ok(Loaded {
             channels: out.table,
             recovery: Recovery {
