@@ -9,6 +9,8 @@ use super::{Core, Fatal};
 use crate::store::{EpochRecord, SnapshotError, snapshot};
 
 impl Core {
+    /// Materialise epoch `cut`'s snapshot from `txn` (taken at the cut) on a
+    /// background thread; folding pauses until it is written.
     pub(super) fn spawn_snapshot(&mut self, cut: EpochRecord, txn: redb::ReadTransaction) {
         self.snapshots_pending.fetch_add(1, Relaxed);
         let store = self.store.clone();
@@ -46,6 +48,8 @@ impl Core {
         }
     }
 
+    /// On start: write the snapshot of a cut that has none yet, from the current
+    /// state (nothing has folded past the cut, see [`crate::store::Store::fold`]).
     pub(super) fn resume_snapshot(&mut self, cut: EpochRecord) -> Result<(), Fatal> {
         match self.store.begin_read() {
             Ok(txn) => {
@@ -62,6 +66,7 @@ impl Core {
         }
     }
 
+    /// Wait for every snapshot thread (on shutdown or after a failure).
     pub(super) fn join_snapshots(&mut self) {
         for t in self.snapshot_threads.drain(..) {
             let _ = t.join();
