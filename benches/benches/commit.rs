@@ -109,7 +109,7 @@ fn group_commit(c: &mut Criterion) {
     }
     let open = open.build(1);
     store.append_batch(&open).unwrap();
-    apply_batch(&channels, &open);
+    apply_batch(&channels, &open).expect("the opens apply");
     let mut next = 2u64;
 
     let mut group = c.benchmark_group("group_commit");
@@ -129,7 +129,7 @@ fn group_commit(c: &mut Criterion) {
                         next += 1;
                         let t = Instant::now();
                         store.append_batch(&batch).unwrap();
-                        let applied = apply_batch(&channels, &batch);
+                        let applied = apply_batch(&channels, &batch).expect("the batch applies");
                         total += t.elapsed();
                         assert_eq!(applied.acks.len(), ranges);
                     }
@@ -191,14 +191,14 @@ fn build_store(dir: &std::path::Path, n: u32) {
         number += 1;
         let batch = b.build(number);
         store.append_batch(&batch).unwrap();
-        apply_batch(&channels, &batch);
+        apply_batch(&channels, &batch).expect("the batch applies");
     }
     // Some history, so rows carry seqs, signatures and received amounts.
     for _ in 0..50 {
         number += 1;
         let batch = wl.batch(number, 2_000);
         store.append_batch(&batch).unwrap();
-        apply_batch(&channels, &batch);
+        apply_batch(&channels, &batch).expect("the batch applies");
     }
     let rows = channels.records();
     for chunk in rows.chunks(50_000) {

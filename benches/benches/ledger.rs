@@ -176,13 +176,13 @@ fn apply(c: &mut Criterion) {
     };
     let fresh = || {
         let ledger = Ledger::new();
-        apply_batch(&ledger, &opens);
+        apply_batch(&ledger, &opens).expect("the opens apply");
         ledger
     };
     // Sanity: the batch applies and keeps the books balanced.
     {
         let l = fresh();
-        apply_batch(&l, &batch);
+        apply_batch(&l, &batch).expect("the batch applies");
         l.totals();
         let head = l
             .with_channel(PAYEES + 1, |c| c.covered_head())

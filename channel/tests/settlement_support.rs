@@ -124,7 +124,7 @@ impl World {
     fn commit(&mut self, mut batch: Batch) {
         self.batch_number += 1;
         batch.number = self.batch_number;
-        apply_batch(&self.ledger, &batch);
+        apply_batch(&self.ledger, &batch).expect("a mirrored batch applies");
         self.ledger.totals();
     }
 

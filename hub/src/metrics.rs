@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use channel::codec::{CloseCode, ErrorCode};
 
-use crate::writer::{HistogramSnapshot, WriterMetrics};
+use crate::writer::WriterMetrics;
 
 /// Every error code a voucher or request can be refused with, in a fixed order, so
 /// that the per-code counters are a plain array.
@@ -27,74 +27,165 @@ fn code_index(code: ErrorCode) -> usize {
         .unwrap_or(INTERNAL_ERROR_INDEX)
 }
 
-/// A histogram with fixed upper bounds (Prometheus `le` buckets, cumulative on render).
+/// How a [`Histogram`]'s integer observations and bounds are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// As they are (payments, bytes, signatures).
+    Count,
+    /// Microseconds, rendered as seconds.
+    MicrosAsSeconds,
+}
+
+impl Unit {
+    /// `value` in this unit as an exact decimal (no binary float noise).
+    fn decimal(self, value: u64) -> String {
+        match self {
+            Unit::Count => value.to_string(),
+            Unit::MicrosAsSeconds => {
+                let (whole, frac) = (value / 1_000_000, value % 1_000_000);
+                if frac == 0 {
+                    return whole.to_string();
+                }
+                let frac = format!("{frac:06}");
+                format!("{whole}.{}", frac.trim_end_matches('0'))
+            }
+        }
+    }
+}
+
+/// A value a [`Histogram`] records: an integer is in the histogram's unit (µs for a
+/// time histogram); a float is in the rendered unit (seconds for a time histogram)
+/// and is rounded to the nearest unit, negative values and NaN to 0.
+pub trait Observation {
+    /// The value in `unit`'s integer unit.
+    fn in_units(self, unit: Unit) -> u64;
+}
+
+impl Observation for u64 {
+    fn in_units(self, _: Unit) -> u64 {
+        self
+    }
+}
+
+impl Observation for f64 {
+    fn in_units(self, unit: Unit) -> u64 {
+        let scaled = match unit {
+            Unit::Count => self,
+            Unit::MicrosAsSeconds => self * 1e6,
+        };
+        // `as` saturates, and maps NaN to 0.
+        scaled.round() as u64
+    }
+}
+
+/// A fixed-bucket histogram of integer observations (lock-free), rendered as a
+/// Prometheus histogram (`le` buckets, cumulative on render).
 #[derive(Debug)]
 pub struct Histogram {
-    bounds: &'static [f64],
-    buckets: Box<[AtomicU64]>,
-    count: AtomicU64,
-    /// Sum in micro-units (µs for seconds histograms, units ×10⁶ otherwise).
-    sum_micros: AtomicU64,
+    bounds: &'static [u64],
+    unit: Unit,
+    /// One more than `bounds`: the last counts observations above every bound.
+    counts: Box<[AtomicU64]>,
+    sum: AtomicU64,
+}
+
+/// A copy of a [`Histogram`]'s state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistogramSnapshot {
+    /// Inclusive upper bounds of the buckets.
+    pub bounds: &'static [u64],
+    /// Observations per bucket (not cumulative); one more than `bounds`: the last
+    /// counts observations above every bound.
+    pub counts: Vec<u64>,
+    /// Sum of observations.
+    pub sum: u64,
+    /// Number of observations.
+    pub count: u64,
 }
 
 impl Histogram {
-    /// A histogram over `bounds` (strictly increasing).
-    pub fn new(bounds: &'static [f64]) -> Self {
+    /// A histogram with the given inclusive upper bounds (strictly increasing), in
+    /// `unit`.
+    pub fn new(bounds: &'static [u64], unit: Unit) -> Self {
         assert!(
             bounds.windows(2).all(|w| w[0] < w[1]),
             "bucket bounds increase"
         );
         Histogram {
             bounds,
-            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
+            unit,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
         }
     }
 
     /// Record one observation.
-    pub fn observe(&self, value: f64) {
-        let i = self
-            .bounds
-            .iter()
-            .position(|b| value <= *b)
-            .unwrap_or(self.bounds.len());
-        self.buckets[i].fetch_add(1, Relaxed);
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros
-            .fetch_add((value * 1e6).max(0.0) as u64, Relaxed);
+    pub fn observe(&self, value: impl Observation) {
+        let value = value.in_units(self.unit);
+        let i = self.bounds.partition_point(|&b| b < value);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum.fetch_add(value, Relaxed);
     }
 
-    /// Record a duration in seconds.
+    /// Record a duration (a time histogram counts microseconds).
     pub fn observe_duration(&self, d: Duration) {
-        self.observe(d.as_secs_f64());
+        debug_assert_eq!(self.unit, Unit::MicrosAsSeconds, "a time histogram");
+        self.observe(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     }
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
+        self.counts.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        HistogramSnapshot {
+            bounds: self.bounds,
+            count: counts.iter().sum(),
+            counts,
+            sum: self.sum.load(Relaxed),
+        }
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
+        let h = self.snapshot();
+        let unit = self.unit;
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0;
-        for (i, bound) in self.bounds.iter().enumerate() {
-            cumulative += self.buckets[i].load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        for (i, bound) in h.bounds.iter().enumerate() {
+            cumulative += h.counts[i];
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                unit.decimal(*bound)
+            );
         }
-        cumulative += self.buckets[self.bounds.len()].load(Relaxed);
+        cumulative += h.counts.last().copied().unwrap_or(0);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {}", self.count.load(Relaxed));
+        let _ = writeln!(out, "{name}_sum {}", unit.decimal(h.sum));
+        let _ = writeln!(out, "{name}_count {}", h.count);
     }
 }
 
-const SIZES: &[f64] = &[
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
+/// Microsecond buckets for latencies.
+pub const LATENCY_US_BUCKETS: &[u64] = &[
+    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000,
+];
+/// Buckets for counts per batch (payments, signatures).
+pub const COUNT_BUCKETS: &[u64] = &[1, 4, 16, 64, 256, 1_024, 4_096, 16_384, 65_536, 262_144];
+/// Byte buckets for batch records.
+pub const BYTES_BUCKETS: &[u64] = &[
+    256,
+    1_024,
+    4_096,
+    16_384,
+    65_536,
+    262_144,
+    1 << 20,
+    4 << 20,
+    16 << 20,
 ];
 
 /// All hub metrics. One instance per hub, shared by reference.
@@ -149,7 +240,7 @@ impl Default for Metrics {
             vouchers_acked: AtomicU64::new(0),
             pending_vouchers: AtomicI64::new(0),
             signatures_verified: AtomicU64::new(0),
-            verify_batch_size: Histogram::new(SIZES),
+            verify_batch_size: Histogram::new(COUNT_BUCKETS, Unit::Count),
             commit_failures: AtomicU64::new(0),
             receipts_signed: AtomicU64::new(0),
             epoch_cuts: AtomicU64::new(0),
@@ -396,78 +487,27 @@ pub fn render_writer(w: &WriterMetrics) -> String {
         "1 once the writer fail-stopped.",
         i64::from(w.failed.load(Relaxed)),
     );
-    render_snapshot(
+    w.batch_payments.render(
         &mut out,
         "zkhub_commit_batch_size",
         "Payments per group commit.",
-        &w.batch_payments.snapshot(),
-        Unit::Count,
     );
-    render_snapshot(
+    w.batch_us.render(
         &mut out,
         "zkhub_commit_latency_seconds",
         "From the first request of a batch dequeued to its acks released.",
-        &w.batch_us.snapshot(),
-        Unit::MicrosAsSeconds,
     );
-    render_snapshot(
+    w.commit_us.render(
         &mut out,
         "zkhub_fsync_seconds",
         "Time in the durable commit (page writes and fsync) of a batch.",
-        &w.commit_us.snapshot(),
-        Unit::MicrosAsSeconds,
     );
-    render_snapshot(
+    w.batch_bytes.render(
         &mut out,
         "zkhub_commit_batch_bytes",
         "Bytes per log record.",
-        &w.batch_bytes.snapshot(),
-        Unit::Count,
     );
     out
-}
-
-/// How a writer histogram's integer values map to the rendered unit.
-#[derive(Debug, Clone, Copy)]
-enum Unit {
-    /// Rendered as they are (payments, bytes).
-    Count,
-    /// Microseconds rendered as seconds.
-    MicrosAsSeconds,
-}
-
-impl Unit {
-    /// `value` in this unit as an exact decimal (no binary float noise).
-    fn decimal(self, value: u64) -> String {
-        match self {
-            Unit::Count => value.to_string(),
-            Unit::MicrosAsSeconds => {
-                let (whole, frac) = (value / 1_000_000, value % 1_000_000);
-                if frac == 0 {
-                    return whole.to_string();
-                }
-                let frac = format!("{frac:06}");
-                format!("{whole}.{}", frac.trim_end_matches('0'))
-            }
-        }
-    }
-}
-
-fn render_snapshot(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot, unit: Unit) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-    let mut cumulative = 0;
-    for (i, bound) in h.bounds.iter().enumerate() {
-        cumulative += h.counts[i];
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{le=\"{}\"}} {cumulative}",
-            unit.decimal(*bound)
-        );
-    }
-    cumulative += h.counts.last().copied().unwrap_or(0);
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-    let _ = writeln!(out, "{name}_sum {}", unit.decimal(h.sum));
-    let _ = writeln!(out, "{name}_count {}", h.count);
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
@@ -490,10 +530,10 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative() {
-        let h = Histogram::new(&[1.0, 10.0]);
-        h.observe(0.5);
+        let h = Histogram::new(&[1, 10], Unit::Count);
+        h.observe(1u64);
         h.observe(5.0);
-        h.observe(50.0);
+        h.observe(50u64);
         let mut out = String::new();
         h.render(&mut out, "x", "help");
         assert!(out.contains("x_bucket{le=\"1\"} 1"));

@@ -13,31 +13,12 @@
 //! live in the same shard: that would deadlock). [`Channels::admit`] shows the
 //! pattern: look up what you need first, then lock.
 
+pub use channel::ledger::Totals;
 use channel::ledger::{
     Admit, AdmitContext, ChannelRecord, ChannelState, ChannelTable, Limits, VoucherError,
 };
 use channel::types::{ChannelId, HubId, VoucherIn};
 use dashmap::DashMap;
-
-/// Sums over every committed record, for invariant checks and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    /// Number of channels.
-    pub channels: u64,
-    /// Σ D (net deposits; each may be negative, the sum is not).
-    pub deposits: i128,
-    /// Σ S (spent).
-    pub spent: u128,
-    /// Σ R (received).
-    pub received: u128,
-}
-
-impl Totals {
-    /// Σ R = Σ S: no money created or destroyed by payments.
-    pub fn balanced(&self) -> bool {
-        self.spent == self.received
-    }
-}
 
 /// The in-memory channel table (one entry per channel; channels are never removed).
 #[derive(Debug, Default)]
@@ -125,16 +106,11 @@ impl Channels {
         }
     }
 
-    /// Σ D, Σ S, Σ R over committed records.
+    /// Sums over committed records (check them with [`Totals::check`]).
     pub fn totals(&self) -> Totals {
-        let mut t = Totals::default();
-        self.for_each_record(|r| {
-            t.channels += 1;
-            t.deposits += r.deposit;
-            t.spent += u128::from(r.spent);
-            t.received += u128::from(r.received);
-        });
-        t
+        let mut totals = Totals::default();
+        self.for_each_record(|r| totals.add(r));
+        totals
     }
 }
 

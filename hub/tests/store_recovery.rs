@@ -4,7 +4,7 @@
 
 mod store_common;
 
-use channel::ledger::{Batch, Ledger};
+use channel::ledger::{ApplyError, Batch, Debit, InvariantError, Ledger};
 use hub::store::{CommitError, LoadError, OpenError, Store};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use store_common::{Gen, apply_ref, fast_tempdir, sorted};
@@ -222,7 +222,13 @@ fn a_log_record_for_an_unknown_channel_is_a_typed_error() {
     });
     let err = Store::open(dir.path(), HUB).unwrap().load().unwrap_err();
     assert!(
-        matches!(err, LoadError::Inconsistent { number: 3, .. }),
+        matches!(
+            err,
+            LoadError::Apply {
+                number: 3,
+                source: ApplyError::UnknownChannel(999)
+            }
+        ),
         "{err}"
     );
 }
@@ -241,8 +247,52 @@ fn a_record_that_breaks_an_invariant_is_a_typed_error_not_a_panic() {
     assert!(
         matches!(
             err,
-            LoadError::Inconsistent { number: 4, .. } | LoadError::Invariant(_)
+            LoadError::Apply { number: 4, .. }
+                | LoadError::Invariant(InvariantError::SpentNotReceived { .. })
         ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_log_record_that_would_overdraw_fails_the_open_with_a_typed_error() {
+    // The store appends what it is given; the ledger's rules are checked when the
+    // record is applied, and a record that breaks them is a corrupt log: opening
+    // fails with an error naming the record and the rule, and does not panic.
+    let (dir, batches) = store_with_log(11);
+    let next = batches.len() as u64 + 1;
+    {
+        let store = Store::open(dir.path(), HUB).unwrap();
+        let payer = store.load().unwrap().channels.records()[0].clone();
+        let balance = payer.balance().expect("a loaded balance is not negative");
+        let overdraw = Batch {
+            number: next,
+            debits: vec![Debit {
+                channel: payer.id,
+                seq: payer.seq + 1,
+                spent: payer.spent + balance + 1,
+                chain: payer.chain,
+                sig: [1; 64],
+            }],
+            ..Batch::default()
+        };
+        store.append_batch(&overdraw).unwrap();
+    }
+    let store = Store::open(dir.path(), HUB).unwrap();
+    let err = store.load().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LoadError::Apply {
+                number,
+                source: ApplyError::Overdrawn(_)
+            } if number == next
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("log record {next} cannot be applied: channel")),
         "{err}"
     );
 }

@@ -278,7 +278,7 @@ impl Script {
         }
         if !builder.is_empty() {
             let batch = builder.build(self.last_batch() + 1);
-            apply_batch(&self.reference, &batch);
+            apply_batch(&self.reference, &batch).expect("the reference takes every batch");
             self.states.push(self.reference.records());
         }
     }

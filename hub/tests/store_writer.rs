@@ -350,3 +350,41 @@ fn a_damaged_snapshot_file_is_refused() {
     assert!(matches!(err, hub::store::SnapshotError::Digest(_)), "{err}");
     writer.shutdown();
 }
+
+#[test]
+fn a_batch_that_would_overdraw_is_never_appended() {
+    // The writer checks each batch against the table before appending it
+    // (`prepare_batch`): a range the ledger would refuse (here one spending more
+    // than its payer holds, which admission never lets through) fail-stops the
+    // writer with nothing written, so the log a restart replays stays valid.
+    let dir = fast_tempdir();
+    let run = start(dir.path(), config());
+    let h = run.writer.handle();
+    let mut wl = Gen::new(31);
+    for e in wl.open(2) {
+        h.submit_blocking(CommitRequest::Event(e)).unwrap();
+    }
+    let committed = h.flush_blocking().unwrap();
+    let before = sorted(run.channels.records());
+    let mut overdraw = wl.covered_by(1, 1);
+    overdraw.debit.spent = before[0].balance().unwrap() + 1;
+    overdraw.payments = vec![(2, overdraw.debit.spent)];
+    h.submit_blocking(CommitRequest::Covered(overdraw)).unwrap();
+    assert!(h.flush_blocking().is_err(), "the writer stopped");
+    let failures = run.rec.failures.lock().unwrap().clone();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].starts_with(&format!("batch {} was not written", committed + 1)),
+        "{failures:?}"
+    );
+    assert_eq!(sorted(run.channels.records()), before, "nothing applied");
+    assert_eq!(
+        run.store.meta().unwrap().last_batch,
+        committed,
+        "nothing appended"
+    );
+    assert!(!run.store.is_failed(), "the store itself saw no I/O error");
+    drop(run);
+    let reloaded = Store::open(dir.path(), HUB).unwrap().load().unwrap();
+    assert_eq!(sorted(reloaded.channels.records()), before);
+}

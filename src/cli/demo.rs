@@ -212,9 +212,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     // Conservation: what went in = what was paid out + what the channels still hold.
     let settlement = hub.operator().summary().await;
     let totals = hub.channels().totals();
-    let remaining =
-        u128::try_from(totals.deposits + totals.received as i128 - totals.spent as i128)
-            .context("Σ balances below zero")?;
+    totals.check().context("ledger invariants")?;
+    let remaining = totals.balances;
     let creator_net: Vec<i128> = creator_ids
         .iter()
         .take(args.creator_withdrawals)

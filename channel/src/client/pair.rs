@@ -320,7 +320,7 @@ impl MemHub {
             payments = builder.payments();
             let batch = builder.build(self.next_batch);
             self.next_batch += 1;
-            let applied = apply_batch(&self.ledger, &batch);
+            let applied = apply_batch(&self.ledger, &batch).expect("covered ranges apply");
             self.applied_payments += payments;
             for (channel, seq) in applied.acks {
                 self.push(channel, ToClient::Ack(seq));

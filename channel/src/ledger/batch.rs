@@ -195,6 +195,35 @@ pub struct Applied {
     pub exited: Vec<ChannelId>,
 }
 
+/// Why a batch cannot be applied to a table: the batch (a log record) is corrupt or
+/// was built against another state. Nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// A debit, credit or event names a channel that neither exists nor is opened
+    /// by the batch.
+    #[error("channel {0} does not exist")]
+    UnknownChannel(ChannelId),
+    /// A debit advances a channel's seq but lowers its spent.
+    #[error("debit of channel {channel} to seq {seq} lowers spent from {held} to {spent}")]
+    SpentDecreases {
+        /// The payer.
+        channel: ChannelId,
+        /// The debit's seq.
+        seq: Seq,
+        /// Spent held now.
+        held: Amount,
+        /// The debit's spent.
+        spent: Amount,
+    },
+    /// A withdrawal, or the batch as a whole, leaves a balance negative.
+    #[error("channel {0} would be overdrawn")]
+    Overdrawn(ChannelId),
+    /// A credit overflows a channel's received, or a top-up its net deposit.
+    #[error("an amount of channel {0} overflows")]
+    Overflow(ChannelId),
+}
+
 /// Apply a durable batch to a table. Debits advance payers' committed heads (not
 /// their staged heads); credits raise payees' received.
 ///
@@ -203,88 +232,198 @@ pub struct Applied {
 /// ([`BatchBuilder::push_covered`] refuses the others), so once a record reads
 /// `exiting` its committed head is final: nothing above it will ever commit.
 ///
-/// Panics if the batch would break an invariant (a corrupted log must stop the hub,
-/// not be guessed at).
-pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Applied {
-    let mut applied = Applied::default();
-    let mut vouchers = 0;
-    for event in batch
-        .events
-        .iter()
-        .filter(|e| !matches!(e, Event::Exit { .. }))
-    {
-        apply_event(table, event);
-    }
-    for d in &batch.debits {
-        let found = table.with_channel(d.channel, |c| {
-            let r = &mut c.record;
-            if d.seq <= r.seq {
-                return; // replayed batch: already applied
-            }
-            assert!(d.spent >= r.spent, "spent is monotonic");
-            vouchers += d.seq - r.seq;
-            r.seq = d.seq;
-            r.spent = d.spent;
-            r.chain = d.chain;
-            r.checkpoint_sig = Some(d.sig);
-            // A recovered table has nothing staged; keep the covered head in step.
-            if c.covered.seq < d.seq {
-                c.covered = c.record.head();
-            }
-        });
-        assert!(found.is_some(), "debit for unknown channel {}", d.channel);
-        applied.acks.push((d.channel, d.seq));
-    }
-    applied.vouchers = vouchers;
-    for &(to, amount) in &batch.credits {
-        let received = table.with_channel(to, |c| {
-            c.record.received = c
-                .record
-                .received
-                .checked_add(amount)
-                .expect("received fits u64");
-            c.record.received
-        });
-        let received = received.unwrap_or_else(|| panic!("credit for unknown channel {to}"));
-        applied.credits.push((to, amount, received));
-    }
-    for event in batch
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::Exit { .. }))
-    {
-        apply_event(table, event);
-        if let Event::Exit { channel } = *event {
-            applied.exited.push(channel);
-        }
-    }
-    applied
+/// Validate, then mutate: the batch is first applied to copies of the records it
+/// touches, checking every rule (a withdrawal keeps `B ≥ 0`; every touched balance
+/// is `B ≥ 0` afterwards; spent never decreases; nothing overflows; every channel
+/// exists); only if all hold are the copies written back. On error the table is
+/// unchanged. A debit at or below a payer's committed seq was applied already
+/// (replay) and is skipped.
+pub fn apply_batch<T: ChannelTable>(table: &T, batch: &Batch) -> Result<Applied, ApplyError> {
+    Ok(prepare_batch(table, batch)?.apply())
 }
 
-fn apply_event<T: ChannelTable>(table: &T, event: &Event) {
-    match *event {
-        Event::Open {
-            channel,
-            pk,
-            deposit,
-        } => table.insert_channel(ChannelState::new(ChannelRecord::open(channel, pk, deposit))),
-        Event::TopUp { channel, amount } => {
-            table.with_channel(channel, |c| {
-                c.record.deposit += NetAmount::from(amount);
-                assert!(c.record.deposit < 1 << 64, "net deposit below 2^64");
-            });
+/// The checking half of [`apply_batch`]: apply `batch` to copies of the records it
+/// touches and check every rule, changing nothing. [`Prepared::apply`] then writes
+/// the copies into the table. The group committer prepares before appending the
+/// batch to its log, so that a batch that would break an invariant never becomes
+/// durable, and applies once it is.
+///
+/// The table's committed records must not change in between (only the caller
+/// applies batches); staged vouchers may.
+pub fn prepare_batch<'t, T: ChannelTable>(
+    table: &'t T,
+    batch: &Batch,
+) -> Result<Prepared<'t, T>, ApplyError> {
+    let mut prepared = Prepared {
+        table,
+        records: BTreeMap::new(),
+        applied: Applied::default(),
+    };
+    prepared.run(batch)?;
+    Ok(prepared)
+}
+
+/// A batch checked against a table ([`prepare_batch`]): the records it touches, as
+/// they will be once it is applied.
+#[must_use = "a prepared batch changes nothing until applied"]
+pub struct Prepared<'t, T> {
+    table: &'t T,
+    records: BTreeMap<ChannelId, Next>,
+    applied: Applied,
+}
+
+impl<T> std::fmt::Debug for Prepared<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("channels", &self.records.len())
+            .field("applied", &self.applied)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Next {
+    record: ChannelRecord,
+    /// Opened by this batch (not in the table yet).
+    opened: bool,
+}
+
+impl<T: ChannelTable> Prepared<'_, T> {
+    /// Channel `id`'s record as the batch has left it so far.
+    fn record(&mut self, id: ChannelId) -> Result<&mut ChannelRecord, ApplyError> {
+        if !self.records.contains_key(&id) {
+            let record = self
+                .table
+                .with_channel(id, |c| c.record.clone())
+                .ok_or(ApplyError::UnknownChannel(id))?;
+            self.records.insert(
+                id,
+                Next {
+                    record,
+                    opened: false,
+                },
+            );
         }
-        Event::Withdraw { channel, amount } => {
-            table.with_channel(channel, |c| {
+        Ok(&mut self.records.get_mut(&id).expect("inserted above").record)
+    }
+
+    fn run(&mut self, batch: &Batch) -> Result<(), ApplyError> {
+        let mut applied = Applied::default();
+        for event in batch
+            .events
+            .iter()
+            .filter(|e| !matches!(e, Event::Exit { .. }))
+        {
+            self.apply_event(event)?;
+        }
+        for d in &batch.debits {
+            let r = self.record(d.channel)?;
+            if d.seq > r.seq {
+                if d.spent < r.spent {
+                    return Err(ApplyError::SpentDecreases {
+                        channel: d.channel,
+                        seq: d.seq,
+                        held: r.spent,
+                        spent: d.spent,
+                    });
+                }
+                applied.vouchers += d.seq - r.seq;
+                r.seq = d.seq;
+                r.spent = d.spent;
+                r.chain = d.chain;
+                r.checkpoint_sig = Some(d.sig);
+            }
+            applied.acks.push((d.channel, d.seq));
+        }
+        for &(to, amount) in &batch.credits {
+            let r = self.record(to)?;
+            r.received = r
+                .received
+                .checked_add(amount)
+                .ok_or(ApplyError::Overflow(to))?;
+            applied.credits.push((to, amount, r.received));
+        }
+        for event in batch
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Exit { .. }))
+        {
+            self.apply_event(event)?;
+            if let Event::Exit { channel } = *event {
+                applied.exited.push(channel);
+            }
+        }
+        if let Some((&id, _)) = self
+            .records
+            .iter()
+            .find(|(_, n)| n.record.balance().is_none())
+        {
+            return Err(ApplyError::Overdrawn(id));
+        }
+        self.applied = applied;
+        Ok(())
+    }
+
+    fn apply_event(&mut self, event: &Event) -> Result<(), ApplyError> {
+        match *event {
+            Event::Open {
+                channel,
+                pk,
+                deposit,
+            } => {
+                // Opening a channel that exists changes nothing (a replayed open).
+                let exists = self.records.contains_key(&channel)
+                    || self.table.with_channel(channel, |_| ()).is_some();
+                if !exists {
+                    let record = ChannelRecord::open(channel, pk, deposit);
+                    self.records.insert(
+                        channel,
+                        Next {
+                            record,
+                            opened: true,
+                        },
+                    );
+                }
+            }
+            Event::TopUp { channel, amount } => {
+                let r = self.record(channel)?;
+                r.deposit += NetAmount::from(amount);
+                if r.deposit >= 1 << 64 {
+                    return Err(ApplyError::Overflow(channel));
+                }
+            }
+            Event::Withdraw { channel, amount } => {
                 // A payee may withdraw more than it deposited (D < 0): what bounds a
-                // withdrawal is the balance B = D + R − S ≥ 0, not D.
-                c.record.deposit -= NetAmount::from(amount);
-                assert!(c.record.balance().is_some(), "withdrawal keeps B >= 0");
+                // withdrawal is the balance B = D + R − S ≥ 0, not D. Checked here,
+                // before this batch's credits, as well as at the end.
+                let r = self.record(channel)?;
+                r.deposit -= NetAmount::from(amount);
+                if r.balance().is_none() {
+                    return Err(ApplyError::Overdrawn(channel));
+                }
+            }
+            Event::Exit { channel } => self.record(channel)?.exiting = true,
+        }
+        Ok(())
+    }
+
+    /// Write the checked records into the table; returns what changed, for
+    /// notifications.
+    pub fn apply(self) -> Applied {
+        for (id, next) in self.records {
+            if next.opened {
+                self.table.insert_channel(ChannelState::new(next.record));
+                continue;
+            }
+            let found = self.table.with_channel(id, |c| {
+                c.record = next.record;
+                // A recovered table has nothing staged; keep the covered head in step.
+                if c.covered.seq < c.record.seq {
+                    c.covered = c.record.head();
+                }
             });
+            debug_assert!(found.is_some(), "channels are never removed");
         }
-        Event::Exit { channel } => {
-            table.with_channel(channel, |c| c.record.exiting = true);
-        }
+        self.applied
     }
 }
 
@@ -441,5 +580,122 @@ impl Reader<'_> {
     }
     fn fe(&mut self) -> Result<Fe, BatchDecodeError> {
         fe_from_be_bytes(&self.array()?).map_err(|_| BatchDecodeError::Malformed("field element"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Fe;
+    use crate::ledger::Ledger;
+
+    fn pk() -> PublicKey {
+        PublicKey::from_xy_unchecked(Fe::from(1u64), Fe::from(2u64))
+    }
+
+    /// Channels 1 (deposit 100) and 2 (deposit 0); 1 has paid 2 `30` at seq 3.
+    fn ledger() -> Ledger {
+        let ledger = Ledger::new();
+        let opens = Batch {
+            number: 1,
+            events: vec![
+                Event::Open {
+                    channel: 1,
+                    pk: pk(),
+                    deposit: 100,
+                },
+                Event::Open {
+                    channel: 2,
+                    pk: pk(),
+                    deposit: 0,
+                },
+            ],
+            ..Batch::default()
+        };
+        apply_batch(&ledger, &opens).expect("opens apply");
+        apply_batch(&ledger, &payment(2, 3, 30, 30)).expect("a payment within the balance");
+        ledger
+    }
+
+    /// Batch `number`: channel 1 debited to `seq`/`spent`, channel 2 credited `amount`.
+    fn payment(number: u64, seq: Seq, spent: Amount, amount: Amount) -> Batch {
+        Batch {
+            number,
+            debits: vec![Debit {
+                channel: 1,
+                seq,
+                spent,
+                chain: Fe::from(seq),
+                sig: [7; 64],
+            }],
+            credits: vec![(2, amount)],
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn an_invalid_batch_is_refused_and_leaves_the_table_unchanged() {
+        let ledger = ledger();
+        let before = ledger.records();
+        let refused = [
+            // Overdraws channel 1 (D = 100): the credit to 2 must not land either.
+            (payment(3, 4, 101, 71), ApplyError::Overdrawn(1)),
+            // Spent goes backwards while the seq advances.
+            (
+                payment(3, 5, 20, 0),
+                ApplyError::SpentDecreases {
+                    channel: 1,
+                    seq: 5,
+                    held: 30,
+                    spent: 20,
+                },
+            ),
+            // A withdrawal beyond the balance, even with a top-up of another channel
+            // and an exit earlier in the batch.
+            (
+                Batch {
+                    number: 3,
+                    events: vec![
+                        Event::TopUp {
+                            channel: 2,
+                            amount: 5,
+                        },
+                        Event::Exit { channel: 1 },
+                        Event::Withdraw {
+                            channel: 1,
+                            amount: 71,
+                        },
+                    ],
+                    ..Batch::default()
+                },
+                ApplyError::Overdrawn(1),
+            ),
+            // A credit to a channel that does not exist, after a valid debit.
+            (
+                Batch {
+                    credits: vec![(2, 5), (9, 5)],
+                    ..payment(3, 4, 40, 5)
+                },
+                ApplyError::UnknownChannel(9),
+            ),
+        ];
+        for (batch, expected) in refused {
+            assert_eq!(apply_batch(&ledger, &batch), Err(expected), "{batch:?}");
+            assert_eq!(ledger.records(), before, "nothing changed by {batch:?}");
+        }
+        // The same table still takes a valid batch.
+        let applied = apply_batch(&ledger, &payment(3, 4, 100, 70)).expect("valid");
+        assert_eq!(applied.acks, vec![(1, 4)]);
+        assert_eq!(applied.credits, vec![(2, 70, 100)]);
+        assert_eq!(ledger.totals().balances, 100);
+    }
+
+    #[test]
+    fn a_replayed_debit_is_acked_not_applied_again() {
+        let ledger = ledger();
+        let before = ledger.records();
+        let applied = apply_batch(&ledger, &payment(2, 3, 30, 0)).expect("a replay applies");
+        assert_eq!((applied.acks, applied.vouchers), (vec![(1, 3)], 0));
+        assert_eq!(ledger.records(), before);
     }
 }

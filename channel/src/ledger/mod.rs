@@ -20,18 +20,23 @@
 //!    (an exiting channel may not spend: the withdrawal of its balance at the next
 //!    cut must not be overdrawn by a debit committed after that cut).
 //!
-//! Invariants (asserted): `B = D + R − S ≥ 0` for every committed record, and over
-//! a whole table Σ R = Σ S, so Σ B = Σ D.
+//! Invariants: `B = D + R − S ≥ 0` for every committed record, and over a whole
+//! table Σ R = Σ S, so Σ B = Σ D. [`apply_batch`] refuses a batch that would break
+//! them ([`ApplyError`], leaving the table unchanged); [`Totals::check`] checks a
+//! whole table, before it is written out and after it is read back.
 
 pub mod batch;
 pub mod rules;
 pub mod session;
 pub mod snapshot;
 pub mod state;
+pub mod totals;
 
 pub use batch::{
-    Applied, Batch, BatchBuilder, BatchDecodeError, Debit, Event, Refused, apply_batch,
+    Applied, ApplyError, Batch, BatchBuilder, BatchDecodeError, Debit, Event, Prepared, Refused,
+    apply_batch, prepare_batch,
 };
 pub use rules::{Admit, AdmitContext, Limits, VoucherError};
 pub use snapshot::Snapshot;
 pub use state::{ChannelRecord, ChannelState, ChannelTable, Covered, Head, Ledger};
+pub use totals::{InvariantError, Totals};

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use channel::ledger::BatchDecodeError;
+use channel::ledger::{ApplyError, BatchDecodeError, InvariantError};
 use channel::types::{ChannelId, Epoch, HubId};
 
 use super::codec::RowError;
@@ -88,6 +88,15 @@ pub enum CommitError {
     /// The epoch to record a snapshot for was never cut.
     #[error("epoch {0} was never cut")]
     UnknownEpoch(Epoch),
+    /// The batch breaks a ledger rule against the in-memory table (a bug before
+    /// the writer): nothing was written.
+    #[error("batch {number} was not written: {source}")]
+    Invalid {
+        /// The batch's number.
+        number: u64,
+        /// The rule it breaks.
+        source: ApplyError,
+    },
     /// Writing inside the transaction failed (begin, open table, insert, remove).
     #[error("write failed: {0}")]
     Write(#[source] redb::Error),
@@ -156,17 +165,27 @@ pub enum LoadError {
         /// What was found instead.
         found: Option<u64>,
     },
-    /// A log record decodes but cannot be applied (unknown channel, broken invariant).
-    #[error("log record {number} cannot be applied: {reason}")]
+    /// A log record decodes but is not the batch its key names, or an epoch cut
+    /// lies outside the readable log.
+    #[error("log record {number} is inconsistent: {reason}")]
     Inconsistent {
         /// Log key.
         number: u64,
         /// Why.
         reason: String,
     },
-    /// The loaded table breaks `Σ R = Σ S` or `B ≥ 0`.
+    /// A log record decodes but cannot be applied (unknown channel, overdrawn
+    /// balance, spent going backwards): the log is corrupt.
+    #[error("log record {number} cannot be applied: {source}")]
+    Apply {
+        /// Log key.
+        number: u64,
+        /// What the batch would break.
+        source: ApplyError,
+    },
+    /// The loaded table breaks a ledger invariant (`B ≥ 0`, `Σ R = Σ S`).
     #[error("loaded state breaks an invariant: {0}")]
-    Invariant(String),
+    Invariant(#[from] InvariantError),
     /// An epoch record does not decode.
     #[error("epoch {0} record is corrupt")]
     Epoch(Epoch),

@@ -215,6 +215,27 @@ fn read_epochs(txn: &ReadTransaction) -> Result<Vec<EpochRecord>, LoadError> {
     Ok(out)
 }
 
+/// Why the body of a [`Store::write`] stopped.
+enum Abort {
+    /// I/O failed: the store fail-stops.
+    Io(redb::Error),
+    /// The request is refused (a caller bug or a race the caller handles): nothing
+    /// is written and the store stays usable.
+    Refused(CommitError),
+}
+
+impl From<redb::TableError> for Abort {
+    fn from(e: redb::TableError) -> Self {
+        Abort::Io(e.into())
+    }
+}
+
+impl From<redb::StorageError> for Abort {
+    fn from(e: redb::StorageError) -> Self {
+        Abort::Io(e.into())
+    }
+}
+
 impl Store {
     /// Open (or create) the store in `dir` for hub `hub_id`, with default options.
     pub fn open(dir: impl AsRef<Path>, hub_id: HubId) -> Result<Store, OpenError> {
@@ -358,29 +379,43 @@ impl Store {
         self.inner.failed.load(Ordering::Acquire)
     }
 
-    /// Mark the store failed and pass `e` through.
-    fn fail(&self, e: impl Into<redb::Error>) -> CommitError {
-        self.inner.failed.store(true, Ordering::Release);
-        CommitError::Write(e.into())
-    }
-
-    fn begin_write(&self) -> Result<WriteTransaction, CommitError> {
+    /// The one way to write: run `body` in a `Durability::Immediate` write
+    /// transaction and commit it; returns `body`'s value and the time spent in
+    /// `commit` (page writes and fsync). Any I/O error, when beginning, inside
+    /// `body`, aborting or committing, sets the fail-stop latch, so no write site
+    /// has to remember it. A request `body` refuses ([`Abort::Refused`]) aborts the
+    /// transaction, writes nothing and leaves the latch alone.
+    fn write<R>(
+        &self,
+        body: impl FnOnce(&WriteTransaction) -> Result<R, Abort>,
+    ) -> Result<(R, Duration), CommitError> {
         if self.is_failed() {
             return Err(CommitError::PreviousIo);
         }
-        let mut txn = self.inner.db.begin_write().map_err(|e| self.fail(e))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| self.fail(e))?;
-        Ok(txn)
-    }
-
-    fn commit(&self, txn: WriteTransaction) -> Result<Duration, CommitError> {
-        let t = Instant::now();
-        txn.commit().map_err(|e| {
+        let result = (|| {
+            let io = |e: redb::Error| CommitError::Write(e);
+            let mut txn = self.inner.db.begin_write().map_err(|e| io(e.into()))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| io(e.into()))?;
+            match body(&txn) {
+                Ok(value) => {
+                    let started = Instant::now();
+                    txn.commit().map_err(CommitError::Commit)?;
+                    Ok((value, started.elapsed()))
+                }
+                Err(Abort::Refused(refusal)) => {
+                    txn.abort().map_err(|e| io(e.into()))?;
+                    Err(refusal)
+                }
+                Err(Abort::Io(e)) => Err(io(e)),
+            }
+        })();
+        if let Err(e) = &result
+            && e.is_io()
+        {
             self.inner.failed.store(true, Ordering::Release);
-            CommitError::Commit(e)
-        })?;
-        Ok(t.elapsed())
+        }
+        result
     }
 
     /// A read transaction over the latest committed state.
@@ -411,28 +446,20 @@ impl Store {
     /// `Durability::Immediate` transaction. `batch.number` must be `last_batch + 1`.
     pub fn append_batch(&self, batch: &Batch) -> Result<AppendStats, CommitError> {
         let bytes = batch.encode();
-        let txn = self.begin_write()?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
-            let last = meta
-                .get(M_LAST_BATCH)
-                .map_err(|e| self.fail(e))?
-                .map_or(0, |g| g.value());
+        let ((), commit) = self.write(|txn| {
+            let mut meta = txn.open_table(META)?;
+            let last = meta.get(M_LAST_BATCH)?.map_or(0, |g| g.value());
             if batch.number != last + 1 {
-                drop(meta);
-                txn.abort().map_err(|e| self.fail(e))?;
-                return Err(CommitError::OutOfOrder {
+                return Err(Abort::Refused(CommitError::OutOfOrder {
                     last,
                     got: batch.number,
-                });
+                }));
             }
-            let mut log = txn.open_table(LOG).map_err(|e| self.fail(e))?;
-            log.insert(batch.number, bytes.as_slice())
-                .map_err(|e| self.fail(e))?;
-            meta.insert(M_LAST_BATCH, batch.number)
-                .map_err(|e| self.fail(e))?;
-        }
-        let commit = self.commit(txn)?;
+            txn.open_table(LOG)?
+                .insert(batch.number, bytes.as_slice())?;
+            meta.insert(M_LAST_BATCH, batch.number)?;
+            Ok(())
+        })?;
         Ok(AppendStats {
             bytes: bytes.len(),
             commit,
@@ -452,60 +479,45 @@ impl Store {
         as_of: u64,
         complete_through: Option<u64>,
     ) -> Result<FoldStats, CommitError> {
-        let txn = self.begin_write()?;
-        let mut written = 0;
-        let mut deleted = 0;
-        let refused = (|| -> Result<Option<CommitError>, CommitError> {
-            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
-            let last = meta
-                .get(M_LAST_BATCH)
-                .map_err(|e| self.fail(e))?
-                .map_or(0, |g| g.value());
-            let folded = meta
-                .get(M_FOLDED)
-                .map_err(|e| self.fail(e))?
-                .map_or(0, |g| g.value());
+        let ((rows, deleted), commit) = self.write(|txn| {
+            let mut meta = txn.open_table(META)?;
+            let last = meta.get(M_LAST_BATCH)?.map_or(0, |g| g.value());
+            let folded = meta.get(M_FOLDED)?.map_or(0, |g| g.value());
             if as_of > last || complete_through.is_some_and(|c| c > as_of) {
-                return Ok(Some(CommitError::FoldAhead { as_of, last }));
+                return Err(Abort::Refused(CommitError::FoldAhead { as_of, last }));
             }
             // Newest epochs first; cuts are snapshotted in order, so the scan stops
             // at the first snapshotted one.
-            let epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
-            for entry in epochs.iter().map_err(|e| self.fail(e))?.rev() {
-                let (_, v) = entry.map_err(|e| self.fail(e))?;
+            let epochs = txn.open_table(EPOCHS)?;
+            for entry in epochs.iter()?.rev() {
+                let (_, v) = entry?;
                 match EpochRecord::decode(v.value()) {
                     Some(e) if e.snapshot.is_some() => break,
                     Some(e) if as_of > e.cut_batch => {
-                        return Ok(Some(CommitError::SnapshotPending { epoch: e.epoch }));
+                        let epoch = e.epoch;
+                        return Err(Abort::Refused(CommitError::SnapshotPending { epoch }));
                     }
                     _ => {}
                 }
             }
-            let mut channels = txn.open_table(CHANNELS).map_err(|e| self.fail(e))?;
+            let mut channels = txn.open_table(CHANNELS)?;
+            let mut written = 0;
             for r in rows {
-                channels
-                    .insert(r.id, codec::encode_row(r, as_of).as_slice())
-                    .map_err(|e| self.fail(e))?;
+                channels.insert(r.id, codec::encode_row(r, as_of).as_slice())?;
                 written += 1;
             }
+            let mut deleted = 0;
             if let Some(through) = complete_through.filter(|&t| t > folded) {
-                let mut log = txn.open_table(LOG).map_err(|e| self.fail(e))?;
-                log.retain_in(..=through, |_, _| {
+                txn.open_table(LOG)?.retain_in(..=through, |_, _| {
                     deleted += 1;
                     false
-                })
-                .map_err(|e| self.fail(e))?;
-                meta.insert(M_FOLDED, through).map_err(|e| self.fail(e))?;
+                })?;
+                meta.insert(M_FOLDED, through)?;
             }
-            Ok(None)
-        })()?;
-        if let Some(err) = refused {
-            txn.abort().map_err(|e| self.fail(e))?;
-            return Err(err);
-        }
-        let commit = self.commit(txn)?;
+            Ok((written, deleted))
+        })?;
         Ok(FoldStats {
-            rows: written,
+            rows,
             deleted,
             commit,
         })
@@ -516,39 +528,29 @@ impl Store {
     /// slip in between: the caller is the only writer). Materialise the snapshot with
     /// [`snapshot::materialize`] (no hurry: the read transaction pins the pages).
     pub fn cut_epoch(&self, epoch: Epoch) -> Result<(EpochRecord, ReadTransaction), CommitError> {
-        let txn = self.begin_write()?;
-        let record;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| self.fail(e))?;
-            let last_epoch = meta
-                .get(M_LAST_EPOCH)
-                .map_err(|e| self.fail(e))?
-                .map_or(0, |g| g.value());
-            let last_batch = meta
-                .get(M_LAST_BATCH)
-                .map_err(|e| self.fail(e))?
-                .map_or(0, |g| g.value());
+        let (record, _) = self.write(|txn| {
+            let mut meta = txn.open_table(META)?;
+            let last_epoch = meta.get(M_LAST_EPOCH)?.map_or(0, |g| g.value());
+            let last_batch = meta.get(M_LAST_BATCH)?.map_or(0, |g| g.value());
             if epoch <= last_epoch {
-                drop(meta);
-                txn.abort().map_err(|e| self.fail(e))?;
-                return Err(CommitError::EpochNotAfter {
+                return Err(Abort::Refused(CommitError::EpochNotAfter {
                     last: last_epoch,
                     got: epoch,
-                });
+                }));
             }
-            record = EpochRecord {
+            let record = EpochRecord {
                 epoch,
                 cut_batch: last_batch,
                 cut_unix_ms: now_unix_ms(),
                 snapshot: None,
             };
-            let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
-            epochs
-                .insert(epoch, record.encode().as_slice())
-                .map_err(|e| self.fail(e))?;
-            meta.insert(M_LAST_EPOCH, epoch).map_err(|e| self.fail(e))?;
-        }
-        self.commit(txn)?;
+            txn.open_table(EPOCHS)?
+                .insert(epoch, record.encode().as_slice())?;
+            meta.insert(M_LAST_EPOCH, epoch)?;
+            Ok(record)
+        })?;
+        // Not a write: a failure here leaves the store consistent (the cut is
+        // durable), so it does not set the latch.
         let read = self
             .inner
             .db
@@ -563,26 +565,18 @@ impl Store {
         epoch: Epoch,
         meta: SnapshotMeta,
     ) -> Result<EpochRecord, CommitError> {
-        let txn = self.begin_write()?;
-        let record;
-        {
-            let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.fail(e))?;
+        let (record, _) = self.write(|txn| {
+            let mut epochs = txn.open_table(EPOCHS)?;
             let found = epochs
-                .get(epoch)
-                .map_err(|e| self.fail(e))?
+                .get(epoch)?
                 .and_then(|v| EpochRecord::decode(v.value()));
-            let Some(mut r) = found else {
-                drop(epochs);
-                txn.abort().map_err(|e| self.fail(e))?;
-                return Err(CommitError::UnknownEpoch(epoch));
+            let Some(mut record) = found else {
+                return Err(Abort::Refused(CommitError::UnknownEpoch(epoch)));
             };
-            r.snapshot = Some(meta);
-            epochs
-                .insert(epoch, r.encode().as_slice())
-                .map_err(|e| self.fail(e))?;
-            record = r;
-        }
-        self.commit(txn)?;
+            record.snapshot = Some(meta);
+            epochs.insert(epoch, record.encode().as_slice())?;
+            Ok(record)
+        })?;
         Ok(record)
     }
 
@@ -601,24 +595,8 @@ impl Store {
             Channels::with_capacity,
             threads,
         )?;
-        let mut bad = None;
-        out.table.for_each_record(|r| {
-            if bad.is_none() && r.balance().is_none() {
-                bad = Some(r.id);
-            }
-        });
-        if let Some(id) = bad {
-            return Err(LoadError::Invariant(format!(
-                "channel {id} has a negative balance"
-            )));
-        }
-        let totals = out.table.totals();
-        if !totals.balanced() {
-            return Err(LoadError::Invariant(format!(
-                "Σ S = {} but Σ R = {}",
-                totals.spent, totals.received
-            )));
-        }
+        // Paired with the check before a snapshot is written (`snapshot::materialize`).
+        out.table.totals().check()?;
         Ok(Loaded {
             channels: out.table,
             recovery: Recovery {

@@ -23,7 +23,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use channel::field::Fe;
-use channel::ledger::{ChannelRecord, ChannelState, ChannelTable, Snapshot};
+use channel::ledger::{ChannelRecord, ChannelState, ChannelTable, Snapshot, Totals};
 use channel::types::{ChannelId, Epoch, HubId};
 use parking_lot::Mutex;
 use redb::ReadTransaction;
@@ -98,22 +98,9 @@ pub fn materialize(
     let make = |n| SortedTable(Mutex::new(Vec::with_capacity(n)));
     let out = replay(txn, &meta, cut.cut_batch, make, 1)?;
     let states = out.table.0.into_inner();
-    let mut records = Vec::with_capacity(states.len());
-    let (mut s, mut r) = (0u128, 0u128);
-    for c in states {
-        if c.record.balance().is_none() {
-            return Err(LoadError::Invariant(format!(
-                "channel {} has a negative balance",
-                c.record.id
-            )));
-        }
-        s += u128::from(c.record.spent);
-        r += u128::from(c.record.received);
-        records.push(c.record);
-    }
-    if s != r {
-        return Err(LoadError::Invariant(format!("Σ S = {s} but Σ R = {r}")));
-    }
+    let records: Vec<ChannelRecord> = states.into_iter().map(|c| c.record).collect();
+    // Checked before the file is written; paired with the check after a load.
+    Totals::of(&records).check()?;
     Ok(records)
 }
 

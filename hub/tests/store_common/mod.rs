@@ -133,7 +133,7 @@ impl Gen {
 
 /// Apply `batch` to the reference model too.
 pub fn apply_ref(reference: &Ledger, batch: &Batch) -> Applied {
-    apply_batch(reference, batch)
+    apply_batch(reference, batch).expect("the reference model takes every workload batch")
 }
 
 /// A snapshot outcome as the recorder reports it.

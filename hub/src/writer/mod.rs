@@ -1,46 +1,41 @@
-//! The group committer (docs/DESIGN.md §6): one OS thread that owns all writes to the
-//! store.
+//! The writer (docs/DESIGN.md §6): one OS thread that owns all writes to the store.
+//! This module is its wiring: the request queue and its handles, the thread's loop,
+//! control requests and fail-stop. The three jobs live beside it:
 //!
-//! Loop: block for the first [`CommitRequest`], drain more without blocking up to
-//! [`WriterConfig::max_batch_payments`] / [`WriterConfig::max_batch_requests`] or
-//! up to the next control request, build one [`Batch`], append it to the log in one
-//! `Durability::Immediate` transaction ([`Store::append_batch`]), apply it to the
-//! in-memory [`Channels`], and only then hand the [`Applied`] acks and credits to
-//! the [`CommitListener`]. Nothing is acknowledged before its batch is durable.
-//!
-//! Between batches the same thread folds the log into the channel table in bounded
-//! slices ([`Store::fold`]): a fold *round* starts once
-//! [`WriterConfig::fold_after_records`] records are unfolded (or the writer is idle
-//! and a fold is due), takes the set of channels touched since the last round, and
-//! writes their current committed records [`WriterConfig::fold_slice_rows`] at a
-//! time, one slice per loop iteration; its last slice deletes the folded records.
-//! So a batch waits for at most one slice, and storage stays bounded.
-//!
-//! Epoch cuts are executed at a batch boundary: everything submitted before the
-//! [`CommitRequest::Cut`] is committed first, the cut is recorded durably, and a
-//! background thread materialises the snapshot from a read transaction taken right
-//! after. Folding pauses until the snapshot file is written (so that a restart can
-//! still rebuild the cut state).
+//! - [`group_commit`]: drain the queue into one batch, append it to the log in one
+//!   `Durability::Immediate` transaction ([`Store::append_batch`]), apply it to the
+//!   in-memory [`Channels`], and only then hand the [`Applied`] acks and credits to
+//!   the [`CommitListener`]. Nothing is acknowledged before its batch is durable.
+//! - [`fold`]: between batches, fold the log into the channel table in bounded
+//!   slices ([`Store::fold`]), so a batch waits for at most one slice and storage
+//!   stays bounded.
+//! - [`snapshots`]: epoch cuts run at a batch boundary (everything submitted before
+//!   the [`CommitRequest::Cut`] is committed first, the cut is recorded durably) and
+//!   a background thread writes the snapshot file. Folding pauses until it is
+//!   written (so that a restart can still rebuild the cut state).
 //!
 //! Fail-stop: if a write fails, the listener is told, waiting control requests get
 //! an error, no further acks are released, and the thread exits; the hub must
 //! restart and recover from what is durable.
 
+mod fold;
+mod group_commit;
+mod snapshots;
+
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use channel::field::Fe;
-use channel::ledger::{Applied, BatchBuilder, ChannelRecord, Covered, Event, Refused, apply_batch};
+use channel::ledger::{Applied, Covered, Event, Refused};
 use channel::types::{ChannelId, Epoch};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::{BYTES_BUCKETS, COUNT_BUCKETS, Histogram, LATENCY_US_BUCKETS, Unit};
 use crate::state::Channels;
-use crate::store::{
-    CommitError, EpochRecord, Recovery, SnapshotError, SnapshotMeta, Store, snapshot,
-};
+use crate::store::{CommitError, EpochRecord, Recovery, SnapshotError, SnapshotMeta, Store};
 
 /// Something for the group committer.
 #[derive(Debug)]
@@ -159,77 +154,6 @@ impl WriterConfig {
     }
 }
 
-/// A fixed-bucket histogram of `u64` observations (lock-free).
-#[derive(Debug)]
-pub struct Histogram {
-    bounds: &'static [u64],
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
-}
-
-/// A copy of a [`Histogram`]'s state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistogramSnapshot {
-    /// Inclusive upper bounds of the buckets.
-    pub bounds: &'static [u64],
-    /// Observations per bucket (not cumulative); one more than `bounds`: the last
-    /// counts observations above every bound.
-    pub counts: Vec<u64>,
-    /// Sum of observations.
-    pub sum: u64,
-    /// Number of observations.
-    pub count: u64,
-}
-
-impl Histogram {
-    /// A histogram with the given inclusive upper bounds (increasing).
-    pub fn new(bounds: &'static [u64]) -> Self {
-        debug_assert!(bounds.windows(2).all(|w| w[0] < w[1]));
-        Histogram {
-            bounds,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0),
-        }
-    }
-
-    /// Record one observation.
-    pub fn observe(&self, v: u64) {
-        let i = self.bounds.partition_point(|&b| b < v);
-        self.counts[i].fetch_add(1, Relaxed);
-        self.sum.fetch_add(v, Relaxed);
-    }
-
-    /// A copy of the current state.
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
-        HistogramSnapshot {
-            bounds: self.bounds,
-            count: counts.iter().sum(),
-            counts,
-            sum: self.sum.load(Relaxed),
-        }
-    }
-}
-
-/// Microsecond buckets for latencies.
-pub const LATENCY_US_BUCKETS: &[u64] = &[
-    50, 100, 250, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 250_000, 1_000_000,
-];
-/// Buckets for per-batch counts (payments).
-pub const COUNT_BUCKETS: &[u64] = &[1, 4, 16, 64, 256, 1_024, 4_096, 16_384, 65_536, 262_144];
-/// Byte buckets for batch records.
-pub const BYTES_BUCKETS: &[u64] = &[
-    256,
-    1_024,
-    4_096,
-    16_384,
-    65_536,
-    262_144,
-    1 << 20,
-    4 << 20,
-    16 << 20,
-];
-
 /// What the writer has done, for `/metrics` (read with `Relaxed` loads).
 #[derive(Debug)]
 pub struct WriterMetrics {
@@ -287,17 +211,13 @@ impl WriterMetrics {
             fold_deleted: AtomicU64::new(0),
             snapshots: AtomicU64::new(0),
             failed: AtomicBool::new(false),
-            commit_us: Histogram::new(LATENCY_US_BUCKETS),
-            batch_us: Histogram::new(LATENCY_US_BUCKETS),
-            fold_us: Histogram::new(LATENCY_US_BUCKETS),
-            batch_payments: Histogram::new(COUNT_BUCKETS),
-            batch_bytes: Histogram::new(BYTES_BUCKETS),
+            commit_us: Histogram::new(LATENCY_US_BUCKETS, Unit::MicrosAsSeconds),
+            batch_us: Histogram::new(LATENCY_US_BUCKETS, Unit::MicrosAsSeconds),
+            fold_us: Histogram::new(LATENCY_US_BUCKETS, Unit::MicrosAsSeconds),
+            batch_payments: Histogram::new(COUNT_BUCKETS, Unit::Count),
+            batch_bytes: Histogram::new(BYTES_BUCKETS, Unit::Count),
         }
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 enum Msg {
@@ -531,15 +451,6 @@ impl Drop for Writer {
     }
 }
 
-/// A fold round in progress: every batch up to `through` is reflected in the rows
-/// once `todo` is written.
-struct Round {
-    through: u64,
-    /// Channels still to write, sorted descending (popped from the end, so slices
-    /// walk the key space in order).
-    todo: Vec<ChannelId>,
-}
-
 struct Core {
     store: Store,
     channels: Arc<Channels>,
@@ -550,16 +461,18 @@ struct Core {
     folded_through: u64,
     /// Channels touched by batches after the current round's start.
     dirty: HashSet<ChannelId>,
-    round: Option<Round>,
+    round: Option<fold::Round>,
     last_fold: Instant,
     snapshots_pending: Arc<AtomicUsize>,
     snapshot_threads: Vec<JoinHandle<()>>,
 }
 
-/// The writer stopped on an I/O failure (already reported).
+/// The writer stopped on a failure (already reported).
 struct Fatal;
 
 impl Core {
+    /// The thread's loop: one batch per turn, then its control request, then a fold
+    /// slice if one is due; until shutdown or a failure.
     fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut shutdown = false;
         while !shutdown {
@@ -580,59 +493,14 @@ impl Core {
                     None => break,
                 }
             };
-            let started = Instant::now();
-            let mut builder = BatchBuilder::new();
-            let mut ranges = 0u64;
-            let mut events = 0u64;
-            let mut requests = 0usize;
-            let mut control = None;
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                requests += 1;
-                match msg {
-                    Msg::Shutdown => {
-                        shutdown = true;
-                        break;
-                    }
-                    Msg::Req(CommitRequest::Covered(c)) => {
-                        ranges += 1;
-                        self.push_covered(&mut builder, c);
-                    }
-                    Msg::Req(CommitRequest::CoveredMany(cs)) => {
-                        ranges += cs.len() as u64;
-                        for c in cs {
-                            self.push_covered(&mut builder, c);
-                        }
-                    }
-                    Msg::Req(CommitRequest::Event(e)) => {
-                        events += 1;
-                        builder.push_event(e);
-                    }
-                    Msg::Req(req) => {
-                        control = Some(req);
-                        break;
-                    }
-                }
-                if builder.payments() >= self.config.max_batch_payments
-                    || requests >= self.config.max_batch_requests
-                {
-                    break;
-                }
-                next = rx.try_recv().ok();
-            }
-            let refused = builder.take_refused();
-            if !builder.is_empty() && self.commit(builder, ranges, events, started).is_err() {
+            let mut gathered = self.gather(first, &mut rx);
+            shutdown = gathered.shutdown;
+            let control = gathered.control.take();
+            if self.commit_gathered(&mut gathered).is_err() {
                 if let Some(req) = control {
                     reply_stopped(req);
                 }
                 return self.fail_drain(rx);
-            }
-            if !refused.is_empty() {
-                // After the commit: the payers' exits are applied, their heads final.
-                self.metrics
-                    .refused_ranges
-                    .fetch_add(refused.len() as u64, Relaxed);
-                self.listener.refused(refused);
             }
             if let Some(req) = control
                 && self.control(req).is_err()
@@ -649,50 +517,7 @@ impl Core {
         self.join_snapshots();
     }
 
-    /// Gather a covered range unless its payer has exited (an `Exit` committed, or
-    /// pushed into this batch before it).
-    fn push_covered(&self, builder: &mut BatchBuilder, covered: Covered) {
-        let id = covered.debit.channel;
-        let exited = self
-            .channels
-            .with_channel_ref(id, |c| c.record.exiting)
-            .unwrap_or(false);
-        // A refusal is kept in the builder and reported after the commit.
-        let _ = builder.push_covered(covered, exited);
-    }
-
-    /// Commit one batch, apply it, notify.
-    fn commit(
-        &mut self,
-        builder: BatchBuilder,
-        ranges: u64,
-        events: u64,
-        started: Instant,
-    ) -> Result<(), Fatal> {
-        let payments = builder.payments();
-        let batch = builder.build(self.last_batch + 1);
-        let stats = match self.store.append_batch(&batch) {
-            Ok(s) => s,
-            Err(e) => return Err(self.fatal(e)),
-        };
-        self.last_batch = batch.number;
-        let applied = apply_batch(&*self.channels, &batch);
-        self.dirty.extend(crate::store::batch_channels(&batch));
-        let m = &self.metrics;
-        m.batches.fetch_add(1, Relaxed);
-        m.payments.fetch_add(payments, Relaxed);
-        m.ranges.fetch_add(ranges, Relaxed);
-        m.events.fetch_add(events, Relaxed);
-        m.bytes.fetch_add(stats.bytes as u64, Relaxed);
-        m.last_batch.store(batch.number, Relaxed);
-        m.commit_us.observe(micros(stats.commit));
-        m.batch_payments.observe(payments);
-        m.batch_bytes.observe(stats.bytes as u64);
-        self.listener.committed(batch.number, applied);
-        m.batch_us.observe(micros(started.elapsed()));
-        Ok(())
-    }
-
+    /// Run a control request (after the batch gathered before it is committed).
     fn control(&mut self, req: CommitRequest) -> Result<(), Fatal> {
         match req {
             CommitRequest::Flush(reply) => {
@@ -723,131 +548,7 @@ impl Core {
         Ok(())
     }
 
-    fn spawn_snapshot(&mut self, cut: EpochRecord, txn: redb::ReadTransaction) {
-        self.snapshots_pending.fetch_add(1, Relaxed);
-        let store = self.store.clone();
-        let seed = self.config.blind_seed;
-        let listener = self.listener.clone();
-        let pending = self.snapshots_pending.clone();
-        let metrics = self.metrics.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("zkhub-snapshot-{}", cut.epoch))
-            .spawn(move || {
-                let result = snapshot::take_snapshot(&store, txn, &cut, &seed);
-                match &result {
-                    Ok(meta) => {
-                        metrics.snapshots.fetch_add(1, Relaxed);
-                        // Folding may pass this cut now: say so before telling anyone
-                        // the snapshot is written, so that a fold requested on that
-                        // news is not skipped as "snapshot pending".
-                        pending.fetch_sub(1, Relaxed);
-                        listener.snapshot_written(cut.epoch, Ok(meta));
-                    }
-                    // Folding stays paused (the cut state must stay rebuildable);
-                    // the snapshot is retried on restart.
-                    Err(e) => listener.snapshot_written(cut.epoch, Err(e)),
-                }
-            });
-        match spawned {
-            Ok(t) => self.snapshot_threads.push(t),
-            Err(e) => {
-                let err = SnapshotError::Io {
-                    path: snapshot::snapshot_path(self.store.dir(), cut.epoch),
-                    source: e,
-                };
-                self.listener.snapshot_written(cut.epoch, Err(&err));
-            }
-        }
-    }
-
-    fn resume_snapshot(&mut self, cut: EpochRecord) -> Result<(), Fatal> {
-        match self.store.begin_read() {
-            Ok(txn) => {
-                self.spawn_snapshot(cut, txn);
-                Ok(())
-            }
-            Err(e) => {
-                let err = SnapshotError::Load(e);
-                self.listener.snapshot_written(cut.epoch, Err(&err));
-                // Without the snapshot, folding would destroy the cut state.
-                self.snapshots_pending.fetch_add(1, Relaxed);
-                Ok(())
-            }
-        }
-    }
-
-    fn join_snapshots(&mut self) {
-        for t in self.snapshot_threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-
-    /// Whether a fold slice should run now. `idle`: the queue may be empty.
-    fn fold_due(&self, idle: bool) -> bool {
-        if self.snapshots_pending.load(Relaxed) > 0 {
-            return false;
-        }
-        if self.round.is_some() {
-            return true;
-        }
-        let unfolded = self.last_batch - self.folded_through;
-        unfolded > 0
-            && (unfolded >= self.config.fold_after_records
-                || (idle && self.last_fold.elapsed() >= self.config.fold_idle_interval))
-    }
-
-    /// Write one slice of the current fold round (starting one if none).
-    fn fold_step(&mut self) -> Result<(), Fatal> {
-        let round = self.round.get_or_insert_with(|| {
-            let mut todo: Vec<ChannelId> = self.dirty.drain().collect();
-            todo.sort_unstable_by(|a, b| b.cmp(a));
-            Round {
-                through: self.last_batch,
-                todo,
-            }
-        });
-        let started = Instant::now();
-        // Under pressure (the log outgrows its threshold), slices grow, up to 8×:
-        // a bounded log matters more than a few milliseconds of ack latency.
-        let unfolded = self.last_batch - self.folded_through;
-        let factor = (1 + unfolded / self.config.fold_after_records.max(1)).min(8) as usize;
-        let take = round.todo.len().min(self.config.fold_slice_rows * factor);
-        let ids = round.todo.split_off(round.todo.len() - take);
-        let rows: Vec<ChannelRecord> = ids
-            .iter()
-            .rev()
-            .filter_map(|&id| self.channels.record(id))
-            .collect();
-        debug_assert_eq!(rows.len(), ids.len(), "channels are never removed");
-        let complete = round.todo.is_empty().then_some(round.through);
-        let stats = match self.store.fold(&rows, self.last_batch, complete) {
-            Ok(s) => s,
-            Err(e) => return Err(self.fatal(e)),
-        };
-        let m = &self.metrics;
-        m.fold_slices.fetch_add(1, Relaxed);
-        m.fold_rows.fetch_add(stats.rows as u64, Relaxed);
-        m.fold_deleted.fetch_add(stats.deleted, Relaxed);
-        m.fold_us.observe(micros(started.elapsed()));
-        if let Some(through) = complete {
-            self.round = None;
-            self.folded_through = through;
-            self.last_fold = Instant::now();
-            m.folded_through.store(through, Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Fold until every committed batch is folded (unless a snapshot is pending).
-    fn fold_all(&mut self) -> Result<(), Fatal> {
-        while self.snapshots_pending.load(Relaxed) == 0
-            && (self.round.is_some() || self.folded_through < self.last_batch)
-        {
-            self.fold_step()?;
-        }
-        Ok(())
-    }
-
+    /// Stop on `e`: refuse further submits, tell the listener.
     fn fatal(&self, e: CommitError) -> Fatal {
         self.metrics
             .failed
