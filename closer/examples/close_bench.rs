@@ -11,13 +11,6 @@ use std::time::Instant;
 use closer::circuit::FoldedClose;
 use closer::{Layout, NoProgress, Verifier, keys, prover, witness};
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() {
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
@@ -61,7 +54,7 @@ fn main() {
             closer::circuit::num_constraints(layout),
             bytes.len(),
             keys.vk_bytes,
-            peak_rss_mib().unwrap_or(f64::NAN)
+            closer::testing::peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
 }

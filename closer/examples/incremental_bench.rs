@@ -12,13 +12,6 @@ use std::time::Instant;
 use closer::incremental::{step_constraints, touched_constraints};
 use closer::{Layout, NoProgress, Verifier, keys};
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn main() {
     let args: Vec<u32> = std::env::args()
         .skip(1)
@@ -65,7 +58,7 @@ fn main() {
             touched_constraints(),
             step_constraints(layout),
             bytes.len(),
-            peak_rss_mib().unwrap_or(f64::NAN),
+            closer::testing::peak_rss_mib().unwrap_or(f64::NAN),
         );
     }
 }

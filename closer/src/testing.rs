@@ -5,6 +5,14 @@ use channel::crypto::{PrivateKey, chain_next};
 use channel::ledger::{ChannelRecord, Snapshot};
 use channel::types::voucher_message;
 
+/// This process's peak resident memory in MiB (`VmHWM`), where `/proc` has it.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// A snapshot of `n` channels (ids `1..=n`, `n ≥ 2`) where channel `i` paid channel
 /// `i + 1` (cyclically) `i` units in one signed voucher, so `Σ R = Σ S`.
 pub fn synthetic_snapshot(hub_id: u64, epoch: u64, n: u32) -> Snapshot {

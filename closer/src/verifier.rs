@@ -229,13 +229,7 @@ impl KeyDirVerifier {
     pub fn check(&self, inputs: &PublicInputs, proof: &[u8]) -> Result<Verified, CloseError> {
         let expected = Layout::for_channels(inputs.n)?;
         let file = CloseProof::from_bytes(proof)?;
-        if file.layout != expected {
-            return Err(CloseError::WrongShape {
-                n: inputs.n,
-                expected,
-                got: file.layout,
-            });
-        }
+        expect_shape(inputs.n, expected, file.layout)?;
         if &file.public != inputs {
             return Err(CloseError::PublicInputsMismatch);
         }
@@ -251,18 +245,20 @@ impl KeyDirVerifier {
     ) -> Result<VerifiedTransition, CloseError> {
         let expected = Layout::for_touched(inputs.n)?;
         let file = TransitionProof::from_bytes(proof)?;
-        if file.layout != expected {
-            return Err(CloseError::WrongShape {
-                n: inputs.n,
-                expected,
-                got: file.layout,
-            });
-        }
+        expect_shape(inputs.n, expected, file.layout)?;
         if &file.inputs != inputs {
             return Err(CloseError::PublicInputsMismatch);
         }
         self.verifier.verify_transition(&file)
     }
+}
+
+/// A file's layout must be the one the settlement layer's `n` calls for.
+fn expect_shape(n: u64, expected: Layout, got: Layout) -> Result<(), CloseError> {
+    if got != expected {
+        return Err(CloseError::WrongShape { n, expected, got });
+    }
+    Ok(())
 }
 
 impl CloseVerifier for KeyDirVerifier {

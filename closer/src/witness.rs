@@ -2,7 +2,7 @@
 //! (`channel::statement::CloseWitness`), which checks the snapshot first.
 
 use ark_ff::{BigInteger, PrimeField};
-use channel::crypto::{PackedSignature, Signature};
+use channel::crypto::{PackedSignature, PublicKey, Signature};
 use channel::ledger::Snapshot;
 use channel::statement::{CloseWitness, PublicInputs, SlotWitness, net_deposit_fe};
 use channel::types::ChannelId;
@@ -19,6 +19,14 @@ use crate::slot::SlotAssignment;
 /// The public inputs as circuit scalars, in circuit order.
 pub fn public_scalars(public: &PublicInputs) -> [F; 5] {
     public.to_field_elements().map(|x| fe_to_f(&x))
+}
+
+/// A channel key as the circuit's point.
+pub fn key_point(pk: &PublicKey) -> NativePoint {
+    NativePoint {
+        x: fe_to_f(&pk.0.x),
+        y: fe_to_f(&pk.0.y),
+    }
 }
 
 /// The circuit's witness of a checkpoint signature (a dummy where there is none).
@@ -47,10 +55,7 @@ fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
     Ok(SlotAssignment {
         is_real: F::ONE,
         id: F::from(u64::from(slot.id)),
-        key: NativePoint {
-            x: fe_to_f(&slot.pk.0.x),
-            y: fe_to_f(&slot.pk.0.y),
-        },
+        key: key_point(&slot.pk),
         deposit: fe_to_f(&net_deposit_fe(slot.deposit)),
         spent: F::from(slot.spent),
         received: F::from(slot.received),

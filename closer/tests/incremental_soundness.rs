@@ -195,10 +195,7 @@ fn a_received_amount_lowered_is_rejected() {
     let closed = state1.channel(2).expect("channel 2 closed").clone();
     let mut lowered = a.slots[0].clone();
     lowered.id = F::from(2u64);
-    lowered.key = closer::gadgets::ecc::NativePoint {
-        x: fe_to_f(&closed.pk.0.x),
-        y: fe_to_f(&closed.pk.0.y),
-    };
+    lowered.key = closer::witness::key_point(&closed.pk);
     lowered.is_new = F::ZERO;
     lowered.deposit_changed = F::ZERO;
     lowered.old = closer::incremental::LeafValues {

@@ -58,6 +58,15 @@ pub trait CloseBackend: Send + Sync + 'static {
 /// Shared handle to a [`CloseBackend`] (what `HubConfig::close_verifier` holds).
 pub type CloseVerifierRef = Arc<dyn CloseBackend>;
 
+/// Run CPU work (verifying a proof, ~0.1–0.7 s) off the async workers' schedule where
+/// the runtime allows it (a multi-threaded runtime), inline otherwise.
+fn off_the_workers<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// A boxed future (the ledger port is a trait object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -412,15 +421,11 @@ impl Operator {
         let mut inner = self.inner.lock().await;
         // Verifying a proof is CPU work (~0.1–0.7 s): keep it off the async workers'
         // schedule where the runtime allows it.
-        let mut submit = || {
+        off_the_workers(|| {
             inner
                 .settlement
                 .submit_close(&inputs, &proof, backend.verifier())
-        };
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(submit),
-            _ => submit(),
-        }?;
+        })?;
         inner.file.persist(&inner.settlement)?;
         info!(epoch = inputs.epoch, "close accepted");
         Ok(inputs)
@@ -433,15 +438,11 @@ impl Operator {
             .parse_incremental(file)
             .map_err(OperatorError::BadRequest)?;
         let mut inner = self.inner.lock().await;
-        let mut submit = || {
+        off_the_workers(|| {
             inner
                 .settlement
                 .submit_incremental_close(&inputs, &proof, backend.verifier())
-        };
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(submit),
-            _ => submit(),
-        }?;
+        })?;
         inner.file.persist(&inner.settlement)?;
         info!(
             epoch = inputs.epoch,

@@ -1,24 +1,18 @@
-//! Keys, proving and verifying for the incremental close, in memory.
-//!
-//! The same Spartan2 NeutronNova machinery and key files as the full close
-//! ([`crate::prover`], [`crate::verifier`], [`crate::keys`]: a layout names its
+//! Proving the incremental close, with the same Spartan2 NeutronNova machinery and key
+//! files as the full close ([`crate::prover`], [`crate::keys`]: a layout names its
 //! statement, so `keys::prover_key(dir, layout)` makes or finds this statement's keys).
+//! Verifying is [`crate::Verifier::verify_transition`].
 
 use std::path::Path;
 
 use channel::incremental::IncrementalWitness;
 
+use super::IncrementalClose;
 use super::witness::assignment;
 use crate::error::CloseError;
-use crate::field::F;
-use crate::keys;
-use crate::keys::{ProverKey, VerifierKey};
-use crate::layout::Layout;
-use crate::progress::Phase;
-use crate::progress::Progress;
+use crate::keys::{self, ProverKey};
+use crate::progress::{Phase, Progress};
 use crate::proof_file::TransitionProof;
-
-use super::{IncrementalClose, NUM_INPUTS};
 
 /// Prove `close` with `pk` (made by `keys::generate` or `keys::prover_key` for its layout): the raw proof bytes.
 pub fn prove(
@@ -27,16 +21,6 @@ pub fn prove(
     progress: &dyn Progress,
 ) -> Result<Vec<u8>, CloseError> {
     crate::prover::prove_circuits(pk, &close.steps, &close.core, progress)
-}
-
-/// Verify proof bytes for `layout` against the expected public inputs.
-pub fn verify(
-    vk: &VerifierKey,
-    layout: Layout,
-    public: &[F; NUM_INPUTS],
-    proof: &[u8],
-) -> Result<(), CloseError> {
-    crate::verifier::verify_snark(vk, layout, proof, public)
 }
 
 /// Prove the close `witness` describes (built and checked by

@@ -9,9 +9,8 @@ use super::slot::{LeafValues, TouchedAssignment};
 use super::{NUM_INPUTS, TransitionAssignment};
 use crate::error::CloseError;
 use crate::field::{F, fe_to_f};
-use crate::gadgets::ecc::NativePoint;
 use crate::gadgets::state_path::DEPTH;
-use crate::witness::signature_witness;
+use crate::witness::{key_point, signature_witness};
 
 /// The public inputs as circuit scalars, in circuit order.
 pub fn public_scalars(inputs: &IncrementalInputs) -> [F; NUM_INPUTS] {
@@ -36,10 +35,7 @@ fn touched(slot: &TouchedSlot) -> Result<TouchedAssignment, CloseError> {
     Ok(TouchedAssignment {
         is_real: F::ONE,
         id: F::from(u64::from(slot.id)),
-        key: NativePoint {
-            x: fe_to_f(&slot.pk.0.x),
-            y: fe_to_f(&slot.pk.0.y),
-        },
+        key: key_point(&slot.pk),
         is_new: F::from(u64::from(slot.old.is_none())),
         deposit_changed: F::from(u64::from(slot.deposit_changed)),
         old: slot.old.as_ref().map_or_else(LeafValues::zero, leaf_values),
