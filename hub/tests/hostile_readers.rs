@@ -192,3 +192,43 @@ async fn clients_that_never_read_their_credits_are_cut_off_while_payments_flow()
         report.max_latency
     );
 }
+
+/// The CI failure this guards against: a payer that sends a burst of binary payments
+/// before reading gets an ack per committed batch; with a small outbound queue and a
+/// writer task not scheduled in time, the queue filled with *its own acks* and the hub
+/// closed it as a slow reader. Acks are cumulative, so the hub now coalesces an ack
+/// that finds the queue full: the payer keeps its connection and sees the last ack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_that_outruns_its_own_acks_is_not_cut_off() {
+    let _serial = serial().await;
+    let hub = TestHub::start_with(|c| {
+        c.limits.outbound_queue = 2;
+    })
+    .await;
+    let (payee_channel, _) = hub.open(7, 1).await;
+    let (payer_channel, payer_key) = hub.open(8, 1 << 40).await;
+    let mut client = Client::connect(&hub.url()).await;
+    client
+        .hello(payer_channel, &payer_key)
+        .await
+        .expect("payer hello");
+    let mut payer = Payer::new(payer_channel, payer_key, hub.hub_id());
+    const BURST: u64 = 2_000;
+    for _ in 0..BURST {
+        let v = payer.next(payee_channel, 1, true);
+        client.pay_binary(std::slice::from_ref(&v)).await;
+    }
+    let (seq, _) = tokio::time::timeout(ACK_BOUND, client.await_ack(payer.seq))
+        .await
+        .expect("the burst's last ack in time");
+    assert_eq!(seq, payer.seq);
+    assert_eq!(closed_for(&hub, CloseCode::SlowReader), 0);
+    assert_eq!(
+        hub.handle
+            .channels()
+            .record(payee_channel)
+            .expect("payee")
+            .received,
+        BURST
+    );
+}

@@ -4,13 +4,18 @@
 //!
 //! Delivery never blocks and never grows memory: it `try_send`s into a session's
 //! bounded queue, and a session whose queue is full is told to close
-//! ([`CloseCode::SlowReader`]).
+//! ([`CloseCode::SlowReader`]). Acks are the exception: an ack is cumulative (it
+//! covers every seq up to its own), so an ack that finds the queue full is *coalesced*
+//! into one per-session slot that the writer sends as soon as it drains, instead of
+//! closing the session. A payer that sends faster than its writer task is scheduled
+//! therefore never loses its connection for it; a peer that does not read at all
+//! still fills the socket and is cut off by the writer's timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use channel::ChannelId;
 use channel::codec::{CloseCode, ServerMessage};
+use channel::{ChannelId, Seq};
 use dashmap::DashMap;
 use tokio::sync::{Notify, mpsc};
 
@@ -27,6 +32,10 @@ pub struct SessionCtl {
     pub id: u64,
     reason: AtomicU8,
     notify: Notify,
+    /// The highest ack that found the queue full, plus one (0: none).
+    deferred_ack: AtomicU64,
+    /// Wakes the writer when `deferred_ack` is set.
+    ack_ready: Notify,
 }
 
 const NO_REASON: u8 = u8::MAX;
@@ -39,7 +48,26 @@ impl SessionCtl {
             id,
             reason: AtomicU8::new(NO_REASON),
             notify: Notify::new(),
+            deferred_ack: AtomicU64::new(0),
+            ack_ready: Notify::new(),
         }
+    }
+
+    /// Keep an ack that found the queue full; the writer sends the highest one kept.
+    fn defer_ack(&self, seq: Seq) {
+        self.deferred_ack
+            .fetch_max(seq.saturating_add(1), Ordering::AcqRel);
+        self.ack_ready.notify_one();
+    }
+
+    /// The highest deferred ack, if any, taken out of its slot.
+    pub fn take_deferred_ack(&self) -> Option<Seq> {
+        self.deferred_ack.swap(0, Ordering::AcqRel).checked_sub(1)
+    }
+
+    /// Resolves once an ack has been deferred (a permit is stored if nobody waits).
+    pub async fn ack_deferred(&self) {
+        self.ack_ready.notified().await;
     }
 
     /// Ask the session to close; the first reason wins.
@@ -82,9 +110,15 @@ pub struct Peer {
 impl Peer {
     /// Queue `msg`; if the queue is full, close the session as a slow reader. Returns
     /// whether the message was queued.
+    /// A cumulative ack that finds the queue full is deferred instead (see the module
+    /// comment) and counts as queued.
     pub fn deliver(&self, msg: Outbound, metrics: &Metrics) -> bool {
         match self.tx.try_send(msg) {
             Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(ServerMessage::Ack(ack))) => {
+                self.ctl.defer_ack(ack.seq);
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 if self.ctl.close_reason().is_none() {
                     metrics.closed(CloseCode::SlowReader);
@@ -246,5 +280,70 @@ impl Registry {
         for p in self.all.iter() {
             p.ctl.close(reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use channel::codec::json::{Ack, Credit};
+
+    use super::*;
+
+    fn peer(capacity: usize) -> (Peer, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let peer = Peer {
+            ctl: Arc::new(SessionCtl::new(1)),
+            tx,
+        };
+        (peer, rx)
+    }
+
+    fn ack(seq: Seq) -> Outbound {
+        ServerMessage::Ack(Ack { seq })
+    }
+
+    #[test]
+    fn acks_that_find_the_queue_full_are_coalesced_not_a_reason_to_close() {
+        let metrics = Metrics::default();
+        let (peer, mut rx) = peer(2);
+        assert!(peer.deliver(ack(1), &metrics));
+        assert!(peer.deliver(ack(2), &metrics));
+        for seq in [5, 9, 7] {
+            assert!(
+                peer.deliver(ack(seq), &metrics),
+                "ack {seq} counted as queued"
+            );
+        }
+        assert_eq!(
+            peer.ctl.close_reason(),
+            None,
+            "an ack never closes the session"
+        );
+        assert_eq!(
+            peer.ctl.take_deferred_ack(),
+            Some(9),
+            "the highest deferred ack"
+        );
+        assert_eq!(peer.ctl.take_deferred_ack(), None, "taken once");
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(ServerMessage::Ack(Ack { seq: 1 }))
+        ));
+    }
+
+    #[test]
+    fn anything_but_an_ack_that_finds_the_queue_full_closes_the_session() {
+        let metrics = Metrics::default();
+        let (peer, _rx) = peer(2);
+        assert!(peer.deliver(ack(1), &metrics));
+        assert!(peer.deliver(ack(2), &metrics));
+        let credit = ServerMessage::Credit(Credit {
+            channel: 3,
+            amount: 1,
+            received: 1,
+        });
+        assert!(!peer.deliver(credit, &metrics));
+        assert_eq!(peer.ctl.close_reason(), Some(CloseCode::SlowReader));
+        assert_eq!(peer.ctl.take_deferred_ack(), None);
     }
 }

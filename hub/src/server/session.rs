@@ -175,6 +175,9 @@ async fn write_loop(
     metrics: Arc<crate::metrics::Metrics>,
 ) {
     let mut buf = Vec::with_capacity(256);
+    // The highest ack written so far: a deferred ack at or below it is not resent, and
+    // a queued ack below a deferred one already written is skipped.
+    let mut acked: Option<Seq> = None;
     loop {
         let msg = tokio::select! {
             biased;
@@ -182,14 +185,28 @@ async fn write_loop(
                 if ctl.close_reason() == Some(CloseCode::SlowReader) {
                     // Stop draining to a peer that does not read: straight to the close.
                     None
-                } else {
+                } else if let Ok(msg) = rx.try_recv() {
                     // Deliver what is queued (e.g. the last acks), then the close frame.
+                    Some(msg)
+                } else if let Some(seq) = ctl.take_deferred_ack() {
+                    Some(ServerMessage::Ack(channel::codec::json::Ack { seq }))
+                } else {
                     rx.recv().await
                 }
             }
             msg = rx.recv() => msg,
+            () = ctl.ack_deferred() => match ctl.take_deferred_ack() {
+                Some(seq) => Some(ServerMessage::Ack(channel::codec::json::Ack { seq })),
+                None => continue,
+            },
         };
         let Some(msg) = msg else { break };
+        if let ServerMessage::Ack(a) = &msg {
+            if acked.is_some_and(|done| a.seq <= done) {
+                continue;
+            }
+            acked = Some(a.seq);
+        }
         let frame = encode(&msg, binary.load(Ordering::Relaxed), &mut buf);
         match tokio::time::timeout(write_timeout, sink.send(frame)).await {
             Ok(Ok(())) => {}
@@ -205,6 +222,15 @@ async fn write_loop(
                 return; // dropping the sink drops the socket
             }
         }
+    }
+    // An ack deferred after the queue's last message still reaches a peer that reads.
+    if ctl.close_reason() != Some(CloseCode::SlowReader)
+        && let Some(seq) = ctl.take_deferred_ack()
+        && acked.is_none_or(|done| seq > done)
+    {
+        let msg = ServerMessage::Ack(channel::codec::json::Ack { seq });
+        let frame = encode(&msg, binary.load(Ordering::Relaxed), &mut buf);
+        let _ = tokio::time::timeout(write_timeout, sink.send(frame)).await;
     }
     let frame = Message::Close(Some(close_frame(ctl.close_reason())));
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(frame)).await;
