@@ -139,6 +139,17 @@ impl TransitionProof {
     }
 }
 
+/// The statement a proof file says it proves (its header's byte 10), if the file is
+/// long enough and the tag is known; the file is checked in full by
+/// [`CloseProof::from_bytes`] / [`TransitionProof::from_bytes`].
+pub fn statement_of(bytes: &[u8]) -> Option<Statement> {
+    match bytes.get(10)? {
+        0 => Some(Statement::Full),
+        1 => Some(Statement::Incremental),
+        _ => None,
+    }
+}
+
 /// Number of public inputs of `statement`.
 fn input_count(statement: Statement) -> usize {
     match statement {

@@ -7,6 +7,7 @@
 //! ([`settlement_service`]) and an async Rust client.
 
 pub mod client;
+pub mod closed_states;
 pub mod config;
 pub mod metrics;
 pub mod server;

@@ -26,13 +26,15 @@ use std::sync::Arc;
 use channel::crypto::{PublicKey, Signature};
 use channel::incremental::IncrementalInputs;
 use channel::ledger::{ChannelRecord, Event, Snapshot};
-use channel::settlement::{CloseVerifier, Params, Settlement, SettlementError};
+use channel::settlement::{CloseKind, CloseVerifier, Params, Settlement, SettlementError};
 use channel::statement::{BalanceOpening, PublicInputs, balance_opening};
 use channel::{Amount, ChannelId, Epoch, HubId};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use serde::Serialize;
 use tokio::sync::Mutex;
 use tracing::info;
+
+use crate::closed_states::ClosedStates;
 
 /// The settlement file's name inside the data directory.
 pub const SETTLEMENT_FILE: &str = "settlement.redb";
@@ -47,6 +49,12 @@ pub trait CloseBackend: Send + Sync + 'static {
     fn parse(&self, file: &[u8]) -> Result<(PublicInputs, Vec<u8>), String>;
     /// The verifier the settlement layer runs on the proof.
     fn verifier(&self) -> &dyn CloseVerifier;
+    /// Whether `file` says it is an incremental close (the rest is checked when it is
+    /// parsed); a backend that knows only the full close says no.
+    fn is_incremental(&self, file: &[u8]) -> bool {
+        let _ = file;
+        false
+    }
     /// Split an incremental close proof file into its public inputs and proof bytes
     /// (docs/DESIGN.md §8.2); a backend that knows only the full close refuses.
     fn parse_incremental(&self, file: &[u8]) -> Result<(IncrementalInputs, Vec<u8>), String> {
@@ -184,6 +192,18 @@ impl SettlementFile {
 struct Inner {
     settlement: Settlement,
     file: SettlementFile,
+    /// The state of the latest accepted incremental close, or why it is unavailable
+    /// (serving payments does not depend on it; incremental closes and their
+    /// openings do).
+    closed: Result<ClosedStates, String>,
+}
+
+impl Inner {
+    fn closed(&self) -> Result<&ClosedStates, OperatorError> {
+        self.closed.as_ref().map_err(|e| {
+            OperatorError::Ledger(format!("the incremental close's state is unavailable: {e}"))
+        })
+    }
 }
 
 /// The operator's interface to the in-process settlement layer.
@@ -201,6 +221,26 @@ pub struct Deposited {
     pub channel: ChannelId,
     /// Its deposit.
     pub amount: Amount,
+}
+
+/// The public inputs of an accepted close, by statement.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "statement", content = "inputs", rename_all = "snake_case")]
+pub enum AcceptedClose {
+    /// A full close (docs/DESIGN.md §8).
+    Full(PublicInputs),
+    /// An incremental close (docs/DESIGN.md §8.2).
+    Incremental(IncrementalInputs),
+}
+
+impl AcceptedClose {
+    /// The epoch closed.
+    pub fn epoch(&self) -> Epoch {
+        match self {
+            AcceptedClose::Full(p) => p.epoch,
+            AcceptedClose::Incremental(p) => p.epoch,
+        }
+    }
 }
 
 /// Settlement summary for `GET /operator/settlement`.
@@ -273,9 +313,20 @@ impl Operator {
                 s
             }
         };
+        let closed = off_the_workers(|| {
+            ClosedStates::recover(dir, hub_id, &settlement, |e| ledger.snapshot(e))
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "the incremental close's state could not be recovered");
+            e.to_string()
+        });
         let operator = Operator {
             hub_id,
-            inner: Mutex::new(Inner { settlement, file }),
+            inner: Mutex::new(Inner {
+                settlement,
+                file,
+                closed,
+            }),
             ledger,
             close,
         };
@@ -431,6 +482,18 @@ impl Operator {
         Ok(inputs)
     }
 
+    /// Submit a close proof file of either statement (its header says which).
+    pub async fn close_any(&self, file: &[u8]) -> Result<AcceptedClose, OperatorError> {
+        let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
+        if backend.is_incremental(file) {
+            self.close_incremental(file)
+                .await
+                .map(AcceptedClose::Incremental)
+        } else {
+            self.close(file).await.map(AcceptedClose::Full)
+        }
+    }
+
     /// Submit an incremental close proof file for its epoch (docs/DESIGN.md §8.2).
     pub async fn close_incremental(&self, file: &[u8]) -> Result<IncrementalInputs, OperatorError> {
         let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
@@ -438,12 +501,35 @@ impl Operator {
             .parse_incremental(file)
             .map_err(OperatorError::BadRequest)?;
         let mut inner = self.inner.lock().await;
+        // The hub's own state after this epoch, from its snapshot: a proof of any other
+        // new root is refused before the settlement layer sees it, so the leaves the hub
+        // keeps are always the accepted ones.
+        let snapshot = self
+            .ledger
+            .snapshot(inputs.epoch)
+            .map_err(OperatorError::BadRequest)?;
+        let next = off_the_workers(|| {
+            inner
+                .closed()?
+                .next(&snapshot)
+                .map_err(|e| OperatorError::BadRequest(e.to_string()))
+        })?;
+        drop(snapshot);
+        if next.root() != inputs.new_root {
+            return Err(OperatorError::BadRequest(format!(
+                "the proof's new root is not this hub's state after epoch {} (rebuilt from its snapshot)",
+                inputs.epoch
+            )));
+        }
         off_the_workers(|| {
             inner
                 .settlement
                 .submit_incremental_close(&inputs, &proof, backend.verifier())
         })?;
         inner.file.persist(&inner.settlement)?;
+        if let Ok(closed) = inner.closed.as_mut() {
+            off_the_workers(|| closed.adopt(next));
+        }
         info!(
             epoch = inputs.epoch,
             touched = inputs.n,
@@ -452,20 +538,8 @@ impl Operator {
         Ok(inputs)
     }
 
-    /// Pay an exiting channel its balance with an `opening` made elsewhere (the state
-    /// tree's, kept by the closer of an incremental close). Returns the amount paid.
-    pub async fn withdraw_with(
-        &self,
-        id: ChannelId,
-        opening: &BalanceOpening,
-    ) -> Result<Amount, OperatorError> {
-        let mut inner = self.inner.lock().await;
-        let paid = inner.settlement.withdraw(id, opening)?;
-        self.commit(&inner, &[id]).await?;
-        Ok(paid)
-    }
-
-    /// The balance opening of `channel` in the latest cut epoch, from its snapshot.
+    /// The balance opening of `channel` in `epoch` (default: the latest cut): from the
+    /// kept closed state if that epoch was closed incrementally, else from its snapshot.
     pub async fn opening(
         &self,
         channel: ChannelId,
@@ -478,6 +552,19 @@ impl Operator {
         let epoch = epoch
             .or(latest)
             .ok_or_else(|| OperatorError::BadRequest("no epoch has been cut".into()))?;
+        {
+            let inner = self.inner.lock().await;
+            let incremental = inner
+                .settlement
+                .epoch(epoch)
+                .and_then(|r| r.close.as_ref())
+                .is_some_and(|c| c.kind == CloseKind::Incremental);
+            if incremental {
+                let closed = inner.closed()?;
+                return off_the_workers(|| closed.opening(channel, epoch))
+                    .map_err(OperatorError::BadRequest);
+            }
+        }
         let snapshot = self.ledger.snapshot(epoch).map_err(OperatorError::Ledger)?;
         balance_opening(&snapshot, channel).map_err(|e| OperatorError::BadRequest(e.to_string()))
     }

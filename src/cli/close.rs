@@ -1,10 +1,12 @@
 //! `zkhub close` and `zkhub verify`: prove an epoch from the hub's snapshot (while the
-//! hub keeps running), write the proof file, submit it; check a proof file.
+//! hub keeps running), incrementally from the previous epoch's saved closed state when
+//! there is one, write the proof file, submit it; check a proof file of either statement.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use channel::incremental::ClosedState;
 use clap::Args;
 
 use super::prove::{CloserBars, default_keys_dir};
@@ -30,6 +32,42 @@ pub struct CloseArgs {
     /// Only write the proof file; do not submit it.
     #[arg(long)]
     pub no_submit: bool,
+    /// Which statement to prove: `incremental` (only the channels that changed since
+    /// the previous close, docs/DESIGN.md §8.2), `full` (every channel, §8), or `auto`:
+    /// incremental for epoch 1 or when the hub saved the previous epoch's closed state
+    /// (`epochs/E-1/state.bin`), full otherwise.
+    #[arg(long, value_enum, default_value_t = StatementArg::Auto)]
+    pub statement: StatementArg,
+}
+
+/// `--statement` of `zkhub close`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatementArg {
+    /// Incremental when possible, else full.
+    Auto,
+    /// Every channel.
+    Full,
+    /// Only the touched channels.
+    Incremental,
+}
+
+impl StatementArg {
+    /// Whether to close `epoch` of the hub in `data` incrementally, and why.
+    fn incremental(self, data: &std::path::Path, epoch: u64) -> (bool, &'static str) {
+        let previous_saved = epoch > 1 && hub::store::closed_state_path(data, epoch - 1).exists();
+        match self {
+            StatementArg::Full => (false, "--statement full"),
+            StatementArg::Incremental => (true, "--statement incremental"),
+            StatementArg::Auto if epoch == 1 => (true, "the hub's first epoch"),
+            StatementArg::Auto if previous_saved => {
+                (true, "the previous epoch was closed incrementally")
+            }
+            StatementArg::Auto => (
+                false,
+                "the previous epoch has no saved closed state (it was closed in full, or not at all)",
+            ),
+        }
+    }
 }
 
 /// Check a close proof file.
@@ -85,14 +123,44 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
     let snapshot = hub::store::read_snapshot(&args.data, epoch)
         .with_context(|| format!("reading the snapshot of epoch {epoch}"))?;
     let keys = args.keys.unwrap_or_else(default_keys_dir);
-    println!(
-        "closing epoch {epoch} of hub {}: {} channels",
-        snapshot.hub_id,
-        snapshot.channels.len()
-    );
+    let (incremental, why) = args.statement.incremental(&args.data, epoch);
     let started = Instant::now();
-    let proof = closer::prove_epoch(&snapshot, &keys, &CloserBars::default())?;
-    let bytes = proof.to_bytes();
+    let (bytes, layout) = if incremental {
+        let previous = if epoch == 1 {
+            ClosedState::genesis(snapshot.hub_id)
+        } else {
+            hub::store::read_closed_state(&args.data, epoch - 1).with_context(|| {
+                format!(
+                    "reading the closed state of epoch {} (an incremental close starts from it; \
+                     --statement full proves every channel instead)",
+                    epoch - 1
+                )
+            })?
+        };
+        let (witness, _) = previous.close(&snapshot).with_context(|| {
+            format!(
+                "the snapshot of epoch {epoch} against the state closed at epoch {}",
+                epoch - 1
+            )
+        })?;
+        println!(
+            "closing epoch {epoch} of hub {} incrementally ({why}): {} of {} channels touched",
+            snapshot.hub_id,
+            witness.slots.len(),
+            snapshot.channels.len()
+        );
+        drop(snapshot);
+        let proof = closer::prove_transition(&witness, &keys, &CloserBars::default())?;
+        (proof.to_bytes(), proof.layout)
+    } else {
+        println!(
+            "closing epoch {epoch} of hub {} in full ({why}): {} channels",
+            snapshot.hub_id,
+            snapshot.channels.len()
+        );
+        let proof = closer::prove_epoch(&snapshot, &keys, &CloserBars::default())?;
+        (proof.to_bytes(), proof.layout)
+    };
     let out = args.out.unwrap_or_else(|| {
         args.data
             .join("epochs")
@@ -104,7 +172,7 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
         "proof written to {} ({} bytes, {}) in {:.1} s",
         out.display(),
         bytes.len(),
-        proof.layout,
+        layout,
         started.elapsed().as_secs_f64()
     );
     if args.no_submit {
@@ -141,7 +209,39 @@ pub fn run_verify(args: VerifyArgs) -> anyhow::Result<()> {
     let keys = args.keys.unwrap_or_else(default_keys_dir);
     let started = Instant::now();
     let spinner = CloserBars::spinner("verify: loading the key and checking the proof");
-    let outcome = closer::Verifier::new(&keys).verify_file(&bytes);
+    let verifier = closer::Verifier::new(&keys);
+    if closer::proof_file::statement_of(&bytes) == Some(closer::layout::Statement::Incremental) {
+        let outcome = verifier.verify_transition_file(&bytes);
+        spinner.finish_and_clear();
+        let v = outcome.map_err(|e| anyhow::anyhow!("invalid proof: {e}"))?;
+        let p = &v.inputs;
+        println!(
+            "valid incremental close proof ({:.0} ms, key loading included)",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        println!("  hub            {}", p.hub_id);
+        println!("  epoch          {}", p.epoch);
+        println!("  touched        {} in {}", p.n, v.layout);
+        println!(
+            "  previous root  {}",
+            channel::field::fe_to_dec(&p.prev_root)
+        );
+        println!(
+            "  new root       {}",
+            channel::field::fe_to_dec(&p.new_root)
+        );
+        println!(
+            "  deposits hash  {}",
+            channel::field::fe_to_dec(&p.deposits_hash)
+        );
+        println!(
+            "  verifier key   {} ({})",
+            hex::encode(&v.key_digest[..8]),
+            keys.display()
+        );
+        return Ok(());
+    }
+    let outcome = verifier.verify_file(&bytes);
     spinner.finish_and_clear();
     match outcome {
         Ok(v) => {

@@ -190,7 +190,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let (closes, withdrawn) = if args.idle_channels.is_some() {
         let mut state = channel::incremental::ClosedState::genesis(hub_id);
         let first = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
-        let withdrawn = super::demo_incremental::withdraw(&hub, &state, &exiting_ids).await?;
+        let withdrawn = super::demo_incremental::withdraw(&hub, &exiting_ids).await?;
         super::demo_incremental::second_epoch_traffic(&hub, load.seed).await?;
         let second = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
         (vec![first, second], withdrawn)

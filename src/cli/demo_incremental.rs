@@ -161,20 +161,17 @@ pub async fn cut_and_close(
     })
 }
 
-/// Withdraw each exiting channel's balance, opened against the accepted state root.
+/// Withdraw each exiting channel's balance: the hub opens its leaf from the state it
+/// kept after the accepted incremental close, against the accepted state root.
 pub async fn withdraw(
     hub: &HubHandle,
-    state: &ClosedState,
     exiting: &[ChannelId],
 ) -> anyhow::Result<Vec<(ChannelId, u64)>> {
     let mut withdrawn = Vec::with_capacity(exiting.len());
     for &id in exiting {
-        let opening = state
-            .balance_opening(id)
-            .with_context(|| format!("channel {id} is not in the closed state"))?;
         let amount = hub
             .operator()
-            .withdraw_with(id, &opening)
+            .withdraw(id)
             .await
             .with_context(|| format!("withdrawal of channel {id}"))?;
         withdrawn.push((id, amount));

@@ -51,13 +51,22 @@ fn close(r: &Value) -> Option<String> {
         return None;
     }
     let epoch = num(inputs, "epoch")?;
+    let hub = num(inputs, "hub_id")?;
+    let n = grouped(num(inputs, "n")?.into());
+    let (what, root) = match r.get("statement").and_then(Value::as_str) {
+        Some("incremental") => (
+            format!("incremental close of epoch {epoch} (hub {hub}, {n} touched channels)"),
+            format!("state root: {}", text(inputs, "new_root")?),
+        ),
+        _ => (
+            format!("close of epoch {epoch} (hub {hub}, {n} channels)"),
+            format!("balances root: {}", text(inputs, "balances_root")?),
+        ),
+    };
     Some(format!(
-        "the settlement layer accepted the close of epoch {epoch} (hub {}, {} channels)\n\
-         balances root: {}\n\
+        "the settlement layer accepted the {what}\n\
+         {root}\n\
          exited channels can now withdraw their balances (zkhub chain withdraw --channel N)\n",
-        num(inputs, "hub_id")?,
-        grouped(num(inputs, "n")?.into()),
-        text(inputs, "balances_root")?,
     ))
 }
 
@@ -228,6 +237,21 @@ mod tests {
         );
         assert!(words.contains("balances root: 77"), "{words}");
         assert!(!words.contains('{'), "{words}");
+    }
+
+    #[test]
+    fn an_incremental_close_reply_reads_as_words() {
+        let reply = json!({"accepted": true, "statement": "incremental", "inputs": {
+            "hub_id": 1, "epoch": 4, "n": 12, "prev_root": "5", "new_root": "88",
+            "deposits_hash": "0"}});
+        let words = operator_reply("close", &reply);
+        assert!(
+            words.starts_with(
+                "the settlement layer accepted the incremental close of epoch 4 (hub 1, 12 touched channels)"
+            ),
+            "{words}"
+        );
+        assert!(words.contains("state root: 88"), "{words}");
     }
 
     #[test]

@@ -37,6 +37,10 @@ impl CloseBackend for CloserBackend {
         &self.verifier
     }
 
+    fn is_incremental(&self, file: &[u8]) -> bool {
+        closer::proof_file::statement_of(file) == Some(closer::layout::Statement::Incremental)
+    }
+
     fn parse_incremental(&self, file: &[u8]) -> Result<(IncrementalInputs, Vec<u8>), String> {
         let proof = TransitionProof::from_bytes(file).map_err(|e| e.to_string())?;
         Ok((proof.inputs, file.to_vec()))

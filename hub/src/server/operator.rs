@@ -199,8 +199,8 @@ async fn cut(State(state): State<AppState>, _: Operator) -> Reply {
 /// The body is a proof file (docs/PROOF_FORMAT.md), not JSON.
 async fn close(State(state): State<AppState>, _: Operator, body: Bytes) -> Reply {
     let metrics = &state.shared.metrics;
-    let inputs = match state.operator.close(&body).await {
-        Ok(inputs) => inputs,
+    let accepted = match state.operator.close_any(&body).await {
+        Ok(accepted) => accepted,
         Err(e) => {
             if e.is_client_error() {
                 metrics.closes_refused.fetch_add(1, Relaxed);
@@ -209,8 +209,15 @@ async fn close(State(state): State<AppState>, _: Operator, body: Bytes) -> Reply
         }
     };
     metrics.closes_accepted.fetch_add(1, Relaxed);
-    metrics.last_closed_epoch.fetch_max(inputs.epoch, Relaxed);
-    Ok(Json(json!({ "accepted": true, "inputs": inputs })))
+    metrics
+        .last_closed_epoch
+        .fetch_max(accepted.epoch(), Relaxed);
+    let mut reply = serde_json::to_value(&accepted)
+        .map_err(|e| error(OperatorError::Storage(e.to_string())))?;
+    if let Some(object) = reply.as_object_mut() {
+        object.insert("accepted".into(), Value::Bool(true));
+    }
+    Ok(Json(reply))
 }
 
 #[derive(Deserialize)]

@@ -21,6 +21,7 @@
 //! read transaction over exactly that state, from which [`snapshot`] materialises a
 //! self-contained snapshot file that another process reads with [`read_snapshot`].
 
+pub mod closed_state;
 pub mod codec;
 mod error;
 mod key;
@@ -39,6 +40,9 @@ use redb::{
     TableDefinition, WriteTransaction,
 };
 
+pub use closed_state::{
+    ClosedStateError, closed_state_path, latest_closed_state, read_closed_state, write_closed_state,
+};
 pub use codec::{EpochRecord, SnapshotMeta};
 pub use error::{CommitError, KeyError, LoadError, OpenError, SnapshotError, StoreError};
 pub use key::{KEY_FILE, blind_seed, hub_key};

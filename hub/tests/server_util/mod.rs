@@ -402,6 +402,19 @@ impl channel::settlement::CloseVerifier for AcceptTestProofs {
         _inputs: &channel::statement::PublicInputs,
         proof: &[u8],
     ) -> Result<(), String> {
+        Self::check(proof)
+    }
+    fn verify_incremental(
+        &self,
+        _inputs: &channel::incremental::IncrementalInputs,
+        proof: &[u8],
+    ) -> Result<(), String> {
+        Self::check(proof)
+    }
+}
+
+impl AcceptTestProofs {
+    fn check(proof: &[u8]) -> Result<(), String> {
         if proof == b"proof" {
             Ok(())
         } else {
@@ -410,7 +423,8 @@ impl channel::settlement::CloseVerifier for AcceptTestProofs {
     }
 }
 
-/// Test proof files: `{"inputs": PublicInputs, "proof": "<utf-8>"}`.
+/// Test proof files: `{"inputs": PublicInputs, "proof": "<utf-8>"}`, or for an
+/// incremental close `{"statement": "incremental", "inputs": IncrementalInputs, …}`.
 pub struct JsonProofFiles(pub AcceptTestProofs);
 
 impl hub::settlement_service::CloseBackend for JsonProofFiles {
@@ -425,6 +439,22 @@ impl hub::settlement_service::CloseBackend for JsonProofFiles {
     }
     fn verifier(&self) -> &dyn channel::settlement::CloseVerifier {
         &self.0
+    }
+    fn is_incremental(&self, file: &[u8]) -> bool {
+        serde_json::from_slice::<serde_json::Value>(file)
+            .is_ok_and(|v| v["statement"] == "incremental")
+    }
+    fn parse_incremental(
+        &self,
+        file: &[u8],
+    ) -> Result<(channel::incremental::IncrementalInputs, Vec<u8>), String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            inputs: channel::incremental::IncrementalInputs,
+            proof: String,
+        }
+        let f: File = serde_json::from_slice(file).map_err(|e| e.to_string())?;
+        Ok((f.inputs, f.proof.into_bytes()))
     }
 }
 

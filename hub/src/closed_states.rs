@@ -1,0 +1,167 @@
+//! The hub's copy of what the last accepted incremental close left: every channel's
+//! leaf values and the state tree ([`ClosedState`], docs/DESIGN.md §8.2).
+//!
+//! The settlement layer stores only roots; the hub keeps the leaves, because every
+//! withdrawal, dispute and forced exit after an incremental close opens a leaf of the
+//! accepted state root, and the next close starts from it. The hub does not trust a
+//! prover with it: before an incremental close is submitted, the hub computes the
+//! state after that epoch itself (from its own snapshot) and refuses a proof whose new
+//! root is not that state's root. After acceptance the state is saved
+//! (`DATA/epochs/E/state.bin`, [`crate::store::closed_state`]).
+//!
+//! **Recovery.** The settlement file is written before the state file; a crash
+//! between them, a lost or corrupt state file, or a hub that has never saved one, all
+//! end the same way at the next start: from the newest state file whose root is the
+//! accepted one (or the empty tree), the hub replays each later incremental close from
+//! its epoch snapshot and checks every root against the settlement layer's record.
+
+use std::path::{Path, PathBuf};
+
+use channel::incremental::{ClosedState, IncrementalError};
+use channel::ledger::Snapshot;
+use channel::settlement::{CloseKind, Settlement};
+use channel::statement::BalanceOpening;
+use channel::{ChannelId, Epoch, HubId};
+use tracing::{info, warn};
+
+use crate::store::{closed_state_path, read_closed_state, write_closed_state};
+
+/// Why the closed state could not be brought up to the settlement layer's record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// The snapshot of an epoch closed incrementally could not be read.
+    #[error("the snapshot of epoch {epoch} (closed incrementally) cannot be read: {reason}")]
+    Snapshot {
+        /// Epoch.
+        epoch: Epoch,
+        /// Why.
+        reason: String,
+    },
+    /// Replaying an accepted close from its snapshot failed.
+    #[error("replaying the incremental close of epoch {epoch}: {source}")]
+    Replay {
+        /// Epoch.
+        epoch: Epoch,
+        /// Why.
+        source: IncrementalError,
+    },
+    /// The replayed state's root is not the accepted one.
+    #[error(
+        "the state after epoch {0} rebuilt from its snapshot is not the root the settlement layer accepted"
+    )]
+    RootMismatch(Epoch),
+}
+
+/// The incremental closes the settlement layer accepted, with their roots, in epoch
+/// order (they are consecutive from epoch 1: each starts from the previous one's root).
+fn accepted_incremental(settlement: &Settlement) -> Vec<(Epoch, channel::Fe)> {
+    let latest = settlement.latest_epoch().unwrap_or(0);
+    (1..=latest)
+        .map_while(|e| {
+            let close = settlement.epoch(e)?.close.as_ref()?;
+            (close.kind == CloseKind::Incremental).then_some((e, close.balances_root))
+        })
+        .collect()
+}
+
+/// The latest closed state, kept in memory and saved in the data directory.
+pub struct ClosedStates {
+    dir: PathBuf,
+    hub_id: HubId,
+    /// The state after the latest accepted incremental close (genesis before any).
+    latest: ClosedState,
+}
+
+impl ClosedStates {
+    /// Load the state of the latest accepted incremental close from `dir`, replaying
+    /// from snapshots what the saved files miss (see the module comment).
+    pub fn recover(
+        dir: &Path,
+        hub_id: HubId,
+        settlement: &Settlement,
+        snapshot: impl Fn(Epoch) -> Result<Snapshot, String>,
+    ) -> Result<ClosedStates, RecoveryError> {
+        let accepted = accepted_incremental(settlement);
+        // The newest saved state that is the accepted one of its epoch.
+        let mut start = ClosedState::genesis(hub_id);
+        let mut done = 0;
+        for (i, &(epoch, root)) in accepted.iter().enumerate().rev() {
+            if !closed_state_path(dir, epoch).exists() {
+                continue;
+            }
+            match read_closed_state(dir, epoch) {
+                Ok(state) if state.root() == root && state.hub_id == hub_id => {
+                    start = state;
+                    done = i + 1;
+                    break;
+                }
+                Ok(_) => warn!(
+                    epoch,
+                    "the saved closed state is not the accepted one; rebuilding"
+                ),
+                Err(e) => {
+                    warn!(epoch, error = %e, "the saved closed state is unreadable; rebuilding")
+                }
+            }
+        }
+        let mut states = ClosedStates {
+            dir: dir.to_path_buf(),
+            hub_id,
+            latest: start,
+        };
+        for &(epoch, root) in &accepted[done..] {
+            let snapshot =
+                snapshot(epoch).map_err(|reason| RecoveryError::Snapshot { epoch, reason })?;
+            let next = states.next(&snapshot)?;
+            if next.root() != root {
+                return Err(RecoveryError::RootMismatch(epoch));
+            }
+            info!(epoch, "closed state rebuilt from the epoch snapshot");
+            states.adopt(next);
+        }
+        Ok(states)
+    }
+
+    /// The state after closing `snapshot` (the epoch after the latest closed one).
+    pub fn next(&self, snapshot: &Snapshot) -> Result<ClosedState, RecoveryError> {
+        self.latest
+            .close(snapshot)
+            .map(|(_, next)| next)
+            .map_err(|source| RecoveryError::Replay {
+                epoch: snapshot.epoch,
+                source,
+            })
+    }
+
+    /// Make `state` (accepted by the settlement layer) the latest and save it. A save
+    /// that fails is logged, not returned: the settlement layer has accepted the close,
+    /// and the next start rebuilds the state from the snapshot.
+    pub fn adopt(&mut self, state: ClosedState) {
+        debug_assert_eq!(state.hub_id, self.hub_id);
+        debug_assert_eq!(state.epoch, self.latest.epoch + 1, "closes are consecutive");
+        if let Err(e) = write_closed_state(&self.dir, &state) {
+            warn!(epoch = state.epoch, error = %e, "the closed state was not saved; the next start rebuilds it");
+        }
+        self.latest = state;
+    }
+
+    /// The state after the latest accepted incremental close (genesis before any).
+    pub fn latest(&self) -> &ClosedState {
+        &self.latest
+    }
+
+    /// The opening of channel `id`'s leaf in the state of incremental close `epoch`
+    /// (the latest from memory, an older one from its saved file).
+    pub fn opening(&self, id: ChannelId, epoch: Epoch) -> Result<BalanceOpening, String> {
+        let older;
+        let state = if epoch == self.latest.epoch {
+            &self.latest
+        } else {
+            older = read_closed_state(&self.dir, epoch).map_err(|e| e.to_string())?;
+            &older
+        };
+        state
+            .balance_opening(id)
+            .ok_or_else(|| format!("channel {id} is not in the state closed at epoch {epoch}"))
+    }
+}
