@@ -14,6 +14,9 @@
 //! end the same way at the next start: from the newest state file whose root is the
 //! accepted one (or the empty tree), the hub replays each later incremental close from
 //! its epoch snapshot and checks every root against the settlement layer's record.
+//! Loading a million channels' state takes about half a second, so it runs beside the
+//! hub's start ([`ClosedSlot`]): payments are served at once, and only an incremental
+//! close or an opening of its state waits for it.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +24,7 @@ use channel::incremental::{ClosedState, IncrementalError};
 use channel::ledger::Snapshot;
 use channel::settlement::{CloseKind, Settlement};
 use channel::statement::BalanceOpening;
-use channel::{ChannelId, Epoch, HubId};
+use channel::{ChannelId, Epoch, Fe, HubId};
 use tracing::{info, warn};
 
 use crate::store::{closed_state_path, read_closed_state, write_closed_state};
@@ -54,7 +57,7 @@ pub enum RecoveryError {
 
 /// The incremental closes the settlement layer accepted, with their roots, in epoch
 /// order (they are consecutive from epoch 1: each starts from the previous one's root).
-fn accepted_incremental(settlement: &Settlement) -> Vec<(Epoch, channel::Fe)> {
+pub fn accepted_incremental(settlement: &Settlement) -> Vec<(Epoch, Fe)> {
     let latest = settlement.latest_epoch().unwrap_or(0);
     (1..=latest)
         .map_while(|e| {
@@ -75,13 +78,13 @@ pub struct ClosedStates {
 impl ClosedStates {
     /// Load the state of the latest accepted incremental close from `dir`, replaying
     /// from snapshots what the saved files miss (see the module comment).
+    /// `accepted`: [`accepted_incremental`] of the settlement layer.
     pub fn recover(
         dir: &Path,
         hub_id: HubId,
-        settlement: &Settlement,
+        accepted: &[(Epoch, Fe)],
         snapshot: impl Fn(Epoch) -> Result<Snapshot, String>,
     ) -> Result<ClosedStates, RecoveryError> {
-        let accepted = accepted_incremental(settlement);
         // The newest saved state that is the accepted one of its epoch.
         let mut start = ClosedState::genesis(hub_id);
         let mut done = 0;
@@ -163,5 +166,48 @@ impl ClosedStates {
         state
             .balance_opening(id)
             .ok_or_else(|| format!("channel {id} is not in the state closed at epoch {epoch}"))
+    }
+}
+
+/// The closed state as the operator holds it: still loading beside the hub's start,
+/// or loaded (or why it is unavailable: serving payments does not depend on it).
+pub enum ClosedSlot {
+    /// Recovery runs on a blocking thread.
+    Loading(tokio::task::JoinHandle<Result<ClosedStates, RecoveryError>>),
+    /// Done.
+    Ready(Result<ClosedStates, String>),
+}
+
+impl ClosedSlot {
+    /// Start recovering in the background (see [`ClosedStates::recover`]).
+    pub fn recover_in_background(
+        dir: PathBuf,
+        hub_id: HubId,
+        accepted: Vec<(Epoch, Fe)>,
+        snapshot: impl Fn(Epoch) -> Result<Snapshot, String> + Send + 'static,
+    ) -> ClosedSlot {
+        ClosedSlot::Loading(tokio::task::spawn_blocking(move || {
+            ClosedStates::recover(&dir, hub_id, &accepted, snapshot)
+        }))
+    }
+
+    /// The closed states, waiting for the recovery if it still runs.
+    pub async fn ready(&mut self) -> Result<&mut ClosedStates, String> {
+        if let ClosedSlot::Loading(handle) = self {
+            let result = match handle.await {
+                Ok(Ok(states)) => Ok(states),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(format!("the recovery task failed: {e}")),
+            };
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "the incremental close's state could not be recovered");
+            }
+            *self = ClosedSlot::Ready(result);
+        }
+        match self {
+            ClosedSlot::Ready(Ok(states)) => Ok(states),
+            ClosedSlot::Ready(Err(e)) => Err(e.clone()),
+            ClosedSlot::Loading(_) => unreachable!("replaced above"),
+        }
     }
 }

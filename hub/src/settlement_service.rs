@@ -34,7 +34,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tracing::info;
 
-use crate::closed_states::ClosedStates;
+use crate::closed_states::{ClosedSlot, ClosedStates, accepted_incremental};
 
 /// The settlement file's name inside the data directory.
 pub const SETTLEMENT_FILE: &str = "settlement.redb";
@@ -192,15 +192,14 @@ impl SettlementFile {
 struct Inner {
     settlement: Settlement,
     file: SettlementFile,
-    /// The state of the latest accepted incremental close, or why it is unavailable
-    /// (serving payments does not depend on it; incremental closes and their
-    /// openings do).
-    closed: Result<ClosedStates, String>,
+    /// The state of the latest accepted incremental close (loaded beside the start;
+    /// serving payments does not depend on it, incremental closes and their openings do).
+    closed: ClosedSlot,
 }
 
 impl Inner {
-    fn closed(&self) -> Result<&ClosedStates, OperatorError> {
-        self.closed.as_ref().map_err(|e| {
+    async fn closed(&mut self) -> Result<&mut ClosedStates, OperatorError> {
+        self.closed.ready().await.map_err(|e| {
             OperatorError::Ledger(format!("the incremental close's state is unavailable: {e}"))
         })
     }
@@ -313,13 +312,13 @@ impl Operator {
                 s
             }
         };
-        let closed = off_the_workers(|| {
-            ClosedStates::recover(dir, hub_id, &settlement, |e| ledger.snapshot(e))
-        })
-        .map_err(|e| {
-            tracing::error!(error = %e, "the incremental close's state could not be recovered");
-            e.to_string()
-        });
+        let snapshots = Arc::clone(&ledger);
+        let closed = ClosedSlot::recover_in_background(
+            dir.to_path_buf(),
+            hub_id,
+            accepted_incremental(&settlement),
+            move |e| snapshots.snapshot(e),
+        );
         let operator = Operator {
             hub_id,
             inner: Mutex::new(Inner {
@@ -508,12 +507,9 @@ impl Operator {
             .ledger
             .snapshot(inputs.epoch)
             .map_err(OperatorError::BadRequest)?;
-        let next = off_the_workers(|| {
-            inner
-                .closed()?
-                .next(&snapshot)
-                .map_err(|e| OperatorError::BadRequest(e.to_string()))
-        })?;
+        let closed = inner.closed().await?;
+        let next = off_the_workers(|| closed.next(&snapshot))
+            .map_err(|e| OperatorError::BadRequest(e.to_string()))?;
         drop(snapshot);
         if next.root() != inputs.new_root {
             return Err(OperatorError::BadRequest(format!(
@@ -527,9 +523,8 @@ impl Operator {
                 .submit_incremental_close(&inputs, &proof, backend.verifier())
         })?;
         inner.file.persist(&inner.settlement)?;
-        if let Ok(closed) = inner.closed.as_mut() {
-            off_the_workers(|| closed.adopt(next));
-        }
+        let closed = inner.closed().await?;
+        off_the_workers(|| closed.adopt(next));
         info!(
             epoch = inputs.epoch,
             touched = inputs.n,
@@ -553,14 +548,14 @@ impl Operator {
             .or(latest)
             .ok_or_else(|| OperatorError::BadRequest("no epoch has been cut".into()))?;
         {
-            let inner = self.inner.lock().await;
+            let mut inner = self.inner.lock().await;
             let incremental = inner
                 .settlement
                 .epoch(epoch)
                 .and_then(|r| r.close.as_ref())
                 .is_some_and(|c| c.kind == CloseKind::Incremental);
             if incremental {
-                let closed = inner.closed()?;
+                let closed = inner.closed().await?;
                 return off_the_workers(|| closed.opening(channel, epoch))
                     .map_err(OperatorError::BadRequest);
             }

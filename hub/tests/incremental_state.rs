@@ -114,7 +114,11 @@ async fn the_hub_keeps_the_incremental_state_across_restarts_and_withdrawals_ope
     // snapshot, checks it against the accepted root and saves it again.
     let lost = closed_state_path(hub.dir.path(), 2);
     std::fs::remove_file(&lost).expect("remove");
+    // (The state loads beside the start; the opening waits for it.)
     let hub = hub.restart(with_test_proofs).await;
+    let after = opening(&hub, bob).await;
+    assert_eq!(after["epoch"], 2, "{after}");
+    assert_eq!(after["balance"], 350, "{after}");
     assert!(lost.exists(), "saved again at start");
     assert_eq!(
         read_closed_state(hub.dir.path(), 2)
@@ -122,9 +126,6 @@ async fn the_hub_keeps_the_incremental_state_across_restarts_and_withdrawals_ope
             .root(),
         state2.root()
     );
-    let after = opening(&hub, bob).await;
-    assert_eq!(after["epoch"], 2, "{after}");
-    assert_eq!(after["balance"], 350, "{after}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,13 +142,13 @@ async fn a_corrupt_state_file_is_rebuilt_from_the_snapshot_at_start() {
     bytes[last] ^= 0x40;
     std::fs::write(&path, bytes).expect("corrupt");
     let hub = hub.restart(with_test_proofs).await;
+    assert_eq!(opening(&hub, bob).await, before);
     assert_eq!(
         read_closed_state(hub.dir.path(), 1)
             .expect("rebuilt")
             .root(),
         state1.root()
     );
-    assert_eq!(opening(&hub, bob).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

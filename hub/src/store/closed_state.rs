@@ -142,6 +142,29 @@ fn decode_channel(b: &[u8; ENTRY_LEN]) -> Option<ClosedChannel> {
     (balance == i128::from(channel.balance)).then_some(channel)
 }
 
+/// Decode every entry, on all cores; `None` if any is malformed.
+fn decode_entries(entries: &[u8]) -> Option<Vec<ClosedChannel>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = (entries.len() / ENTRY_LEN).div_ceil(threads).max(1) * ENTRY_LEN;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = entries
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.chunks_exact(ENTRY_LEN)
+                        .map(|e| decode_channel(e.try_into().ok()?))
+                        .collect::<Option<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(entries.len() / ENTRY_LEN);
+        for part in parts {
+            out.extend(part.join().ok()??);
+        }
+        Some(out)
+    })
+}
+
 /// Write `state` to its file in `dir`, atomically; returns the path.
 pub fn write_closed_state(dir: &Path, state: &ClosedState) -> Result<PathBuf, ClosedStateError> {
     let path = closed_state_path(dir, state.epoch);
@@ -237,19 +260,18 @@ pub fn read_closed_state(
     if n > CAPACITY {
         return Err(bad("more channels than the state tree holds"));
     }
-    // Bounded by CAPACITY (2^20) above.
-    let mut channels = Vec::with_capacity(n as usize);
-    let mut entry = [0u8; ENTRY_LEN];
-    for _ in 0..n {
-        read(&mut r, &mut entry)?;
-        hasher.update(&entry);
-        channels.push(decode_channel(&entry).ok_or_else(|| bad("channel entry"))?);
-    }
+    // Bounded by CAPACITY (2^20) above: at most 147 MB. One read, one hash, decoded
+    // on every core: a million entries load in a fraction of a second.
+    let mut entries = vec![0u8; n as usize * ENTRY_LEN];
+    read(&mut r, &mut entries)?;
+    hasher.update(&entries);
     let mut digest = [0u8; 32];
     read(&mut r, &mut digest)?;
     if hasher.finalize().as_bytes() != &digest {
         return Err(ClosedStateError::Digest(path));
     }
+    let channels = decode_entries(&entries).ok_or_else(|| bad("channel entry"))?;
+    drop(entries);
     let tree = StateTree::read_from(&mut r, ReadLimits::default()).map_err(|source| {
         ClosedStateError::Tree {
             path: path.clone(),
