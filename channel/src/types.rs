@@ -27,8 +27,6 @@ pub static TAG_VOUCHER: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/voucher/v1"));
 pub static TAG_RECEIPT: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/receipt/v1"));
 /// Domain tag `"zkhub/hello/v1"`.
 pub static TAG_HELLO: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/hello/v1"));
-/// Domain tag `"zkhub/blind/v1"` (derivation of per-epoch leaf blinds by the hub).
-pub static TAG_BLIND: Lazy<Fe> = Lazy::new(|| domain_tag("zkhub/blind/v1"));
 
 /// `M = Poseidon(VOUCHER, hub_id, channel, seq, spent, chain)`: what a payer signs.
 pub fn voucher_message(

@@ -26,7 +26,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use channel::crypto::PublicKey;
-use channel::field::{fe_from_be_bytes, fe_to_be_bytes};
+use channel::codec::num::{fe_from_be_bytes, fe_to_be_bytes};
 use channel::incremental::{ClosedChannel, ClosedState, IncrementalError};
 use channel::state_tree::{CAPACITY, ReadLimits, StateFileError, StateTree};
 use channel::types::{Epoch, HubId};
@@ -126,7 +126,7 @@ fn encode_channel(c: &ClosedChannel) -> [u8; ENTRY_LEN] {
 }
 
 fn decode_channel(b: &[u8; ENTRY_LEN]) -> Option<ClosedChannel> {
-    let fe = |at: usize| fe_from_be_bytes(b[at..at + 32].try_into().ok()?).ok();
+    let fe = |at: usize| fe_from_be_bytes(b[at..at + 32].try_into().ok()?);
     let u64_at = |at: usize| Some(u64::from_be_bytes(b[at..at + 8].try_into().ok()?));
     let channel = ClosedChannel {
         id: u32::from_be_bytes(b[..4].try_into().ok()?),
