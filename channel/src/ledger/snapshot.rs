@@ -31,10 +31,25 @@ impl Snapshot {
         blind_seed: &Fe,
     ) -> Self {
         channels.sort_by_key(|c| c.id);
-        let blinds = channels
-            .iter()
-            .map(|c| blind(blind_seed, epoch, c.id))
-            .collect();
+        // One blind per channel, idle or not: on every core for a large hub.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = channels.len().div_ceil(threads).max(4096);
+        let blinds = std::thread::scope(|scope| {
+            let parts: Vec<_> = channels
+                .chunks(per)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|c| blind(blind_seed, epoch, c.id))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().expect("deriving blinds does not panic"))
+                .collect()
+        });
         Snapshot {
             hub_id,
             epoch,
