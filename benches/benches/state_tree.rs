@@ -168,9 +168,10 @@ fn bench_close(c: &mut Criterion) {
     }
     // `Snapshot::new` derives a blind for every channel, idle or not (BLAKE3, ~0.3 µs
     // each): part of every cut's cost.
-    let snapshot2 = timed("Snapshot::new of 1,000,000 channels (blinds derived)", || {
-        Snapshot::new(HUB, 2, records, &Fe::from(77u64))
-    });
+    let snapshot2 = timed(
+        "Snapshot::new of 1,000,000 channels (blinds derived)",
+        || Snapshot::new(HUB, 2, records, &Fe::from(77u64)),
+    );
     let (witness, _) = timed(
         "close of epoch 2, 1,024 of 1,000,000 touched (once)",
         || state1.close(&snapshot2).unwrap(),

@@ -25,8 +25,8 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use channel::crypto::PublicKey;
 use channel::codec::num::{fe_from_be_bytes, fe_to_be_bytes};
+use channel::crypto::PublicKey;
 use channel::incremental::{ClosedChannel, ClosedState, IncrementalError};
 use channel::state_tree::{CAPACITY, ReadLimits, StateFileError, StateTree};
 use channel::types::{Epoch, HubId};
