@@ -16,8 +16,11 @@ use closer::{CloseProof, TransitionProof};
 use hub::store::codec::{decode_row, encode_row};
 use hub::store::{EpochRecord, read_snapshot_file, snapshot_path};
 
+/// What a decoder target runs on one input.
+pub type Check = fn(&[u8]);
+
 /// The decoder targets: `(corpus directory name, check)`.
-pub const DECODERS: &[(&str, fn(&[u8]))] = &[
+pub const DECODERS: &[(&str, Check)] = &[
     ("binary_frame", binary_frame),
     ("json_message", json_message),
     ("batch_record", batch_record),

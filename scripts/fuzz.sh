@@ -54,7 +54,10 @@ for t in "${targets[@]}"; do
     end=$(date +%s.%N)
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' | tail -1)
     runs=${runs:-0}
-    wall=$(echo "$end - $start" | bc)
+    # libFuzzer's own fuzzing time ("Done N runs in S second(s)"); the wall clock
+    # (which also counts cargo's start-up) where it stopped early on a crash.
+    wall=$(grep -o 'runs in [0-9]* second' "$logs/$t.log" | grep -o '[0-9][0-9]*' | tail -1)
+    [[ -z "$wall" || "$wall" == 0 ]] && wall=$(echo "$end - $start" | bc)
     after=$(ls "artifacts/$t" | wc -l)
     files=$(ls "corpus/$t" | wc -l)
     kib=$(du -sk --apparent-size "corpus/$t" | cut -f1)

@@ -69,7 +69,7 @@ fn record(id: u32, seq: u64, deposit: i128) -> ChannelRecord {
         seq,
         chain: Fe::from(seq * 31),
         checkpoint_sig: (seq != 0).then(|| k.sign(&Fe::from(seq)).pack()),
-        exiting: id % 2 == 0,
+        exiting: id.is_multiple_of(2),
     }
 }
 
