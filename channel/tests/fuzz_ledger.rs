@@ -93,7 +93,7 @@ struct Sealed {
     refused: Vec<Refused>,
 }
 
-struct World {
+pub(crate) struct World {
     ledger: Ledger,
     builder: BatchBuilder,
     /// Model of the builder's contents.
@@ -121,7 +121,7 @@ struct World {
 }
 
 #[derive(Default, Debug)]
-struct Stats {
+pub(crate) struct Stats {
     payments: u64,
     crashes: u64,
     /// Exits that refused covered ranges or staged checkpoints.
@@ -641,7 +641,7 @@ impl World {
     }
 }
 
-fn run(deposits: [Amount; N as usize], tape: &[u8]) -> Stats {
+pub(crate) fn run(deposits: [Amount; N as usize], tape: &[u8]) -> Stats {
     let mut w = World::new(&deposits);
     let mut t = Tape::new(tape);
     while !t.is_empty() {
@@ -687,6 +687,20 @@ fn run(deposits: [Amount; N as usize], tape: &[u8]) -> Stats {
     }
     w.crash();
     w.stats
+}
+
+/// One execution from raw bytes, as the libFuzzer target `fuzz/fuzz_targets/ledger.rs`
+/// runs it: the first 8 bytes are the four deposits (each a big-endian u16 below
+/// 5,000), the rest the tape.
+pub(crate) fn run_bytes(data: &[u8]) -> Stats {
+    let (head, tape) = data.split_at(data.len().min(8));
+    let mut deposits = [0; N as usize];
+    for (d, pair) in deposits.iter_mut().zip(head.chunks(2)) {
+        let mut b = [0u8; 2];
+        b[..pair.len()].copy_from_slice(pair);
+        *d = Amount::from(u16::from_be_bytes(b)) % 5_000;
+    }
+    run(deposits, tape)
 }
 
 #[test]
@@ -787,4 +801,21 @@ fn a_range_queued_before_the_exit_commits_with_it() {
     w.seal();
     w.durable();
     assert_eq!(w.ledger_record(1).balance(), Some(0));
+}
+
+/// Every file of the libFuzzer corpus `fuzz/corpus/ledger/` (grown by
+/// `scripts/fuzz.sh`, minimized) replays through the model with every check on.
+#[test]
+fn the_libfuzzer_corpus_replays_through_the_model() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/ledger");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
+        .map(|e| e.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    for path in &files {
+        let data = std::fs::read(path).expect("corpus file");
+        run_bytes(&data);
+    }
 }

@@ -55,7 +55,7 @@ impl CloseVerifier for Accept {
     }
 }
 
-struct World {
+pub(crate) struct World {
     chain: Settlement,
     ledger: Ledger,
     mirrored: u64,
@@ -490,7 +490,7 @@ impl World {
     }
 }
 
-fn run(tape: &[u8]) -> World {
+pub(crate) fn run(tape: &[u8]) -> World {
     let mut w = World::new();
     let mut t = Tape::new(tape);
     while !t.is_empty() {
@@ -549,4 +549,21 @@ fn a_full_deposit_that_receives_overflows_its_balance() {
     );
     w.mirror();
     w.ledger.totals();
+}
+
+/// Every file of the libFuzzer corpus `fuzz/corpus/settlement/` (grown by
+/// `scripts/fuzz.sh`, minimized) replays through the model with every check on.
+#[test]
+fn the_libfuzzer_corpus_replays_through_the_model() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/settlement");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
+        .map(|e| e.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    for path in &files {
+        let data = std::fs::read(path).expect("corpus file");
+        run(&data);
+    }
 }

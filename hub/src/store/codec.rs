@@ -46,7 +46,8 @@ pub enum RowError {
     /// A field element is not below the modulus.
     #[error("field element out of range")]
     Field,
-    /// Unknown flag bits, a signature without a seq (or the reverse), or `-0`.
+    /// Unknown flag bits, a signature without a seq (or the reverse), signature bytes
+    /// without the signature flag, or `-0`.
     #[error("inconsistent flags")]
     Flags,
 }
@@ -111,7 +112,7 @@ pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), R
     };
     let seq = u64_at(97);
     let has_sig = flags & FLAG_SIG != 0;
-    if has_sig != (seq != 0) {
+    if has_sig != (seq != 0) || (!has_sig && b[138..].iter().any(|&x| x != 0)) {
         return Err(RowError::Flags);
     }
     let record = ChannelRecord {
@@ -170,10 +171,11 @@ impl EpochRecord {
         out
     }
 
-    /// Inverse of [`EpochRecord::encode`]; `None` if malformed.
+    /// Inverse of [`EpochRecord::encode`]; `None` if malformed (including a record
+    /// without a snapshot whose snapshot fields are not zero: one encoding per record).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let b: &[u8; EPOCH_LEN] = bytes.try_into().ok()?;
-        if b[0] != 1 || b[25] > 1 {
+        if b[0] != 1 || b[25] > 1 || (b[25] == 0 && b[26..].iter().any(|&x| x != 0)) {
             return None;
         }
         let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
@@ -239,6 +241,46 @@ mod tests {
             let row = encode_row(&r, 5);
             assert_eq!(row[137] & FLAG_NEGATIVE_DEPOSIT != 0, deposit < 0);
             assert_eq!(decode_row(7, &row), Ok((r, 5)));
+        }
+    }
+
+    #[test]
+    fn an_epoch_record_without_a_snapshot_but_bytes_in_its_snapshot_fields_is_refused() {
+        // Found by the `store_record` libFuzzer target (fuzz/): such a record used to
+        // decode, silently dropping the bytes, so one record had many encodings.
+        let record = EpochRecord {
+            epoch: 3,
+            cut_batch: 9,
+            cut_unix_ms: 1_700_000_000_000,
+            snapshot: None,
+        };
+        let good = record.encode();
+        assert_eq!(EpochRecord::decode(&good), Some(record));
+        for at in 26..EPOCH_LEN {
+            let mut bad = good;
+            bad[at] = 0x42;
+            assert_eq!(EpochRecord::decode(&bad), None, "byte {at} set");
+        }
+        let with = EpochRecord {
+            snapshot: Some(SnapshotMeta {
+                channels: 0,
+                digest: [0; 32],
+            }),
+            ..record
+        };
+        assert_eq!(EpochRecord::decode(&with.encode()), Some(with));
+    }
+
+    #[test]
+    fn a_row_without_a_signature_but_bytes_in_its_signature_field_is_refused() {
+        // Found by the `store_record` libFuzzer target (fuzz/): such a row used to
+        // decode, silently dropping the 64 bytes, so one row had many encodings.
+        let good = encode_row(&record(0), 5);
+        assert_eq!(decode_row(7, &good).map(|(r, _)| r.seq), Ok(0));
+        for at in 138..ROW_LEN {
+            let mut bad = good;
+            bad[at] = 0x42;
+            assert_eq!(decode_row(7, &bad), Err(RowError::Flags), "byte {at} set");
         }
     }
 

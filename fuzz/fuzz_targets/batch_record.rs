@@ -1,0 +1,8 @@
+//! The store's log records (`channel::ledger::Batch`).
+#![no_main]
+
+#[path = "../checks.rs"]
+#[allow(dead_code)]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::batch_record(data));
