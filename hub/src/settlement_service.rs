@@ -90,6 +90,8 @@ pub trait LedgerPort: Send + Sync + 'static {
     fn cut(&self, epoch: Epoch) -> BoxFuture<'_, Result<PathBuf, String>>;
     /// Read the snapshot of cut epoch `epoch`.
     fn snapshot(&self, epoch: Epoch) -> Result<Snapshot, String>;
+    /// The last epoch the ledger has cut durably (0: none).
+    fn last_cut(&self) -> Epoch;
 }
 
 /// Why an operator action failed.
@@ -187,6 +189,35 @@ impl SettlementFile {
         }
         txn.commit().map_err(|e| storage(&e))
     }
+}
+
+/// A cut is made by the ledger first (durably), then recorded in the settlement file
+/// ([`Operator::cut`]), under the operator's lock: a crash between the two leaves the
+/// ledger one epoch ahead, with a settlement state that is exactly the one the cut saw
+/// (nothing else ran under the lock, and the crash ended the process). The next start
+/// records that cut on the settlement layer, so the two agree again and the next cut
+/// proceeds. The settlement layer is never ahead: a failed ledger cut undoes its own.
+fn adopt_the_ledgers_cut(
+    settlement: &mut Settlement,
+    file: &SettlementFile,
+    ledger_cut: Epoch,
+) -> Result<(), OperatorError> {
+    let settled = settlement.latest_epoch().unwrap_or(0);
+    if ledger_cut == settled + 1 {
+        settlement.cut_epoch(ledger_cut)?;
+        file.persist(settlement)?;
+        tracing::warn!(
+            epoch = ledger_cut,
+            "the ledger had cut an epoch the settlement file had not recorded (a crash between the two); recorded it now"
+        );
+    } else if ledger_cut != settled {
+        tracing::error!(
+            ledger = ledger_cut,
+            settlement = settled,
+            "the ledger and the settlement layer disagree about the last cut epoch"
+        );
+    }
+    Ok(())
 }
 
 struct Inner {
@@ -294,7 +325,7 @@ impl Operator {
         close: Option<CloseVerifierRef>,
     ) -> Result<Operator, OperatorError> {
         let (file, state) = SettlementFile::open(dir)?;
-        let settlement = match state {
+        let mut settlement = match state {
             Some(s) => {
                 let registered = s.hub().map(|h| h.hub_id);
                 if registered != Some(hub_id) {
@@ -312,6 +343,7 @@ impl Operator {
                 s
             }
         };
+        adopt_the_ledgers_cut(&mut settlement, &file, ledger.last_cut())?;
         let snapshots = Arc::clone(&ledger);
         let closed = ClosedSlot::recover_in_background(
             dir.to_path_buf(),

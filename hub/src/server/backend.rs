@@ -297,4 +297,10 @@ impl LedgerPort for HubLedger {
     fn snapshot(&self, epoch: Epoch) -> Result<Snapshot, String> {
         read_snapshot(&self.dir, epoch).map_err(|e| e.to_string())
     }
+
+    fn last_cut(&self) -> Epoch {
+        self.shared
+            .upgrade()
+            .map_or(0, |shared| shared.epoch().saturating_sub(1))
+    }
 }
