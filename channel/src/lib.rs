@@ -14,6 +14,7 @@
 pub mod client;
 pub mod codec;
 pub mod crypto;
+pub mod disclosure;
 pub mod field;
 pub mod incremental;
 pub mod ledger;
