@@ -31,6 +31,8 @@ enum Command {
     Verify(cli::close::VerifyArgs),
     /// Make the proving and verifier keys for an epoch size (deterministic).
     Keys(cli::close::KeysArgs),
+    /// Disclosures for auditors: a channel's leaf of a close, checked without the hub.
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         Command::Close(args) => cli::close::run_close(args),
         Command::Verify(args) => cli::close::run_verify(args),
         Command::Keys(args) => cli::close::run_keys(args),
+        Command::Audit(args) => cli::audit::run(args),
     }
 }

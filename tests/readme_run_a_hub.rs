@@ -43,6 +43,9 @@ fn args_of(line: &str, port: u16) -> Vec<String> {
         .collect();
     match args[0].as_str() {
         "chain" | "close" => args.extend(["--hub".into(), format!("http://127.0.0.1:{port}")]),
+        "audit" if args[1] != "verify" => {
+            args.extend(["--hub".into(), format!("http://127.0.0.1:{port}")])
+        }
         "load" => args.extend(["--url".into(), format!("ws://127.0.0.1:{port}/v1")]),
         _ => {}
     }
@@ -166,10 +169,35 @@ fn readme_run_a_hub_section_runs_as_written() {
                 "{all}"
             ),
             ("verify", _) => assert!(all.contains("valid"), "{all}"),
+            ("audit", Some("disclose")) => {
+                assert!(all.contains("disclosure written"), "{all}");
+                assert!(all.contains("channel 1 of hub"), "{all}");
+            }
+            ("audit", Some("verify")) => {
+                assert!(all.contains("valid disclosure"), "{all}");
+                assert!(all.contains("anchored       yes"), "{all}");
+            }
             _ => {}
         }
     }
     assert!(!pk.is_empty(), "the section makes a key");
+
+    // A disclosure with an altered amount is refused by `audit verify` (exit ≠ 0).
+    let statement = dir.path().join("statement.json");
+    let honest = std::fs::read_to_string(&statement).expect("the disclosure file");
+    assert!(honest.contains("\"received\": 0"), "{honest}");
+    std::fs::write(
+        &statement,
+        honest.replace("\"received\": 0", "\"received\": 500"),
+    )
+    .expect("write");
+    let out = zkhub(
+        dir.path(),
+        &["audit", "verify", "statement.json", "--roots", "roots.json"].map(String::from),
+    );
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("not in the close's root"), "{all}");
 
     // A wrong key: the hub's own reason reaches the terminal, in user words.
     let port_arg = format!("http://127.0.0.1:{port}");

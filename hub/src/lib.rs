@@ -9,6 +9,7 @@
 pub mod client;
 pub mod closed_states;
 pub mod config;
+pub mod disclosure;
 pub mod metrics;
 pub mod server;
 pub mod settlement_service;

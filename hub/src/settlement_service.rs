@@ -596,6 +596,13 @@ impl Operator {
         balance_opening(&snapshot, channel).map_err(|e| OperatorError::BadRequest(e.to_string()))
     }
 
+    /// The settlement record fields of epoch `epoch`, if its close was accepted (what a
+    /// disclosure is checked against; see `crate::disclosure`).
+    pub async fn settled_epoch(&self, epoch: Epoch) -> Option<channel::disclosure::SettledEpoch> {
+        let inner = self.inner.lock().await;
+        channel::disclosure::SettledEpoch::from_settlement(&inner.settlement, epoch)
+    }
+
     /// Pay an exiting channel its balance from the latest close: the hub opens its leaf
     /// from the epoch snapshot and submits the opening. Returns the amount paid.
     pub async fn withdraw(&self, id: ChannelId) -> Result<Amount, OperatorError> {

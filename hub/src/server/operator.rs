@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/operator/withdraw", post(withdraw))
         .route("/operator/advance", post(advance))
         .route("/operator/opening", get(opening))
+        .route("/operator/disclosure", get(disclosure))
         .route("/operator/settlement", get(settlement))
 }
 
@@ -275,4 +276,26 @@ async fn opening(
 
 async fn settlement(State(state): State<AppState>, _: Operator) -> Response {
     Json(state.operator.summary().await).into_response()
+}
+
+#[derive(Deserialize)]
+struct DisclosureQuery {
+    channel: ChannelId,
+    epoch: Epoch,
+    /// Include the epoch before (default: yes).
+    previous: Option<bool>,
+}
+
+async fn disclosure(
+    State(state): State<AppState>,
+    _: Operator,
+    Query(q): Query<DisclosureQuery>,
+) -> Response {
+    let with_previous = q.previous.unwrap_or(true);
+    match crate::disclosure::channel_disclosure(&state.operator, q.channel, q.epoch, with_previous)
+        .await
+    {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => error(e),
+    }
 }

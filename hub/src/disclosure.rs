@@ -1,0 +1,58 @@
+//! Disclosure material the hub hands out (issue 17; docs/PROTOCOL.md `disclosure`,
+//! docs/OPERATOR.md `/operator/disclosure`): a channel's leaf of an accepted close,
+//! opened from the epoch snapshot, with the settlement record it is checked against
+//! ([`channel::disclosure`]). The hub checks the file before handing it out, so a
+//! snapshot that does not match the accepted root is reported, not served.
+
+use channel::disclosure::{Disclosure, EpochDisclosure};
+use channel::settlement::CloseKind;
+use channel::{ChannelId, Epoch};
+
+use crate::settlement_service::{Operator, OperatorError};
+
+/// Channel `channel`'s disclosure for `epoch`, with the epoch before when
+/// `with_previous` and the channel has a leaf there (so the file states the epoch's own
+/// amounts).
+pub async fn channel_disclosure(
+    operator: &Operator,
+    channel: ChannelId,
+    epoch: Epoch,
+    with_previous: bool,
+) -> Result<Disclosure, OperatorError> {
+    let current = epoch_disclosure(operator, channel, epoch).await?;
+    let previous = match epoch.checked_sub(1) {
+        Some(before) if with_previous && before > 0 => {
+            // A channel opened after the close before has no leaf there.
+            epoch_disclosure(operator, channel, before).await.ok()
+        }
+        _ => None,
+    };
+    let disclosure = Disclosure::new(current, previous);
+    disclosure.check().map_err(|e| {
+        OperatorError::Storage(format!(
+            "the snapshot of epoch {epoch} does not open under its accepted root: {e}"
+        ))
+    })?;
+    Ok(disclosure)
+}
+
+async fn epoch_disclosure(
+    operator: &Operator,
+    channel: ChannelId,
+    epoch: Epoch,
+) -> Result<EpochDisclosure, OperatorError> {
+    let record = operator
+        .settled_epoch(epoch)
+        .await
+        .ok_or_else(|| OperatorError::BadRequest(format!("epoch {epoch} has no accepted close")))?;
+    if record.kind == CloseKind::Incremental {
+        // The state tree's openings are kept by whoever closed incrementally; the hub
+        // does not persist the closed state yet.
+        return Err(OperatorError::BadRequest(format!(
+            "epoch {epoch} was closed incrementally: its openings come from the closed state, \
+             which this hub does not keep"
+        )));
+    }
+    let opening = operator.opening(channel, Some(epoch)).await?;
+    Ok(EpochDisclosure { record, opening })
+}
