@@ -445,3 +445,40 @@ fn hostile_files_get_typed_errors() {
     let parsed = Disclosure::from_json(&long.to_json()).unwrap();
     assert!(parsed.check().is_err());
 }
+
+#[test]
+fn the_disclosure_request_and_its_reply_round_trip_on_the_wire() {
+    use channel::codec::{
+        ClientMessage, DisclosureRequest, Id, Reply, Request, ServerMessage, TextLimits,
+    };
+    let limits = TextLimits {
+        max_message_bytes: 1 << 20,
+        max_vouchers: 64,
+    };
+    let text = r#"{"jsonrpc":"2.0","id":3,"method":"disclosure","params":{"epoch":2}}"#;
+    let request = ClientMessage::Request {
+        id: Id::Num(3),
+        request: Request::Disclosure(DisclosureRequest {
+            epoch: 2,
+            previous: true,
+        }),
+    };
+    assert_eq!(ClientMessage::decode(text, &limits), Ok(request.clone()));
+    assert_eq!(
+        ClientMessage::decode(&request.to_text(), &limits),
+        Ok(request)
+    );
+    let unknown =
+        r#"{"jsonrpc":"2.0","id":3,"method":"disclosure","params":{"epoch":2,"channel":1}}"#;
+    assert!(
+        ClientMessage::decode(unknown, &limits).is_err(),
+        "no channel: the session's"
+    );
+
+    let (_, d) = full_disclosure();
+    let reply = ServerMessage::Response {
+        id: Id::Num(3),
+        result: Ok(Reply::Disclosure(Box::new(d))),
+    };
+    assert_eq!(ServerMessage::decode(&reply.to_text()), Ok(reply));
+}

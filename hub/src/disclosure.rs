@@ -8,7 +8,14 @@ use channel::disclosure::{Disclosure, EpochDisclosure};
 use channel::settlement::CloseKind;
 use channel::{ChannelId, Epoch};
 
+use tokio::sync::Semaphore;
+
 use crate::settlement_service::{Operator, OperatorError};
+
+/// One disclosure is built at a time, hub-wide: each rebuilds its epoch's balance tree
+/// from the snapshot (O(channels) hashes), so requests from many sessions queue here
+/// instead of taking every core from the payment path.
+static BUILDS: Semaphore = Semaphore::const_new(1);
 
 /// Channel `channel`'s disclosure for `epoch`, with the epoch before when
 /// `with_previous` and the channel has a leaf there (so the file states the epoch's own
@@ -19,6 +26,10 @@ pub async fn channel_disclosure(
     epoch: Epoch,
     with_previous: bool,
 ) -> Result<Disclosure, OperatorError> {
+    let _turn = BUILDS
+        .acquire()
+        .await
+        .map_err(|_| OperatorError::Storage("disclosures are shut down".into()))?;
     let current = epoch_disclosure(operator, channel, epoch).await?;
     let previous = match epoch.checked_sub(1) {
         Some(before) if with_previous && before > 0 => {

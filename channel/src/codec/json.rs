@@ -47,6 +47,8 @@ pub mod method {
     pub const SUBSCRIBE: &str = "subscribe";
     /// client → hub request: balance-leaf opening for a closed epoch.
     pub const OPENING: &str = "opening";
+    /// client → hub request: the session channel's disclosure file for a closed epoch.
+    pub const DISCLOSURE: &str = "disclosure";
     /// client → hub request: liveness; answered with `"pong"`.
     pub const PING: &str = "ping";
     /// client → hub notification: vouchers.
@@ -118,6 +120,23 @@ pub struct OpeningRequest {
     /// A closed epoch.
     #[serde(with = "u64_json")]
     pub epoch: Epoch,
+}
+
+/// `disclosure` params: the session channel's disclosure of accepted `epoch`
+/// ([`crate::disclosure`]), with the epoch before unless `previous` is `false`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRequest {
+    /// An epoch whose close was accepted.
+    #[serde(with = "u64_json")]
+    pub epoch: Epoch,
+    /// Include the epoch before, so the file states the epoch's own amounts (default).
+    #[serde(default = "yes")]
+    pub previous: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Empty params (`status`, `receipt`, `ping`): `{}` or omitted.
@@ -493,6 +512,8 @@ pub enum Request {
     Subscribe(Subscribe),
     /// A closed epoch's balance-leaf opening; result [`Reply::Opening`].
     Opening(OpeningRequest),
+    /// A closed epoch's disclosure file; result [`Reply::Disclosure`].
+    Disclosure(DisclosureRequest),
     /// Liveness; result [`Reply::Pong`].
     Ping,
 }
@@ -506,6 +527,7 @@ impl Request {
             Request::Receipt => method::RECEIPT,
             Request::Subscribe(_) => method::SUBSCRIBE,
             Request::Opening(_) => method::OPENING,
+            Request::Disclosure(_) => method::DISCLOSURE,
             Request::Ping => method::PING,
         }
     }
@@ -536,6 +558,8 @@ pub enum Reply {
     Subscribed(Subscribed),
     /// Result of `opening`.
     Opening(Opening),
+    /// Result of `disclosure`: the file itself.
+    Disclosure(Box<crate::disclosure::Disclosure>),
     /// Result of `ping`: the string `"pong"`.
     Pong,
 }
@@ -668,6 +692,7 @@ impl ClientMessage {
                     Request::Hello(p) => request_out(id, m, p, out),
                     Request::Subscribe(p) => request_out(id, m, p, out),
                     Request::Opening(p) => request_out(id, m, p, out),
+                    Request::Disclosure(p) => request_out(id, m, p, out),
                     Request::Status | Request::Receipt | Request::Ping => {
                         request_out(id, m, &NoParams {}, out)
                     }
@@ -700,6 +725,7 @@ impl ServerMessage {
                 Ok(Reply::Receipt(r)) => result_out(id, r, out),
                 Ok(Reply::Subscribed(r)) => result_out(id, r, out),
                 Ok(Reply::Opening(r)) => result_out(id, r, out),
+                Ok(Reply::Disclosure(r)) => result_out(id, r, out),
                 Ok(Reply::Pong) => result_out(id, PONG, out),
                 Err(error) => write(
                     &ErrorOut {
@@ -843,6 +869,7 @@ fn client_method(name: &str) -> Option<&'static str> {
         method::RECEIPT,
         method::SUBSCRIBE,
         method::OPENING,
+        method::DISCLOSURE,
         method::PING,
     ]
     .into_iter()
@@ -901,6 +928,7 @@ impl ClientMessage {
             method::HELLO => Request::Hello(parse_params(env.params, m, &id)?),
             method::SUBSCRIBE => Request::Subscribe(parse_params(env.params, m, &id)?),
             method::OPENING => Request::Opening(parse_params(env.params, m, &id)?),
+            method::DISCLOSURE => Request::Disclosure(parse_params(env.params, m, &id)?),
             _ => {
                 let NoParams {} = parse_params(env.params, m, &id)?;
                 match m {
@@ -991,11 +1019,13 @@ impl ServerMessage {
 }
 
 /// Which result a response carries, told apart by its members: `"pong"` is a string;
-/// an opening has `path`, a receipt `sig`, a status `deposit`, a subscription only
+/// a disclosure has `format`, an opening `path`, a receipt `sig`, a status `deposit`, a subscription only
 /// `channel` and `received`.
 fn decode_reply(raw: &RawValue, id: &Id) -> Result<Reply, CodecError> {
     #[derive(Deserialize)]
     struct Probe {
+        #[serde(default)]
+        format: Option<de::IgnoredAny>,
         #[serde(default)]
         path: Option<de::IgnoredAny>,
         #[serde(default)]
@@ -1020,7 +1050,11 @@ fn decode_reply(raw: &RawValue, id: &Id) -> Result<Reply, CodecError> {
         };
     }
     let probe: Probe = parse_params(Some(raw), RESULT, id)?;
-    if probe.path.is_some() {
+    if probe.format.is_some() {
+        let disclosure = crate::disclosure::Disclosure::from_json(text.as_bytes())
+            .map_err(|e| invalid(clip(&e.to_string())))?;
+        Ok(Reply::Disclosure(Box::new(disclosure)))
+    } else if probe.path.is_some() {
         let opening: Opening = parse_params(Some(raw), RESULT, id)?;
         if opening.path.len() > MAX_OPENING_PATH_LEN {
             return Err(invalid("opening path too long".into()));

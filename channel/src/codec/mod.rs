@@ -30,9 +30,9 @@ pub use close_code::CloseCode;
 pub use error::{CodecError, FrameFault, Id};
 pub use error_code::{ClientAction, ErrorCode};
 pub use json::{
-    Ack, Challenge, ChannelStatus, ClientMessage, Credit, Hello, NewEpoch, Opening, OpeningRequest,
-    Pay, PayVoucher, Reack, Receipt, Reject, Reply, Request, RpcError, ServerMessage, Subscribe,
-    Subscribed, TextLimits,
+    Ack, Challenge, ChannelStatus, ClientMessage, Credit, DisclosureRequest, Hello, NewEpoch,
+    Opening, OpeningRequest, Pay, PayVoucher, Reack, Receipt, Reject, Reply, Request, RpcError,
+    ServerMessage, Subscribe, Subscribed, TextLimits,
 };
 
 /// Largest text message, in bytes, the hub accepts by default (1 MiB).

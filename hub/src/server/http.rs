@@ -93,7 +93,8 @@ async fn upgrade(
     let limits = &shared.config.limits;
     let ws = limits.websocket(ws);
     let shared = Arc::clone(shared);
-    ws.on_upgrade(move |socket| session::run(shared, socket, remote, permit))
+    let operator = Arc::clone(&state.operator);
+    ws.on_upgrade(move |socket| session::run(shared, operator, socket, remote, permit))
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

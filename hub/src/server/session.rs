@@ -39,6 +39,7 @@ use super::core::Shared;
 use super::rate::TokenBucket;
 use super::registry::{Generation, Peer, SessionCtl};
 use super::verifier::VerifyJob;
+use crate::settlement_service::Operator;
 
 /// How long the writer may take to flush its queue and the close frame once the
 /// session ends before the socket is dropped.
@@ -72,6 +73,8 @@ fn read_error_reason(e: axum::Error) -> CloseCode {
 /// Per-session state owned by the reader task.
 struct Session {
     shared: Arc<Shared>,
+    /// The settlement side, for `disclosure`.
+    operator: Arc<Operator>,
     peer: Peer,
     nonce: Fe,
     /// The channel bound by `hello`.
@@ -89,16 +92,19 @@ struct Session {
 /// slot under `max_connections`.
 pub async fn run(
     shared: Arc<Shared>,
+    operator: Arc<Operator>,
     socket: WebSocket,
     remote: SocketAddr,
     _permit: OwnedSemaphorePermit,
 ) {
     let id = shared.registry.next_session_id();
     let span = info_span!("session", id, %remote, channel = tracing::field::Empty);
-    run_inner(shared, socket, id).instrument(span).await
+    run_inner(shared, operator, socket, id)
+        .instrument(span)
+        .await
 }
 
-async fn run_inner(shared: Arc<Shared>, socket: WebSocket, id: u64) {
+async fn run_inner(shared: Arc<Shared>, operator: Arc<Operator>, socket: WebSocket, id: u64) {
     let metrics = Arc::clone(&shared.metrics);
     metrics.connections.fetch_add(1, Ordering::Relaxed);
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
@@ -140,6 +146,7 @@ async fn run_inner(shared: Arc<Shared>, socket: WebSocket, id: u64) {
             std::time::Instant::now(),
         ),
         shared: Arc::clone(&shared),
+        operator,
         peer,
         nonce,
         channel: None,
@@ -347,7 +354,7 @@ impl Session {
                     );
                     return;
                 }
-                let result = self.on_request(request);
+                let result = self.on_request(request).await;
                 self.reply(id, result);
             }
         }
@@ -482,7 +489,7 @@ impl Session {
         }
     }
 
-    fn on_request(&mut self, request: Request) -> Result<Reply, RpcError> {
+    async fn on_request(&mut self, request: Request) -> Result<Reply, RpcError> {
         match request {
             Request::Hello(hello) => self.on_hello(hello.channel, &hello.sig),
             Request::Status => {
@@ -497,6 +504,13 @@ impl Session {
             Request::Opening(req) => {
                 let ch = self.require_bound()?;
                 self.shared.opening(ch, req.epoch).map(Reply::Opening)
+            }
+            Request::Disclosure(req) => {
+                let ch = self.require_bound()?;
+                crate::disclosure::channel_disclosure(&self.operator, ch, req.epoch, req.previous)
+                    .await
+                    .map(|d| Reply::Disclosure(Box::new(d)))
+                    .map_err(|e| RpcError::new(ErrorCode::NotAvailable, &e.to_string()))
             }
             Request::Ping => Ok(Reply::Pong),
         }
