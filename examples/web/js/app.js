@@ -10,6 +10,7 @@ import {
   RpcError,
   UnreachableError,
   defaultHubUrl,
+  fetchDisclosure,
   fetchHubInfo,
   receiptVerifies,
 } from "./hub-client.js";
@@ -372,6 +373,45 @@ function creatorView() {
     start(s);
   }
 
+  /** Ask the hub for this channel's disclosure of an epoch and save it as a file. */
+  async function downloadStatement() {
+    $("statement-error").textContent = "";
+    $("statement-result").textContent = "";
+    delete $("statement-result").dataset.ready;
+    const channel = parseChannel($("watch-channel").value);
+    const epoch = parseChannel($("statement-epoch").value);
+    const hex = $("statement-key").value.trim().toLowerCase() || store.get("key") || "";
+    if (channel === null) return void ($("statement-error").textContent = "Enter your channel id above.");
+    if (!epoch) return void ($("statement-error").textContent = "Enter the epoch (a closed one).");
+    if (!/^[0-9a-f]{64}$/.test(hex)) return void ($("statement-error").textContent = "Enter your channel's private key: 64 hex characters.");
+    const key = fromHex(hex);
+    $("statement-download").disabled = true;
+    try {
+      const { file, text } = await fetchDisclosure({ url: hubUrl, channel, privateKey: key, epoch });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+      a.download = `zkhub-statement-hub${file.epoch.record.hub_id}-channel${channel}-epoch${epoch}.json`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+      const now = file.epoch.opening;
+      const before = file.previous?.opening;
+      $("statement-result").textContent = before
+        ? `Epoch ${epoch}: received ${fmt(BigInt(now.received) - BigInt(before.received))} (total ${fmt(BigInt(now.received))}), balance ${fmt(BigInt(now.balance))}. Saved ${a.download}.`
+        : `Epoch ${epoch}: received ${fmt(BigInt(now.received))} in total, balance ${fmt(BigInt(now.balance))}. Saved ${a.download}.`;
+      $("statement-result").dataset.ready = "yes";
+    } catch (e) {
+      $("statement-error").textContent =
+        e instanceof RpcError && e.code === ErrorCode.NotAvailable
+          ? `No statement for epoch ${epoch}: ${e.message}`
+          : connectError(e, { channel, key });
+    } finally {
+      $("statement-download").disabled = false;
+    }
+  }
+
+  $("statement-download").addEventListener("click", downloadStatement);
   $("watch").addEventListener("click", watch);
   $("watch-channel").addEventListener("keydown", (e) => e.key === "Enter" && watch());
   if (params.get("channel")) watch();

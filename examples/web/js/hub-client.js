@@ -64,6 +64,7 @@ export const ErrorCode = Object.freeze({
   RateLimited: 1015,
   Overloaded: 1016,
   HelloFailed: 1019,
+  NotAvailable: 1022,
 });
 
 /** The HTTP base (`http[s]://host`) of a hub WebSocket URL (`ws[s]://host/v1`). */
@@ -453,5 +454,34 @@ export class PayeeSession {
 
   close() {
     this.rpc?.close();
+  }
+}
+
+/**
+ * Fetch this channel's disclosure file for accepted epoch `epoch` (docs/PROTOCOL.md §4.5a):
+ * a short session that says `hello` with the channel key (only its holder gets the leaf's
+ * blind and path), asks `disclosure`, and closes. Resolves to the file as JSON text (pretty)
+ * and parsed. Amounts are JSON numbers: above 2^53 they would lose precision in a browser,
+ * so this refuses them rather than write a file that no longer verifies.
+ */
+export async function fetchDisclosure({ url, channel, privateKey, epoch, previous = true, WebSocketImpl, timeoutMs }) {
+  const rpc = new RpcSocket(url, { WebSocketImpl, timeoutMs });
+  try {
+    const ch = await rpc.open();
+    const sig = signHex(privateKey, helloMessage(ch.hubId, ch.nonce, channel));
+    await rpc.request("hello", { channel, sig });
+    const file = await rpc.request("disclosure", { epoch: u64Wire(BigInt(epoch)), previous });
+    if (typeof file !== "object" || file === null || file.format !== "zkhub/disclosure") {
+      throw new ProtocolError("the hub's answer is not a disclosure file");
+    }
+    for (const part of [file.epoch, file.previous]) {
+      const o = part?.opening ?? {};
+      for (const v of [o.balance, o.spent, o.received]) {
+        if (v !== undefined && !Number.isSafeInteger(v)) throw new ProtocolError("an amount above 2^53: fetch it with `zkhub audit disclose`");
+      }
+    }
+    return { file, text: `${JSON.stringify(file, null, 2)}\n` };
+  } finally {
+    rpc.close();
   }
 }

@@ -85,7 +85,7 @@ export async function startHub({ bin, staticDir, port: wantedPort, timeoutMs = 6
     }
     await sleep(100);
   }
-  return { base, ws: `ws://127.0.0.1:${port}/v1`, port, stop, log, pid: child.pid };
+  return { base, ws: `ws://127.0.0.1:${port}/v1`, port, stop, log, pid: child.pid, dataDir: join(dataDir, "data"), tmpDir: dataDir };
 }
 
 async function json(r) {
@@ -109,4 +109,9 @@ export async function deposit(base, pk, amount) {
 /** The operator's view of a channel (`GET /v1/channels/{id}`). */
 export async function channelStatus(base, id) {
   return json(await fetch(`${base}/v1/channels/${id}`, { signal: AbortSignal.timeout(10_000) }));
+}
+
+/** Cut the current epoch (`POST /operator/cut`). */
+export async function cut(base) {
+  return json(await fetch(`${base}/operator/cut`, { method: "POST", signal: AbortSignal.timeout(10_000) }));
 }

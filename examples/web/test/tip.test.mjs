@@ -11,13 +11,14 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { newPrivateKey, publicKeyOf } from "../js/crypto.js";
-import { channelStatus, deposit, freePort, startHub } from "./hub.mjs";
+import { newPrivateKey, publicKeyOf, toHex } from "../js/crypto.js";
+import { channelStatus, cut, deposit, freePort, startHub } from "./hub.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
 const shot = (name) => fileURLToPath(new URL(name, import.meta.url));
@@ -31,6 +32,7 @@ let hub;
 let browser;
 let profileDir;
 let creatorChannel;
+let creatorKey;
 const pageErrors = [];
 
 before(async () => {
@@ -38,7 +40,8 @@ before(async () => {
   assert.ok(existsSync(HUB_BIN), `hub binary not found at ${HUB_BIN} (cargo build --release)`);
   hub = await startHub({ bin: HUB_BIN, staticDir: webDir });
   // The creator only receives: a channel with a key and a small deposit.
-  creatorChannel = await deposit(hub.base, publicKeyOf(newPrivateKey()).packed, 1n);
+  creatorKey = newPrivateKey();
+  creatorChannel = await deposit(hub.base, publicKeyOf(creatorKey).packed, 1n);
   profileDir = mkdtempSync(join(tmpdir(), "zkhub-chromium-"));
   browser = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -170,6 +173,48 @@ test("fan tips from the browser, creator sees the credits live", { timeout: 120_
       await other.evaluate((key) => localStorage.setItem("zkhub.key", key), fanKey);
       await other.close();
     }
+  });
+
+  await t.test("the creator downloads a statement of a closed epoch, and it verifies without the hub", async () => {
+    // The operator cuts epoch 1 and proves its close for real (`zkhub close`, a few slots).
+    await cut(hub.base);
+    // Same key directory as the hub's verifier (both read $ZKHUB_KEYS or the default).
+    const zkhub = (args) => spawnSync(HUB_BIN, args, { encoding: "utf8", timeout: 240_000 });
+    const closed = zkhub(["close", "--data", hub.dataDir, "--hub", hub.base]);
+    assert.equal(closed.status, 0, `zkhub close: ${closed.stdout}${closed.stderr}`);
+
+    await creator.bringToFront();
+    // Another channel's key is refused by the hub's hello, in words.
+    await creator.fill("#statement-epoch", "1");
+    await creator.fill("#statement-key", toHex(newPrivateKey()));
+    await creator.click("#statement-download");
+    await creator.waitForFunction(() => /another key/.test(document.querySelector("#statement-error").textContent), null, { timeout: STEP_MS });
+    // An epoch not closed yet.
+    await creator.fill("#statement-key", toHex(creatorKey));
+    await creator.fill("#statement-epoch", "2");
+    await creator.click("#statement-download");
+    await creator.waitForFunction(() => /No statement for epoch 2/.test(document.querySelector("#statement-error").textContent), null, { timeout: STEP_MS });
+
+    await creator.fill("#statement-epoch", "1");
+    const [download] = await Promise.all([creator.waitForEvent("download"), creator.click("#statement-download")]);
+    assert.match(download.suggestedFilename(), new RegExp(`channel${creatorChannel}-epoch1\\.json$`));
+    const saved = join(hub.tmpDir, "statement.json");
+    await download.saveAs(saved);
+    await creator.waitForSelector('#statement-result[data-ready="yes"]');
+    assert.match(await text(creator, "#statement-result"), /received 66 in total/);
+    const file = JSON.parse(readFileSync(saved, "utf8"));
+    assert.equal(file.format, "zkhub/disclosure");
+    assert.equal(file.channel, creatorChannel);
+    assert.equal(file.epoch.opening.received, 66);
+
+    // An auditor checks it against the settled roots, with no access to the hub.
+    const roots = join(hub.tmpDir, "roots.json");
+    const copied = zkhub(["audit", "roots", "--out", roots, "--hub", hub.base]);
+    assert.equal(copied.status, 0, copied.stdout + copied.stderr);
+    const verified = zkhub(["audit", "verify", saved, "--roots", roots]);
+    assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+    assert.match(verified.stdout, /valid disclosure/);
+    assert.match(verified.stdout, /received R\s+66/);
   });
 
   await t.test("at 375 px wide nothing overflows", async () => {
