@@ -1,4 +1,4 @@
-//! Channel disclosures (docs/DESIGN.md §12, docs/SECURITY.md "Disclosures"): one
+//! Channel disclosures (docs/DESIGN.md §11, docs/SECURITY.md §2.9): one
 //! channel's leaf of an accepted close, opened for an auditor, checked against the root
 //! the settlement layer stored — with no access to the hub.
 //!

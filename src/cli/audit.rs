@@ -1,4 +1,4 @@
-//! `zkhub audit …`: disclosures for auditors (issue 17; docs/SECURITY.md "Disclosures").
+//! `zkhub audit …`: disclosures for auditors (issue 17; docs/SECURITY.md §2.9).
 //!
 //! - `audit disclose` asks the hub's operator interface for a channel's disclosure
 //!   file (its leaf of an accepted close, opened, with the settlement record);
