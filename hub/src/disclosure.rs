@@ -1,20 +1,21 @@
 //! Disclosure material the hub hands out (issue 17; docs/PROTOCOL.md `disclosure`,
 //! docs/OPERATOR.md `/operator/disclosure`): a channel's leaf of an accepted close,
-//! opened from the epoch snapshot, with the settlement record it is checked against
-//! ([`channel::disclosure`]). The hub checks the file before handing it out, so a
+//! opened by [`Operator::opening`] (from the epoch snapshot after a full close, from the
+//! kept closed state after an incremental one), with the settlement record it is
+//! checked against ([`channel::disclosure`]). The hub checks the file before handing it out, so a
 //! snapshot that does not match the accepted root is reported, not served.
 
 use channel::disclosure::{Disclosure, EpochDisclosure};
-use channel::settlement::CloseKind;
 use channel::{ChannelId, Epoch};
 
 use tokio::sync::Semaphore;
 
 use crate::settlement_service::{Operator, OperatorError};
 
-/// One disclosure is built at a time, hub-wide: each rebuilds its epoch's balance tree
-/// from the snapshot (O(channels) hashes), so requests from many sessions queue here
-/// instead of taking every core from the payment path.
+/// One disclosure is built at a time, hub-wide: each rebuilds a full close's balance
+/// tree from its snapshot (O(channels) hashes) or reads an older closed state's file,
+/// so requests from many sessions queue here instead of taking every core from the
+/// payment path.
 static BUILDS: Semaphore = Semaphore::const_new(1);
 
 /// Channel `channel`'s disclosure for `epoch`, with the epoch before when
@@ -56,14 +57,6 @@ async fn epoch_disclosure(
         .settled_epoch(epoch)
         .await
         .ok_or_else(|| OperatorError::BadRequest(format!("epoch {epoch} has no accepted close")))?;
-    if record.kind == CloseKind::Incremental {
-        // The state tree's openings are kept by whoever closed incrementally; the hub
-        // does not persist the closed state yet.
-        return Err(OperatorError::BadRequest(format!(
-            "epoch {epoch} was closed incrementally: its openings come from the closed state, \
-             which this hub does not keep"
-        )));
-    }
     let opening = operator.opening(channel, Some(epoch)).await?;
     Ok(EpochDisclosure { record, opening })
 }

@@ -93,3 +93,71 @@ async fn a_channel_fetches_its_own_disclosure_and_an_auditor_verifies_it() {
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("channel 9 is not in the snapshot"), "{body}");
 }
+
+/// What `zkhub close` does for an incremental close of `epoch` (test proof format).
+fn prove_incremental(
+    previous: &channel::incremental::ClosedState,
+    dir: &std::path::Path,
+    epoch: u64,
+) -> (String, channel::incremental::ClosedState) {
+    let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
+    let (witness, next) = previous.close(&snapshot).expect("witness");
+    let file = serde_json::json!({
+        "statement": "incremental",
+        "inputs": witness.inputs,
+        "proof": "proof",
+    });
+    (file.to_string(), next)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_close_is_disclosed_from_the_kept_state() {
+    let hub = TestHub::start_with(|c| {
+        c.close_verifier = Some(Arc::new(JsonProofFiles(AcceptTestProofs)))
+    })
+    .await;
+    let addr = hub.handle.local_addr();
+    let (alice, alice_key) = hub.open(1, 1_000).await;
+    let (bob, bob_key) = hub.open(2, 10).await;
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let mut p = Payer::new(alice, alice_key.clone(), hub.hub_id());
+
+    // Two incremental closes: 300 to Bob in epoch 1, 50 in epoch 2.
+    let genesis = channel::incremental::ClosedState::genesis(hub.hub_id());
+    c.pay_json(alice, &p.run(bob, 100, 3, 3)).await;
+    c.await_ack(3).await;
+    assert_eq!(http(addr, "POST", "/operator/cut", "").await.0, 200);
+    let (file, state1) = prove_incremental(&genesis, hub.dir.path(), 1);
+    let (status, body) = http(addr, "POST", "/operator/close", &file).await;
+    assert_eq!(status, 200, "{body}");
+    c.pay_json(alice, &p.run(bob, 50, 1, 1)).await;
+    c.await_ack(4).await;
+    assert_eq!(http(addr, "POST", "/operator/cut", "").await.0, 200);
+    let (file, _) = prove_incremental(&state1, hub.dir.path(), 2);
+    let (status, body) = http(addr, "POST", "/operator/close", &file).await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut b = Client::connect(&hub.url()).await;
+    b.hello(bob, &bob_key).await.expect("hello");
+    let (result, _) = b
+        .request(Request::Disclosure(DisclosureRequest {
+            epoch: 2,
+            previous: true,
+        }))
+        .await;
+    let Ok(Reply::Disclosure(d)) = result else {
+        panic!("a disclosure: {result:?}");
+    };
+    assert!(d.epoch.opening.state.is_some(), "a state-tree opening");
+    let settlement = hub.handle.operator().settlement().await;
+    let report = d
+        .verify(&settlement)
+        .expect("holds against the state roots");
+    assert_eq!(report.kind, channel::settlement::CloseKind::Incremental);
+    assert_eq!(report.net_deposit, Some(10));
+    let epoch = report
+        .in_epoch
+        .expect("epoch 1 included (from its saved state)");
+    assert_eq!((epoch.received, report.received), (50, 350));
+}
