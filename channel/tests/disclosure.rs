@@ -260,10 +260,13 @@ fn a_leaf_from_another_hub_is_rejected() {
     );
 }
 
+/// One way to alter a disclosure.
+type Alteration = fn(&mut Disclosure);
+
 #[test]
 fn an_altered_amount_is_rejected() {
     for (w, d) in [full_disclosure(), incremental_disclosure()] {
-        let alterations: [(&str, fn(&mut Disclosure)); 5] = [
+        let alterations: [(&str, Alteration); 5] = [
             ("received", |d| d.epoch.opening.received += 1),
             ("spent", |d| d.epoch.opening.spent += 1),
             ("balance", |d| d.epoch.opening.balance += 1),
@@ -395,6 +398,9 @@ fn a_channel_other_than_the_named_one_is_rejected() {
     ));
 }
 
+/// What error a hostile file must get.
+type Expected = fn(&DisclosureError) -> bool;
+
 #[test]
 fn hostile_files_get_typed_errors() {
     let (_, d) = full_disclosure();
@@ -404,7 +410,7 @@ fn hostile_files_get_typed_errors() {
         Disclosure::from_json(&too_long),
         Err(DisclosureError::TooLarge { .. })
     ));
-    let cases: Vec<(String, fn(&DisclosureError) -> bool)> = vec![
+    let cases: Vec<(String, Expected)> = vec![
         (good[..good.len() / 2].into(), |e| {
             matches!(e, DisclosureError::Malformed(_))
         }),
