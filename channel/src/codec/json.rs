@@ -4,14 +4,16 @@
 //! client / load generator share one definition:
 //!
 //! - [`ClientMessage`] (client → hub): requests (`hello`, `status`, `receipt`,
-//!   `subscribe`, `opening`, `ping`) carry an id and get a [`ServerMessage::Response`];
+//!   `subscribe`, `opening`, `disclosure`, `ping`) carry an id and get a [`ServerMessage::Response`];
 //!   `pay` is a notification (no id).
 //! - [`ServerMessage`] (hub → client): notifications (`challenge`, `ack`, `reject`,
 //!   `credit`, `receipt`, `epoch`) and responses.
 //!
 //! The hub's decoder is strict (unknown fields in params are refused, so a typo never
 //! silently turns a checkpoint into a pending voucher); the client's decoder ignores
-//! unknown fields so that the hub can add fields without breaking clients.
+//! unknown fields so that the hub can add fields without breaking clients (except in a
+//! `disclosure` result: a versioned file, read by [`crate::disclosure::Disclosure::from_json`],
+//! that changes only with its version).
 
 use std::borrow::Cow;
 
