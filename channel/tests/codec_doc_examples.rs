@@ -1,7 +1,7 @@
 //! The examples in docs/PROTOCOL.md, pinned: if any of these change, the document is
 //! wrong, or the wire format changed (which must never happen silently).
 
-use channel::codec::num::fe_to_dec;
+use channel::field::fe_to_dec;
 use channel::codec::{
     ClientMessage, ErrorCode, Hello, Id, Pay, PayVoucher, Request, decode_pay_frame,
     encode_ack_frame, encode_pay_frame, encode_reject_frame,
