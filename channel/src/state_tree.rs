@@ -356,20 +356,11 @@ impl StateTree {
     pub fn read_from(mut r: impl Read, limits: ReadLimits) -> Result<StateTree, StateFileError> {
         let mut header = [0u8; HEADER_BYTES];
         read_exact(&mut r, &mut header)?;
-        // The header was read whole: none of these reads can come up short.
-        let short = |_| StateFileError::Truncated;
-        let mut h = Reader::new(&header);
-        if *h.array::<8>().map_err(short)? != MAGIC {
-            return Err(StateFileError::Magic);
-        }
-        let version = h.u32_le().map_err(short)?;
-        if version != VERSION {
-            return Err(StateFileError::Version(version));
-        }
-        let positions = h.u64_le().map_err(short)?;
-        let occupied = h.u64_le().map_err(short)?;
-        let digest = *h.array::<32>().map_err(short)?;
-        h.finish().map_err(short)?;
+        let FileHeader {
+            positions,
+            occupied,
+            digest,
+        } = FileHeader::parse(&header)?;
         let limit = limits.max_positions.min(CAPACITY);
         if positions > limit {
             return Err(StateFileError::TooManyPositions { positions, limit });
@@ -518,6 +509,35 @@ const HEADER_BYTES: usize = 8 + 4 + 8 + 8 + 32;
 const NODE_BYTES: usize = 32;
 /// Nodes encoded per write and read (64 KiB).
 const CHUNK_NODES: usize = 2048;
+
+/// What a state-tree file's header says (magic and version checked).
+struct FileHeader {
+    positions: u64,
+    occupied: u64,
+    digest: [u8; 32],
+}
+
+impl FileHeader {
+    fn parse(header: &[u8; HEADER_BYTES]) -> Result<FileHeader, StateFileError> {
+        // The header was read whole: none of these reads can come up short.
+        let short = |_| StateFileError::Truncated;
+        let mut h = Reader::new(header);
+        if *h.array::<8>().map_err(short)? != MAGIC {
+            return Err(StateFileError::Magic);
+        }
+        let version = h.u32_le().map_err(short)?;
+        if version != VERSION {
+            return Err(StateFileError::Version(version));
+        }
+        let parsed = FileHeader {
+            positions: h.u64_le().map_err(short)?,
+            occupied: h.u64_le().map_err(short)?,
+            digest: *h.array::<32>().map_err(short)?,
+        };
+        h.finish().map_err(short)?;
+        Ok(parsed)
+    }
+}
 
 fn read_exact(r: &mut impl Read, buffer: &mut [u8]) -> Result<(), StateFileError> {
     r.read_exact(buffer).map_err(|e| match e.kind() {
