@@ -178,7 +178,13 @@ mod tests {
         assert_eq!(r.u8(), Ok(1));
         assert_eq!(r.u32_le(), Err(ReadError::Short { at: 1, needed: 4 }));
         assert_eq!(r.u64_be(), Err(ReadError::Short { at: 1, needed: 8 }));
-        assert_eq!(r.take(usize::MAX), Err(ReadError::Short { at: 1, needed: usize::MAX }));
+        assert_eq!(
+            r.take(usize::MAX),
+            Err(ReadError::Short {
+                at: 1,
+                needed: usize::MAX
+            })
+        );
         assert_eq!(r.pos(), 1);
         assert_eq!(r.u16_le(), Ok(0x0302));
         assert_eq!(r.u8(), Err(ReadError::Short { at: 3, needed: 1 }));

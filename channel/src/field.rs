@@ -130,8 +130,8 @@ pub fn domain_tag(tag: &str) -> Fe {
 /// Serde adapter: a field element as a canonical decimal string.
 pub mod dec {
     use super::*;
-    use serde::de::{self, Deserializer, Visitor};
     use serde::Serializer;
+    use serde::de::{self, Deserializer, Visitor};
 
     /// Serialize as a decimal string.
     pub fn serialize<S: Serializer>(x: &Fe, s: S) -> Result<S::Ok, S::Error> {
@@ -309,7 +309,10 @@ mod tests {
         for s in refused {
             assert!(fe_from_dec(s).is_err(), "{s}");
         }
-        assert_eq!(fe_from_dec(&p.to_str_radix(10)), Err(FieldError::NotCanonical));
+        assert_eq!(
+            fe_from_dec(&p.to_str_radix(10)),
+            Err(FieldError::NotCanonical)
+        );
         assert_eq!(fe_from_dec("-1"), Err(FieldError::NotDecimal));
     }
 

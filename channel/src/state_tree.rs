@@ -44,9 +44,9 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Reader;
-use crate::field::fe_to_be_bytes;
 use crate::crypto::poseidon;
 use crate::field::Fe;
+use crate::field::fe_to_be_bytes;
 
 /// Children per node.
 pub const ARITY: usize = 4;

@@ -221,7 +221,9 @@ impl Raw<'_> {
 }
 
 fn small(x: &Fe) -> Result<u64, CloseError> {
-    channel::field::fe_to_u64(x).ok_or(CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
+    channel::field::fe_to_u64(x).ok_or(CloseError::Malformed(
+        "hub_id, epoch or n does not fit 64 bits",
+    ))
 }
 
 fn decode(bytes: &[u8], statement: Statement) -> Result<Raw<'_>, CloseError> {
@@ -257,7 +259,8 @@ fn decode(bytes: &[u8], statement: Statement) -> Result<Raw<'_>, CloseError> {
     let fields = (0..input_count(statement))
         .map(|_| {
             let mut repr = <F as PrimeField>::Repr::default();
-            repr.as_mut().copy_from_slice(r.array::<32>().map_err(short)?);
+            repr.as_mut()
+                .copy_from_slice(r.array::<32>().map_err(short)?);
             Option::from(F::from_repr(repr))
                 .map(|x: F| f_to_fe(&x))
                 .ok_or(CloseError::Malformed("non-canonical field element"))

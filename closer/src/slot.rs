@@ -225,7 +225,12 @@ fn gated_leaves<CS: ConstraintSystem<F>>(
 ) -> Result<(Expr, Expr), SynthesisError> {
     let deposit_leaf = poseidon::poseidon(
         cs.namespace(|| "deposit leaf"),
-        &[id.clone(), key.x.clone(), key.y.clone(), amounts.deposit.clone()],
+        &[
+            id.clone(),
+            key.x.clone(),
+            key.y.clone(),
+            amounts.deposit.clone(),
+        ],
     )?;
     let commitment = poseidon::poseidon(
         cs.namespace(|| "balance commitment"),
@@ -233,7 +238,13 @@ fn gated_leaves<CS: ConstraintSystem<F>>(
     )?;
     let balance_leaf = poseidon::poseidon(
         cs.namespace(|| "balance leaf"),
-        &[id.clone(), key.x, key.y, amounts.balance.clone(), commitment],
+        &[
+            id.clone(),
+            key.x,
+            key.y,
+            amounts.balance.clone(),
+            commitment,
+        ],
     )?;
     let deposit_leaf = mul(
         cs.namespace(|| "gated deposit leaf"),

@@ -358,7 +358,14 @@ async fn drive(
             }
         };
         if let Some(seq) = acked_to {
-            release_acked(&mut inflight, &mut inflight_vouchers, seq, started, &mut out, &live);
+            release_acked(
+                &mut inflight,
+                &mut inflight_vouchers,
+                seq,
+                started,
+                &mut out,
+                &live,
+            );
         }
         if out.rejects.values().sum::<u64>() > 0 && inflight.is_empty() {
             // A refused voucher breaks this channel's sequence: stop sending.

@@ -350,11 +350,7 @@ fn print_summary(
 
 /// Cut the epoch, prove its full close, verify it as a stranger would (a fresh verifier
 /// loading the key from disk) and settle it.
-async fn full_close(
-    hub: &HubHandle,
-    data: &Path,
-    keys: &Path,
-) -> anyhow::Result<CloseLine> {
+async fn full_close(hub: &HubHandle, data: &Path, keys: &Path) -> anyhow::Result<CloseLine> {
     let (epoch, _) = hub.operator().cut().await.context("cutting the epoch")?;
     let snapshot = hub::store::read_snapshot(data, epoch).context("reading the snapshot")?;
     let channels = snapshot.channels.len();

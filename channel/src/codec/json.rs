@@ -150,7 +150,11 @@ pub struct PayVoucher {
     #[serde(with = "u64_json")]
     pub amount: Amount,
     /// Payment chain after this voucher (checked when present).
-    #[serde(default, with = "field::dec_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "field::dec_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub chain: Option<Fe>,
     /// Checkpoint signature over `voucher_message`; absent for a pending voucher.
     #[serde(default, skip_serializing_if = "Option::is_none")]

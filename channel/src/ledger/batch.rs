@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::crypto::{PackedSignature, PublicKey};
 use crate::bytes::{ReadError, Reader};
+use crate::crypto::{PackedSignature, PublicKey};
 use crate::field::{Fe, fe_to_be_bytes};
 use crate::types::{Amount, ChannelId, NetAmount, Seq};
 

@@ -61,8 +61,7 @@ pub use dispute::DisputeFiled;
 pub use error::{InputField, OpeningFault, SettlementError};
 pub use model::{
     AcceptedClose, ChannelAccount, CloseKind, Dispute, DisputeStatus, EpochRecord, ForcedExit,
-    HubRegistration, LoggedEvent, Params, Payout, PayoutKind, Receipt, ReceivedBook,
-    Stamp, Totals,
+    HubRegistration, LoggedEvent, Params, Payout, PayoutKind, Receipt, ReceivedBook, Stamp, Totals,
 };
 
 /// Domain tag `"zkhub/exit/v1"`.

@@ -114,7 +114,8 @@ fn load_all_rows<T: ChannelTable + Sync>(
         .unwrap_or(1)
         .min(n / PARALLEL_ROWS + 1);
     let bounds = key_ranges(first, last, parts);
-    let load = |&(lo, hi): &(u32, u32)| load_rows(txn, lo, hi, through, meta.folded_through, &table);
+    let load =
+        |&(lo, hi): &(u32, u32)| load_rows(txn, lo, hi, through, meta.folded_through, &table);
     let results: Vec<Result<HashMap<ChannelId, u64>, LoadError>> = if bounds.len() == 1 {
         vec![load(&bounds[0])]
     } else {
