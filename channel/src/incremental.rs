@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{PackedSignature, PublicKey, poseidon};
 use crate::field::Fe;
-use crate::ledger::Snapshot;
+use crate::ledger::{ChannelRecord, Snapshot};
 use crate::state_tree::{StatePath, StateTree, StateTreeError, chained_path};
 use crate::statement::{
     SlotWitness, StatementError, balance_commitment, deposit_leaf, net_deposit_fe,
@@ -387,29 +387,10 @@ impl ClosedState {
         &self,
         snapshot: &Snapshot,
     ) -> Result<(IncrementalWitness, ClosedState), IncrementalError> {
-        if snapshot.hub_id != self.hub_id {
-            return Err(IncrementalError::WrongHub {
-                expected: self.hub_id,
-                got: snapshot.hub_id,
-            });
-        }
-        if snapshot.epoch != self.epoch + 1 {
-            return Err(IncrementalError::WrongEpoch {
-                expected: self.epoch + 1,
-                got: snapshot.epoch,
-            });
-        }
-        if snapshot.blinds.len() != snapshot.channels.len() {
-            return Err(StatementError::BlindCount {
-                channels: snapshot.channels.len(),
-                blinds: snapshot.blinds.len(),
-            }
-            .into());
-        }
+        self.check_follows(snapshot)?;
         let mut next = self.clone();
         next.epoch = snapshot.epoch;
         let mut slots = Vec::new();
-        let mut updates = Vec::new();
         let (mut credited, mut debited) = (0u128, 0u128);
         let mut previous_id: Option<ChannelId> = None;
         let mut closed_seen = 0usize;
@@ -437,46 +418,16 @@ impl ClosedState {
                     continue;
                 }
             }
+            let slot = self.touched_slot(old, record, *blind)?;
             let (old_spent, old_received) = old.map_or((0, 0), |o| (o.spent, o.received));
-            for (counter, before, after) in [
-                ("spent", old_spent, record.spent),
-                ("received", old_received, record.received),
-            ] {
-                if after < before {
-                    return Err(IncrementalError::CounterDecreased {
-                        id: record.id,
-                        counter,
-                        before,
-                        after,
-                    });
-                }
-            }
-            let slot = SlotWitness::from_record(record, *blind)?;
-            slot.verify_signature(self.hub_id)?;
             credited += u128::from(record.received - old_received);
             debited += u128::from(record.spent - old_spent);
-            let new = ClosedChannel::from_slot(&slot);
-            updates.push((record.id, new.leaf()));
             let index = record.id as usize;
             if next.channels.len() <= index {
                 next.channels.resize(index + 1, None);
             }
-            next.channels[index] = Some(new.clone());
-            slots.push(TouchedSlot {
-                id: record.id,
-                pk: record.pk,
-                old: old.cloned(),
-                deposit_changed: old.is_none_or(|o| o.net_deposit != record.deposit),
-                new,
-                seq: slot.seq,
-                chain: slot.chain,
-                sig: slot.sig,
-                // Read from the trees before and after once every leaf is set.
-                path: StatePath {
-                    position: record.id,
-                    siblings: Default::default(),
-                },
-            });
+            next.channels[index] = Some(slot.new.clone());
+            slots.push(slot);
         }
         if closed_seen != self.count {
             let missing = self
@@ -493,34 +444,7 @@ impl ClosedState {
                 spent: debited,
             });
         }
-        // One batch (each changed node hashed once), then every slot's path as the
-        // updates meet it one by one in id order: lower ids set, higher ones not yet.
-        next.tree.set_many(updates)?;
-        next.count += slots.iter().filter(|s| s.old.is_none()).count();
-        for slot in &mut slots {
-            slot.path = chained_path(&self.tree, &next.tree, slot.id)?;
-        }
-        assert_eq!(
-            next.tree.len(),
-            next.count,
-            "one non-empty leaf per closed channel"
-        );
-        if let (Some(first), Some(last)) = (slots.first(), slots.last()) {
-            let old = first
-                .old
-                .as_ref()
-                .map_or(Fe::from(0u64), ClosedChannel::leaf);
-            assert_eq!(
-                first.path.root(&old),
-                self.root(),
-                "the chain starts at prev_root"
-            );
-            assert_eq!(
-                last.path.root(&last.new.leaf()),
-                next.root(),
-                "and ends at new_root"
-            );
-        }
+        next.set_leaves_and_paths(self, &mut slots)?;
         let deposits_hash = deposits_hash(
             snapshot.channels.iter().map(|c| (c.id, &c.pk, c.deposit)),
             |id| self.channel(id).map(|c| c.net_deposit),
@@ -534,6 +458,110 @@ impl ClosedState {
             deposits_hash,
         };
         Ok((IncrementalWitness { inputs, slots }, next))
+    }
+
+    /// `snapshot` is this hub's next epoch, with a blind per channel.
+    fn check_follows(&self, snapshot: &Snapshot) -> Result<(), IncrementalError> {
+        if snapshot.hub_id != self.hub_id {
+            return Err(IncrementalError::WrongHub {
+                expected: self.hub_id,
+                got: snapshot.hub_id,
+            });
+        }
+        if snapshot.epoch != self.epoch + 1 {
+            return Err(IncrementalError::WrongEpoch {
+                expected: self.epoch + 1,
+                got: snapshot.epoch,
+            });
+        }
+        if snapshot.blinds.len() != snapshot.channels.len() {
+            return Err(StatementError::BlindCount {
+                channels: snapshot.channels.len(),
+                blinds: snapshot.blinds.len(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The slot of a touched channel (closed as `old`, if ever): its counters did not
+    /// go down, and its record passes the full statement's slot rules. Its path is
+    /// set later, by [`ClosedState::set_leaves_and_paths`].
+    fn touched_slot(
+        &self,
+        old: Option<&ClosedChannel>,
+        record: &ChannelRecord,
+        blind: Fe,
+    ) -> Result<TouchedSlot, IncrementalError> {
+        let (old_spent, old_received) = old.map_or((0, 0), |o| (o.spent, o.received));
+        for (counter, before, after) in [
+            ("spent", old_spent, record.spent),
+            ("received", old_received, record.received),
+        ] {
+            if after < before {
+                return Err(IncrementalError::CounterDecreased {
+                    id: record.id,
+                    counter,
+                    before,
+                    after,
+                });
+            }
+        }
+        let slot = SlotWitness::from_record(record, blind)?;
+        slot.verify_signature(self.hub_id)?;
+        Ok(TouchedSlot {
+            id: record.id,
+            pk: record.pk,
+            old: old.cloned(),
+            deposit_changed: old.is_none_or(|o| o.net_deposit != record.deposit),
+            new: ClosedChannel::from_slot(&slot),
+            seq: slot.seq,
+            chain: slot.chain,
+            sig: slot.sig,
+            // Read from the trees before and after once every leaf is set.
+            path: StatePath {
+                position: record.id,
+                siblings: Default::default(),
+            },
+        })
+    }
+
+    /// Set the touched slots' new leaves in this (the next) state's tree in one batch
+    /// (each changed node hashed once), then every slot's path as the updates meet it
+    /// one by one in id order from `before`: lower ids set, higher ones not yet.
+    fn set_leaves_and_paths(
+        &mut self,
+        before: &ClosedState,
+        slots: &mut [TouchedSlot],
+    ) -> Result<(), IncrementalError> {
+        self.tree
+            .set_many(slots.iter().map(|s| (s.id, s.new.leaf())))?;
+        self.count += slots.iter().filter(|s| s.old.is_none()).count();
+        for slot in slots.iter_mut() {
+            slot.path = chained_path(&before.tree, &self.tree, slot.id)?;
+        }
+        assert_eq!(
+            self.tree.len(),
+            self.count,
+            "one non-empty leaf per closed channel"
+        );
+        if let (Some(first), Some(last)) = (slots.first(), slots.last()) {
+            let old = first
+                .old
+                .as_ref()
+                .map_or(Fe::from(0u64), ClosedChannel::leaf);
+            assert_eq!(
+                first.path.root(&old),
+                before.root(),
+                "the chain starts at prev_root"
+            );
+            assert_eq!(
+                last.path.root(&last.new.leaf()),
+                self.root(),
+                "and ends at new_root"
+            );
+        }
+        Ok(())
     }
 
     /// Channel `id`'s leaf opened as the settlement layer takes it (withdrawals,

@@ -11,6 +11,7 @@
 //! passed in by the caller. That is what makes every rule testable and
 //! fuzzable without a server; `hub` and `closer` add I/O and proving around it.
 
+pub mod bytes;
 pub mod client;
 pub mod codec;
 pub mod crypto;

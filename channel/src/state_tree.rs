@@ -43,9 +43,10 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::num::{fe_from_be_bytes, fe_to_be_bytes};
+use crate::bytes::Reader;
 use crate::crypto::poseidon;
 use crate::field::Fe;
+use crate::field::fe_to_be_bytes;
 
 /// Children per node.
 pub const ARITY: usize = 4;
@@ -355,16 +356,11 @@ impl StateTree {
     pub fn read_from(mut r: impl Read, limits: ReadLimits) -> Result<StateTree, StateFileError> {
         let mut header = [0u8; HEADER_BYTES];
         read_exact(&mut r, &mut header)?;
-        let field = |at: usize, len: usize| &header[at..at + len];
-        if field(0, 8) != MAGIC {
-            return Err(StateFileError::Magic);
-        }
-        let version = u32::from_le_bytes(field(8, 4).try_into().expect("4 bytes"));
-        if version != VERSION {
-            return Err(StateFileError::Version(version));
-        }
-        let positions = u64::from_le_bytes(field(12, 8).try_into().expect("8 bytes"));
-        let occupied = u64::from_le_bytes(field(20, 8).try_into().expect("8 bytes"));
+        let FileHeader {
+            positions,
+            occupied,
+            digest,
+        } = FileHeader::parse(&header)?;
         let limit = limits.max_positions.min(CAPACITY);
         if positions > limit {
             return Err(StateFileError::TooManyPositions { positions, limit });
@@ -374,9 +370,8 @@ impl StateTree {
                 "more occupied leaves than positions",
             ));
         }
-        let digest: [u8; 32] = field(28, 32).try_into().expect("32 bytes");
         let mut hasher = blake3::Hasher::new();
-        hasher.update(field(8, 20));
+        hasher.update(&header[8..28]);
         // Bounded by `limit ≤ CAPACITY` above: at most 4/3 · 2^20 + DEPTH nodes.
         let positions = positions as usize;
         let mut buffer = vec![0u8; CHUNK_NODES * NODE_BYTES];
@@ -394,9 +389,9 @@ impl StateTree {
                 let bytes = &mut buffer[..count * NODE_BYTES];
                 read_exact(&mut r, bytes)?;
                 hasher.update(bytes);
-                for encoded in bytes.chunks_exact(NODE_BYTES) {
-                    let encoded: &[u8; NODE_BYTES] = encoded.try_into().expect("32 bytes");
-                    let node = fe_from_be_bytes(encoded).ok_or(StateFileError::NotCanonical {
+                let mut nodes = Reader::new(bytes);
+                while nodes.remaining() > 0 {
+                    let node = nodes.fe().map_err(|_| StateFileError::NotCanonical {
                         level: h,
                         index: level.len(),
                     })?;
@@ -514,6 +509,35 @@ const HEADER_BYTES: usize = 8 + 4 + 8 + 8 + 32;
 const NODE_BYTES: usize = 32;
 /// Nodes encoded per write and read (64 KiB).
 const CHUNK_NODES: usize = 2048;
+
+/// What a state-tree file's header says (magic and version checked).
+struct FileHeader {
+    positions: u64,
+    occupied: u64,
+    digest: [u8; 32],
+}
+
+impl FileHeader {
+    fn parse(header: &[u8; HEADER_BYTES]) -> Result<FileHeader, StateFileError> {
+        // The header was read whole: none of these reads can come up short.
+        let short = |_| StateFileError::Truncated;
+        let mut h = Reader::new(header);
+        if *h.array::<8>().map_err(short)? != MAGIC {
+            return Err(StateFileError::Magic);
+        }
+        let version = h.u32_le().map_err(short)?;
+        if version != VERSION {
+            return Err(StateFileError::Version(version));
+        }
+        let parsed = FileHeader {
+            positions: h.u64_le().map_err(short)?,
+            occupied: h.u64_le().map_err(short)?,
+            digest: *h.array::<32>().map_err(short)?,
+        };
+        h.finish().map_err(short)?;
+        Ok(parsed)
+    }
+}
 
 fn read_exact(r: &mut impl Read, buffer: &mut [u8]) -> Result<(), StateFileError> {
     r.read_exact(buffer).map_err(|e| match e.kind() {

@@ -1,13 +1,13 @@
 //! The examples in docs/PROTOCOL.md, pinned: if any of these change, the document is
 //! wrong, or the wire format changed (which must never happen silently).
 
-use channel::codec::num::fe_to_dec;
 use channel::codec::{
     ClientMessage, ErrorCode, Hello, Id, Pay, PayVoucher, Request, decode_pay_frame,
     encode_ack_frame, encode_pay_frame, encode_reject_frame,
 };
 use channel::crypto::{PrivateKey, chain_next};
 use channel::field::Fe;
+use channel::field::fe_to_dec;
 use channel::types::{
     TAG_HELLO, TAG_RECEIPT, TAG_VOUCHER, VoucherIn, hello_message, voucher_message,
 };

@@ -113,7 +113,7 @@ impl World {
             return;
         };
         let last = last.seq;
-        let events: Vec<_> = logged.iter().map(|e| e.event.to_ledger()).collect();
+        let events: Vec<_> = logged.iter().map(|e| e.event.clone()).collect();
         // Net deposits are signed in the ledger too: every withdrawal mirrors,
         // including a payee's that takes D below zero.
         self.batch += 1;

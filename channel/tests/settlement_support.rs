@@ -108,7 +108,7 @@ impl World {
             .chain
             .events_since(self.mirrored)
             .iter()
-            .map(|e| e.event.to_ledger())
+            .map(|e| e.event.clone())
             .collect();
         if let Some(last) = self.chain.events_since(self.mirrored).last() {
             self.mirrored = last.seq;

@@ -52,7 +52,7 @@ pub fn f_from_dec(s: &str) -> F {
 
 /// The field modulus `p`.
 pub fn modulus() -> BigUint {
-    channel::field::modulus()
+    BigUint::from_bytes_le(&<Fe as ark_ff::PrimeField>::MODULUS.to_bytes_le())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use bellpepper_core::{ConstraintSystem, Index, LinearCombination, SynthesisError, Variable};
 use bincode::Options;
+use channel::bytes::{ReadError, Reader};
 use ff::PrimeField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -257,30 +258,37 @@ fn check_header(
     reader
         .read_exact(&mut h)
         .map_err(|_| bad(path, "shorter than its header"))?;
-    if h[..8] != MAGIC || h[8..10] != FILE_VERSION.to_le_bytes() {
+    // The header was read whole: none of these reads can come up short.
+    let short = |_: ReadError| bad(path, "shorter than its header");
+    let mut r = Reader::new(&h);
+    let magic = r.array::<8>().map_err(short)?;
+    let version = r.u16_le().map_err(short)?;
+    if *magic != MAGIC || version != FILE_VERSION {
         return Err(bad(path, "not a zkhub key file of this version"));
     }
-    if h[10] != kind as u8 {
+    if r.u8().map_err(short)? != kind as u8 {
         return Err(bad(path, "holds the other key (prover/verifier)"));
     }
-    if h[11] != layout.statement.tag() {
+    if r.u8().map_err(short)? != layout.statement.tag() {
         return Err(bad(path, "made for the other statement (full/incremental)"));
     }
-    let k = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
-    let m = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes")) as usize;
+    let k = r.u32_le().map_err(short)? as usize;
+    let m = r.u32_le().map_err(short)? as usize;
     if (k, m) != (layout.slots_per_chunk, layout.chunks) {
         return Err(bad(
             path,
             "made for another layout (slots per chunk, chunks)",
         ));
     }
+    let shape = r.array::<32>().map_err(short)?;
     if let Some(id) = id
-        && h[20..52] != id[..]
+        && shape != id
     {
         return Err(bad(path, "made for another circuit (shape id)"));
     }
-    let digest: KeyDigest = h[52..84].try_into().expect("32 bytes");
-    let body_len = u64::from_le_bytes(h[84..92].try_into().expect("8 bytes"));
+    let digest: KeyDigest = *r.array::<32>().map_err(short)?;
+    let body_len = r.u64_le().map_err(short)?;
+    r.finish().map_err(short)?;
     if size != HEADER_LEN as u64 + body_len {
         return Err(bad(path, "length does not match its header"));
     }

@@ -19,6 +19,7 @@
 //! layout canonical for `n`, canonical field elements, `n`, length) before any byte of
 //! the proof is decoded, and decoding is bounded by `L` and refuses trailing bytes.
 
+use channel::bytes::{ReadError, Reader};
 use channel::field::Fe;
 use channel::incremental::IncrementalInputs;
 use channel::statement::PublicInputs;
@@ -220,18 +221,19 @@ impl Raw<'_> {
 }
 
 fn small(x: &Fe) -> Result<u64, CloseError> {
-    let b = channel::field::fe_to_biguint(x);
-    u64::try_from(&b).map_err(|_| CloseError::Malformed("hub_id, epoch or n does not fit 64 bits"))
+    channel::field::fe_to_u64(x).ok_or(CloseError::Malformed(
+        "hub_id, epoch or n does not fit 64 bits",
+    ))
 }
 
 fn decode(bytes: &[u8], statement: Statement) -> Result<Raw<'_>, CloseError> {
-    if bytes.len() < 10 {
-        return Err(CloseError::Malformed("shorter than the header"));
-    }
-    if bytes[..8] != MAGIC {
+    let short = |_: ReadError| CloseError::Malformed("shorter than the header");
+    let mut r = Reader::new(bytes);
+    let magic = r.array::<8>().map_err(short)?;
+    let version = r.u16_le().map_err(short)?;
+    if *magic != MAGIC {
         return Err(CloseError::Malformed("bad magic: not a zkhub close proof"));
     }
-    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     if version != VERSION {
         return Err(CloseError::UnsupportedVersion(version));
     }
@@ -239,44 +241,43 @@ fn decode(bytes: &[u8], statement: Statement) -> Result<Raw<'_>, CloseError> {
     if bytes.len() < header {
         return Err(CloseError::Malformed("shorter than the header"));
     }
-    if bytes[10] != statement.tag() {
+    if r.u8().map_err(short)? != statement.tag() {
         return Err(CloseError::Malformed(match statement {
             Statement::Full => "an incremental close proof, not a full one",
             Statement::Incremental => "a full close proof, not an incremental one",
         }));
     }
-    if bytes[11] != 0 {
+    if r.u8().map_err(short)? != 0 {
         return Err(CloseError::Malformed("reserved bytes are not zero"));
     }
-    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let layout = Layout {
         statement,
-        slots_per_chunk: word(12) as usize,
-        chunks: word(16) as usize,
+        slots_per_chunk: r.u32_le().map_err(short)? as usize,
+        chunks: r.u32_le().map_err(short)? as usize,
     };
-    let key_digest: KeyDigest = bytes[20..52].try_into().expect("32 bytes");
+    let key_digest: KeyDigest = *r.array::<32>().map_err(short)?;
     let fields = (0..input_count(statement))
-        .map(|i| {
+        .map(|_| {
             let mut repr = <F as PrimeField>::Repr::default();
             repr.as_mut()
-                .copy_from_slice(&bytes[52 + 32 * i..84 + 32 * i]);
+                .copy_from_slice(r.array::<32>().map_err(short)?);
             Option::from(F::from_repr(repr))
                 .map(|x: F| f_to_fe(&x))
                 .ok_or(CloseError::Malformed("non-canonical field element"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let len = word(header - 4) as usize;
-    if bytes.len() != header + len {
-        return Err(CloseError::Malformed(
-            "proof length does not match the file (bytes missing or appended)",
-        ));
-    }
+    let len = r.u32_le().map_err(short)? as usize;
+    let appended = |_: ReadError| {
+        CloseError::Malformed("proof length does not match the file (bytes missing or appended)")
+    };
+    let snark = r.take(len).map_err(appended)?;
+    r.finish().map_err(appended)?;
     Ok(Raw {
         layout,
         key_digest,
         fields,
         len,
-        snark: &bytes[header..],
+        snark,
     })
 }
 

@@ -133,8 +133,50 @@ pub fn synthesize_slot<CS: ConstraintSystem<F>>(
     let is_real = alloc_boolean_value(&mut *cs, "is_real", slot.map(|s| s.is_real))?;
     let id = alloc(&mut *cs, "id", slot.map(|s| s.id))?;
     let key = EdwardsPoint::alloc(cs.namespace(|| "A"), slot.map(|s| s.key))?;
+    let amounts = balance_rule(cs, &is_real, slot)?;
 
-    // Rule 2: S, R, B in [0, 2^64), D in [−2^64, 2^64), B = D + R − S.
+    // Rule 1: real slots first, ids strictly increasing among them.
+    if let Some(previous) = previous {
+        id_order(cs, &is_real, &id, previous)?;
+    }
+
+    // Rule 3: the checkpoint signature, where S ≠ 0.
+    let blind = alloc(&mut *cs, "blind", slot.map(|s| s.blind))?;
+    checkpoint_signature(
+        cs,
+        hub_id,
+        &id,
+        &key,
+        &amounts.spent,
+        slot.map(|s| (s.seq, s.chain, &s.sig)),
+    )?;
+
+    let (deposit_leaf, balance_leaf) = gated_leaves(cs, &is_real, &id, key, &amounts, blind)?;
+    Ok(SlotOutput {
+        is_real,
+        id,
+        spent: amounts.spent,
+        received: amounts.received,
+        deposit_leaf,
+        balance_leaf,
+    })
+}
+
+/// A slot's amounts, range-checked.
+struct Amounts {
+    deposit: Expr,
+    spent: Expr,
+    received: Expr,
+    balance: Expr,
+}
+
+/// Rule 2: S, R, B in [0, 2^64), D in [−2^64, 2^64), B = D + R − S; and padding
+/// carries no value.
+fn balance_rule<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    is_real: &Expr,
+    slot: Option<&SlotAssignment>,
+) -> Result<Amounts, SynthesisError> {
     let deposit = signed_amount(cs, "D", slot.map(|s| s.deposit))?;
     let spent = amount(cs, "S", slot.map(|s| s.spent))?;
     let received = amount(cs, "R", slot.map(|s| s.received))?;
@@ -147,7 +189,7 @@ pub fn synthesize_slot<CS: ConstraintSystem<F>>(
     );
     // Padding carries no value: (1 − is_real)·(S + R) = 0 (both are non-negative, so
     // each is 0) and (1 − is_real)·D = 0 (D may be negative: it needs its own check).
-    let padding = Expr::from(1).sub(&is_real);
+    let padding = Expr::from(1).sub(is_real);
     enforce(
         cs,
         "padding has no payments",
@@ -162,56 +204,61 @@ pub fn synthesize_slot<CS: ConstraintSystem<F>>(
         &deposit,
         &Expr::zero(),
     );
+    Ok(Amounts {
+        deposit,
+        spent,
+        received,
+        balance,
+    })
+}
 
-    // Rule 1: real slots first, ids strictly increasing among them.
-    if let Some(previous) = previous {
-        id_order(cs, &is_real, &id, previous)?;
-    }
-
-    // Rule 3: the checkpoint signature, where S ≠ 0.
-    let blind = alloc(&mut *cs, "blind", slot.map(|s| s.blind))?;
-    checkpoint_signature(
-        cs,
-        hub_id,
-        &id,
-        &key,
-        &spent,
-        slot.map(|s| (s.seq, s.chain, &s.sig)),
-    )?;
-
-    // Rule 4: leaves.
+/// Rule 4: the slot's deposit leaf `Poseidon(id, Ax, Ay, D)` and balance leaf
+/// `Poseidon(id, Ax, Ay, B, Poseidon(S, R, blind))`, each times `is_real` (padding
+/// leaves are 0).
+fn gated_leaves<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    is_real: &Expr,
+    id: &Expr,
+    key: EdwardsPoint,
+    amounts: &Amounts,
+    blind: Expr,
+) -> Result<(Expr, Expr), SynthesisError> {
     let deposit_leaf = poseidon::poseidon(
         cs.namespace(|| "deposit leaf"),
-        &[id.clone(), key.x.clone(), key.y.clone(), deposit],
+        &[
+            id.clone(),
+            key.x.clone(),
+            key.y.clone(),
+            amounts.deposit.clone(),
+        ],
     )?;
     let commitment = poseidon::poseidon(
         cs.namespace(|| "balance commitment"),
-        &[spent.clone(), received.clone(), blind],
+        &[amounts.spent.clone(), amounts.received.clone(), blind],
     )?;
     let balance_leaf = poseidon::poseidon(
         cs.namespace(|| "balance leaf"),
-        &[id.clone(), key.x, key.y, balance, commitment],
+        &[
+            id.clone(),
+            key.x,
+            key.y,
+            amounts.balance.clone(),
+            commitment,
+        ],
     )?;
     let deposit_leaf = mul(
         cs.namespace(|| "gated deposit leaf"),
         "leaf",
-        &is_real,
+        is_real,
         &deposit_leaf,
     )?;
     let balance_leaf = mul(
         cs.namespace(|| "gated balance leaf"),
         "leaf",
-        &is_real,
+        is_real,
         &balance_leaf,
     )?;
-    Ok(SlotOutput {
-        is_real,
-        id,
-        spent,
-        received,
-        deposit_leaf,
-        balance_leaf,
-    })
+    Ok((deposit_leaf, balance_leaf))
 }
 
 /// Rule 1 between a slot and the one before it in its chunk: real slots first

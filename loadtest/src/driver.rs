@@ -1,6 +1,6 @@
 //! The run: provision, pre-sign, connect, stream frames, collect acks and latencies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use channel::{Amount, ChannelId, Fe, HubId};
 use futures_util::{SinkExt, StreamExt, stream};
 use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::LoadError;
@@ -56,22 +56,9 @@ pub async fn run<P: Provisioner>(
     let payee_keys: Vec<PrivateKey> = (0..cfg.payees as u64)
         .map(|i| key(cfg.seed, "payee", i))
         .collect();
-
-    // 1. Provision: deposits for payers (enough for every payment) and payees.
-    progress.phase("deposits", (cfg.connections + cfg.payees) as u64);
-    let deposit = per_conn
-        .checked_mul(cfg.amount)
-        .and_then(|d| d.checked_add(cfg.extra_deposit))
-        .ok_or_else(|| LoadError::Config("deposit overflows u64".into()))?;
-    let mut deposits: Vec<(channel::crypto::PublicKey, Amount)> =
-        payer_keys.iter().map(|k| (k.public(), deposit)).collect();
-    deposits.extend(payee_keys.iter().map(|k| (k.public(), cfg.amount)));
-    let ids = provisioner.deposit(&deposits).await?;
+    let ids = provision(cfg, provisioner, progress, &payer_keys, &payee_keys).await?;
     let (payer_ids, payee_ids) = ids.split_at(cfg.connections);
-    progress.advance(ids.len() as u64);
-    progress.finish();
-
-    // 2. Learn the hub id from a challenge, then pre-sign every voucher.
+    // Learn the hub id from a challenge, then pre-sign every voucher.
     let hub_id = probe_hub_id(&cfg.url).await?;
     let plans: Vec<ChannelPlan> = payer_keys
         .into_iter()
@@ -91,10 +78,47 @@ pub async fn run<P: Provisioner>(
         frame_len: cfg.frame_len(),
     };
     let total = per_conn * cfg.connections as u64;
+    let frames = presign_all(progress, &plans, &params, total)?;
+    let sockets = connect_all(cfg, progress, &plans, hub_id).await?;
+    let (elapsed, outcomes) = stream_all(cfg, progress, sockets, frames, total).await;
+    Ok(Report::build(cfg, hub_id, total, elapsed, outcomes))
+}
+
+/// Deposits for the payers (enough for every payment) and the payees; returns their
+/// channel ids, payers first.
+async fn provision<P: Provisioner>(
+    cfg: &LoadConfig,
+    provisioner: &P,
+    progress: &dyn Progress,
+    payer_keys: &[PrivateKey],
+    payee_keys: &[PrivateKey],
+) -> Result<Vec<ChannelId>, LoadError> {
+    progress.phase("deposits", (cfg.connections + cfg.payees) as u64);
+    let deposit = cfg
+        .payments_per_connection()
+        .checked_mul(cfg.amount)
+        .and_then(|d| d.checked_add(cfg.extra_deposit))
+        .ok_or_else(|| LoadError::Config("deposit overflows u64".into()))?;
+    let mut deposits: Vec<(channel::crypto::PublicKey, Amount)> =
+        payer_keys.iter().map(|k| (k.public(), deposit)).collect();
+    deposits.extend(payee_keys.iter().map(|k| (k.public(), cfg.amount)));
+    let ids = provisioner.deposit(&deposits).await?;
+    progress.advance(ids.len() as u64);
+    progress.finish();
+    Ok(ids)
+}
+
+/// Pre-sign every payer's frames on a worker thread, showing progress.
+fn presign_all(
+    progress: &dyn Progress,
+    plans: &[ChannelPlan],
+    params: &PlanParams<'_>,
+    total: u64,
+) -> Result<Vec<Vec<Frame>>, LoadError> {
     progress.phase("pre-signing vouchers", total);
     let signed = AtomicU64::new(0);
     let frames = std::thread::scope(|s| {
-        let worker = s.spawn(|| presign(&plans, &params, &signed));
+        let worker = s.spawn(|| presign(plans, params, &signed));
         while !worker.is_finished() {
             progress.set(signed.load(Ordering::Relaxed));
             std::thread::sleep(Duration::from_millis(100));
@@ -104,8 +128,16 @@ pub async fn run<P: Provisioner>(
             .map_err(|_| LoadError::Config("pre-signing panicked".into()))?
     })?;
     progress.finish();
+    Ok(frames)
+}
 
-    // 3. Connect and authenticate every payer.
+/// Connect and authenticate every payer, [`CONNECT_CONCURRENCY`] at a time.
+async fn connect_all(
+    cfg: &LoadConfig,
+    progress: &dyn Progress,
+    plans: &[ChannelPlan],
+    hub_id: HubId,
+) -> Result<Vec<Ws>, LoadError> {
     progress.phase("connecting", cfg.connections as u64);
     let connected: Vec<Result<Ws, LoadError>> = stream::iter(plans.iter().enumerate())
         .map(|(index, plan)| {
@@ -121,8 +153,18 @@ pub async fn run<P: Provisioner>(
         .await;
     let sockets: Vec<Ws> = connected.into_iter().collect::<Result<_, _>>()?;
     progress.finish();
+    Ok(sockets)
+}
 
-    // 4. Stream.
+/// Stream every connection's frames at once (one task each) and wait for them to end;
+/// returns the time it took and each connection's outcome.
+async fn stream_all(
+    cfg: &LoadConfig,
+    progress: &dyn Progress,
+    sockets: Vec<Ws>,
+    frames: Vec<Vec<Frame>>,
+    total: u64,
+) -> (Duration, Vec<ConnectionOutcome>) {
     progress.phase("streaming payments", total);
     let live = Arc::new(LiveStats::default());
     let started = Instant::now();
@@ -166,11 +208,11 @@ pub async fn run<P: Provisioner>(
     let elapsed = started.elapsed();
     progress.set(live.acked.load(Ordering::Relaxed));
     progress.finish();
-    let outcomes: Vec<ConnectionOutcome> = outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|r| r.unwrap_or_else(|e| ConnectionOutcome::failed(format!("task failed: {e}"))))
         .collect();
-    Ok(Report::build(cfg, hub_id, total, elapsed, outcomes))
+    (elapsed, outcomes)
 }
 
 /// Connect once and read the hub id from the challenge.
@@ -267,7 +309,7 @@ async fn drive(
     let total_frames = frames.len();
     let mut frames = frames.into_iter().enumerate().peekable();
     // (last seq, vouchers, intended or actual send time)
-    let mut inflight: std::collections::VecDeque<(u64, u64, Instant)> = Default::default();
+    let mut inflight: VecDeque<InFlight> = VecDeque::new();
     let mut inflight_vouchers = 0u64;
     let mut sent_frames = 0usize;
     loop {
@@ -278,14 +320,9 @@ async fn drive(
             break;
         }
         let next = frames.peek().map(|(k, f)| (*k, f.vouchers as u64));
+        let room = now < send_until;
         let due = next.and_then(|(k, vouchers)| {
-            if now >= send_until || inflight_vouchers + vouchers > window {
-                return None;
-            }
-            Some(match schedule {
-                None => now,
-                Some((start, iv)) => start + iv.mul_f64(k as f64),
-            })
+            (room && inflight_vouchers + vouchers <= window).then(|| send_time(schedule, now, k))
         });
         if next.is_none() && inflight.is_empty() {
             break;
@@ -313,62 +350,22 @@ async fn drive(
             m = source.next() => m,
             _ = tokio::time::sleep_until(wake.into()) => continue,
         };
-        let msg = match msg {
-            Some(Ok(m)) => m,
-            Some(Err(e)) => {
-                out.error = Some(format!("connection error: {e}"));
+        let acked_to = match hear(msg, &mut out, &live) {
+            Ok(acked_to) => acked_to,
+            Err(e) => {
+                out.error = Some(e);
                 break;
             }
-            None => {
-                out.error = Some("hub closed the connection".into());
-                break;
-            }
-        };
-        let acked_to = match &msg {
-            Message::Binary(b) => match decode_server_binary(b) {
-                Ok(ServerFrame::Ack { seq }) => Some(seq),
-                Ok(ServerFrame::Reject { code, .. }) => {
-                    out.count_reject(code);
-                    live.rejected.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-                Err(e) => {
-                    out.error = Some(format!("bad binary frame from hub: {e}"));
-                    break;
-                }
-            },
-            Message::Text(t) => match ServerMessage::decode(t) {
-                Ok(ServerMessage::Ack(a)) => Some(a.seq),
-                Ok(ServerMessage::Reject(r)) => {
-                    out.count_reject(r.code);
-                    live.rejected.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-                _ => None,
-            },
-            Message::Close(frame) => {
-                out.error = Some(format!("hub closed the connection: {frame:?}"));
-                break;
-            }
-            _ => None,
         };
         if let Some(seq) = acked_to {
-            let now = Instant::now();
-            while inflight.front().is_some_and(|(last, _, _)| *last <= seq) {
-                let Some((_, vouchers, at)) = inflight.pop_front() else {
-                    break;
-                };
-                inflight_vouchers -= vouchers;
-                out.acked += vouchers;
-                live.acked.fetch_add(vouchers, Ordering::Relaxed);
-                let micros = now.saturating_duration_since(at).as_micros() as u64;
-                out.latency_us.saturating_record(micros.max(1));
-                let sent_ms = at.saturating_duration_since(started).as_millis();
-                out.timeline.push((
-                    u32::try_from(sent_ms).unwrap_or(u32::MAX),
-                    u32::try_from(micros).unwrap_or(u32::MAX),
-                ));
-            }
+            release_acked(
+                &mut inflight,
+                &mut inflight_vouchers,
+                seq,
+                started,
+                &mut out,
+                &live,
+            );
         }
         if out.rejects.values().sum::<u64>() > 0 && inflight.is_empty() {
             // A refused voucher breaks this channel's sequence: stop sending.
@@ -380,6 +377,80 @@ async fn drive(
     out.unsent_frames = total_frames - sent_frames;
     let _ = sink.close().await;
     out
+}
+
+/// When frame `k` is to be sent: now, or its slot on the schedule.
+fn send_time(schedule: Option<(Instant, Duration)>, now: Instant, k: usize) -> Instant {
+    match schedule {
+        None => now,
+        Some((start, iv)) => start + iv.mul_f64(k as f64),
+    }
+}
+
+/// A sent frame awaiting its ack: last seq, vouchers, intended or actual send time.
+type InFlight = (u64, u64, Instant);
+
+/// What a message from the hub says: `Ok(Some(seq))` acks every voucher `≤ seq`,
+/// `Ok(None)` acks nothing (a reject is counted), `Err` ends the connection.
+fn hear(
+    msg: Option<Result<Message, WsError>>,
+    out: &mut ConnectionOutcome,
+    live: &LiveStats,
+) -> Result<Option<u64>, String> {
+    let msg = match msg {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => return Err(format!("connection error: {e}")),
+        None => return Err("hub closed the connection".into()),
+    };
+    Ok(match &msg {
+        Message::Binary(b) => match decode_server_binary(b) {
+            Ok(ServerFrame::Ack { seq }) => Some(seq),
+            Ok(ServerFrame::Reject { code, .. }) => {
+                out.count_reject(code);
+                live.rejected.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Err(e) => return Err(format!("bad binary frame from hub: {e}")),
+        },
+        Message::Text(t) => match ServerMessage::decode(t) {
+            Ok(ServerMessage::Ack(a)) => Some(a.seq),
+            Ok(ServerMessage::Reject(r)) => {
+                out.count_reject(r.code);
+                live.rejected.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        },
+        Message::Close(frame) => return Err(format!("hub closed the connection: {frame:?}")),
+        _ => None,
+    })
+}
+
+/// Release the in-flight frames an ack up to `seq` covers, recording their latency.
+fn release_acked(
+    inflight: &mut VecDeque<InFlight>,
+    inflight_vouchers: &mut u64,
+    seq: u64,
+    started: Instant,
+    out: &mut ConnectionOutcome,
+    live: &LiveStats,
+) {
+    let now = Instant::now();
+    while inflight.front().is_some_and(|(last, _, _)| *last <= seq) {
+        let Some((_, vouchers, at)) = inflight.pop_front() else {
+            break;
+        };
+        *inflight_vouchers -= vouchers;
+        out.acked += vouchers;
+        live.acked.fetch_add(vouchers, Ordering::Relaxed);
+        let micros = now.saturating_duration_since(at).as_micros() as u64;
+        out.latency_us.saturating_record(micros.max(1));
+        let sent_ms = at.saturating_duration_since(started).as_millis();
+        out.timeline.push((
+            u32::try_from(sent_ms).unwrap_or(u32::MAX),
+            u32::try_from(micros).unwrap_or(u32::MAX),
+        ));
+    }
 }
 
 /// A histogram for ack latency in microseconds (1 µs to 10 minutes, 3 significant digits).

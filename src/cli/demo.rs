@@ -9,16 +9,16 @@
 //! cashing out what it was paid (its net deposit goes below zero); a summary checks
 //! that Σ payouts + Σ remaining balances = Σ deposits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use channel::crypto::PublicKey;
 use channel::settlement::exit_message;
-use channel::{Amount, ChannelId};
+use channel::{Amount, ChannelId, HubId};
 use clap::Args;
-use hub::{Hub, HubConfig};
+use hub::{Hub, HubConfig, HubHandle};
 use loadtest::{Bars, HttpOperator, LoadConfig, LoadError, Provisioner, Rate};
 
 use super::demo_incremental::CloseLine;
@@ -131,10 +131,37 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     if let Some(idle) = args.idle_channels {
-        super::demo_incremental::deposit_idle(&hub, idle, 0x002d_6b68_7562).await?;
+        super::demo_incremental::deposit_idle(&hub, idle, DEMO_SEED).await?;
     }
+    let (report, ids) = stream_payments(&hub, &args).await?;
+    let fan_ids = &ids[..args.fans.min(ids.len())];
+    let creator_ids = &ids[fan_ids.len()..];
+    let exiting_ids = request_exits(&hub, hub_id, &args, fan_ids, creator_ids).await?;
+    let (closes, withdrawn) =
+        close_and_withdraw(&hub, hub_id, &args, &data, &keys, &exiting_ids).await?;
+    let conservation = check_conservation(&hub, &args, creator_ids, &withdrawn).await?;
+    let batches = commit_batches(&hub.http_url()).await;
+    hub.shutdown().await.context("stopping the hub")?;
 
-    // Stream payments.
+    print_summary(&report, batches, &closes, &withdrawn, &conservation);
+    println!("total time       {:.1} s", started.elapsed().as_secs_f64());
+    anyhow::ensure!(conservation.holds(), "conservation check failed");
+    anyhow::ensure!(
+        report.acked == report.planned,
+        "not every payment was acknowledged"
+    );
+    Ok(())
+}
+
+/// The seed of the demo's keys (fans, creators, idle channels).
+const DEMO_SEED: u64 = 0x002d_6b68_7562;
+
+/// Stream the fans' payments to the creators; returns the load report and the channel
+/// ids deposited, fans first.
+async fn stream_payments(
+    hub: &HubHandle,
+    args: &DemoArgs,
+) -> anyhow::Result<(loadtest::Report, Vec<ChannelId>)> {
     let provisioner = Recording {
         inner: HttpOperator::new(hub.http_url()),
         ids: Mutex::new(Vec::new()),
@@ -150,7 +177,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         window: args.window,
         // Fans keep a balance after tipping, so the exiting ones have something to withdraw.
         extra_deposit: 10_000,
-        seed: 0x002d_6b68_7562,
+        seed: DEMO_SEED,
         ..LoadConfig::default()
     };
     let report = loadtest::run(&load, &provisioner, &Bars::new()).await?;
@@ -159,10 +186,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .lock()
         .map(|v| v.clone())
         .unwrap_or_default();
-    let fan_ids = &ids[..args.fans.min(ids.len())];
-    let creator_ids = &ids[fan_ids.len()..];
-    // A few fans and creators ask to exit before the cut, so they can withdraw after
-    // this close.
+    Ok((report, ids))
+}
+
+/// A few fans and creators ask to exit before the cut, so they can withdraw after this
+/// close; returns their channel ids.
+async fn request_exits(
+    hub: &HubHandle,
+    hub_id: HubId,
+    args: &DemoArgs,
+    fan_ids: &[ChannelId],
+    creator_ids: &[ChannelId],
+) -> anyhow::Result<Vec<ChannelId>> {
     let exiting: Vec<(ChannelId, &str, u64)> = fan_ids
         .iter()
         .take(args.withdrawals)
@@ -177,54 +212,97 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         )
         .collect();
     for &(id, role, i) in &exiting {
-        let key = loadtest::keys::key(load.seed, role, i);
+        let key = loadtest::keys::key(DEMO_SEED, role, i);
         let sig = key.sign(&exit_message(hub_id, id));
         hub.operator()
             .exit(id, &sig)
             .await
             .with_context(|| format!("exit of channel {id}"))?;
     }
+    Ok(exiting.iter().map(|&(id, _, _)| id).collect())
+}
 
-    // Cut, prove, verify, settle; then the exiting channels withdraw.
-    let exiting_ids: Vec<ChannelId> = exiting.iter().map(|&(id, _, _)| id).collect();
-    let (closes, withdrawn) = if args.idle_channels.is_some() {
+/// Cut, prove, verify, settle (two incremental closes with `--idle-channels`, else one
+/// full close); then the exiting channels withdraw. Returns the closes and the
+/// withdrawals `(channel, amount)`.
+async fn close_and_withdraw(
+    hub: &HubHandle,
+    hub_id: HubId,
+    args: &DemoArgs,
+    data: &Path,
+    keys: &Path,
+    exiting_ids: &[ChannelId],
+) -> anyhow::Result<(Vec<CloseLine>, Vec<(ChannelId, Amount)>)> {
+    if args.idle_channels.is_some() {
         let mut state = channel::incremental::ClosedState::genesis(hub_id);
-        let first = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
-        let withdrawn = super::demo_incremental::withdraw(&hub, &exiting_ids).await?;
-        super::demo_incremental::second_epoch_traffic(&hub, load.seed).await?;
-        let second = super::demo_incremental::cut_and_close(&hub, &data, &keys, &mut state).await?;
-        (vec![first, second], withdrawn)
-    } else {
-        let close = full_close(&hub, &data, &keys).await?;
-        let mut withdrawn = Vec::new();
-        for &id in &exiting_ids {
-            let amount = hub
-                .operator()
-                .withdraw(id)
-                .await
-                .with_context(|| format!("withdrawal of channel {id}"))?;
-            withdrawn.push((id, amount));
-        }
-        (vec![close], withdrawn)
-    };
-    let paid: u128 = withdrawn.iter().map(|&(_, a)| u128::from(a)).sum();
+        let first = super::demo_incremental::cut_and_close(hub, data, keys, &mut state).await?;
+        let withdrawn = super::demo_incremental::withdraw(hub, exiting_ids).await?;
+        super::demo_incremental::second_epoch_traffic(hub, DEMO_SEED).await?;
+        let second = super::demo_incremental::cut_and_close(hub, data, keys, &mut state).await?;
+        return Ok((vec![first, second], withdrawn));
+    }
+    let close = full_close(hub, data, keys).await?;
+    let mut withdrawn = Vec::new();
+    for &id in exiting_ids {
+        let amount = hub
+            .operator()
+            .withdraw(id)
+            .await
+            .with_context(|| format!("withdrawal of channel {id}"))?;
+        withdrawn.push((id, amount));
+    }
+    Ok((vec![close], withdrawn))
+}
 
-    // Conservation: what went in = what was paid out + what the channels still hold.
+/// What went in, what was paid out and what the channels still hold.
+struct Conservation {
+    deposits_in: u128,
+    paid_out: u128,
+    remaining: u128,
+    /// Σ of the withdrawals the demo made.
+    paid: u128,
+    /// The withdrawing creators' net deposits after their cash-out.
+    creator_net: Vec<i128>,
+}
+
+impl Conservation {
+    /// What went in = what was paid out + what the channels still hold, and every
+    /// payout is one of the demo's withdrawals.
+    fn holds(&self) -> bool {
+        self.paid_out + self.remaining == self.deposits_in && self.paid_out == self.paid
+    }
+}
+
+/// Read the settlement's totals and the hub's ledger (whose invariants must hold).
+async fn check_conservation(
+    hub: &HubHandle,
+    args: &DemoArgs,
+    creator_ids: &[ChannelId],
+    withdrawn: &[(ChannelId, Amount)],
+) -> anyhow::Result<Conservation> {
     let settlement = hub.operator().summary().await;
     let totals = hub.channels().totals();
     totals.check().context("ledger invariants")?;
-    let remaining = totals.balances;
-    let creator_net: Vec<i128> = creator_ids
-        .iter()
-        .take(args.creator_withdrawals)
-        .filter_map(|&id| hub.channels().record(id).map(|r| r.deposit))
-        .collect();
-    let deposits_in = settlement.totals.deposits_in;
-    let paid_out = settlement.totals.paid_out;
-    let conserved = paid_out + remaining == deposits_in && paid_out == paid;
-    let batches = commit_batches(&hub.http_url()).await;
-    hub.shutdown().await.context("stopping the hub")?;
+    Ok(Conservation {
+        deposits_in: settlement.totals.deposits_in,
+        paid_out: settlement.totals.paid_out,
+        remaining: totals.balances,
+        paid: withdrawn.iter().map(|&(_, a)| u128::from(a)).sum(),
+        creator_net: creator_ids
+            .iter()
+            .take(args.creator_withdrawals)
+            .filter_map(|&id| hub.channels().record(id).map(|r| r.deposit))
+            .collect(),
+    })
+}
 
+fn print_summary(
+    report: &loadtest::Report,
+    batches: Option<(u64, f64)>,
+    closes: &[CloseLine],
+    withdrawn: &[(ChannelId, Amount)],
+    c: &Conservation,
+) {
     let l = &report.latency;
     println!();
     println!("── summary ─────────────────────────────────────────────────────────");
@@ -239,24 +317,28 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if let Some((n, avg)) = batches {
         println!("commit batches   {n} group commits, {avg:.0} payments each on average");
     }
-    for close in &closes {
+    for close in closes {
         close.print();
     }
     println!(
         "withdrawals      {} channels paid {}: {:?}",
         withdrawn.len(),
-        paid,
+        c.paid,
         withdrawn
     );
-    if !creator_net.is_empty() {
+    if !c.creator_net.is_empty() {
         println!(
-            "cash-out         creators' net deposits after withdrawing what they were paid: {creator_net:?}"
+            "cash-out         creators' net deposits after withdrawing what they were paid: {:?}",
+            c.creator_net
         );
     }
     println!(
-        "conservation     Σ payouts {paid_out} + Σ remaining {remaining} = {} {} Σ deposits {deposits_in}",
-        paid_out + remaining,
-        if conserved { "==" } else { "!=" }
+        "conservation     Σ payouts {} + Σ remaining {} = {} {} Σ deposits {}",
+        c.paid_out,
+        c.remaining,
+        c.paid_out + c.remaining,
+        if c.holds() { "==" } else { "!=" },
+        c.deposits_in
     );
     if !report.rejected.is_empty() || report.connection_errors > 0 {
         println!(
@@ -264,22 +346,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             report.rejected, report.connection_errors
         );
     }
-    println!("total time       {:.1} s", started.elapsed().as_secs_f64());
-    anyhow::ensure!(conserved, "conservation check failed");
-    anyhow::ensure!(
-        report.acked == report.planned,
-        "not every payment was acknowledged"
-    );
-    Ok(())
 }
 
 /// Cut the epoch, prove its full close, verify it as a stranger would (a fresh verifier
 /// loading the key from disk) and settle it.
-async fn full_close(
-    hub: &hub::HubHandle,
-    data: &std::path::Path,
-    keys: &std::path::Path,
-) -> anyhow::Result<CloseLine> {
+async fn full_close(hub: &HubHandle, data: &Path, keys: &Path) -> anyhow::Result<CloseLine> {
     let (epoch, _) = hub.operator().cut().await.context("cutting the epoch")?;
     let snapshot = hub::store::read_snapshot(data, epoch).context("reading the snapshot")?;
     let channels = snapshot.channels.len();

@@ -16,9 +16,10 @@
 //! error; the voucher count is checked against the frame length before reserving.
 
 use super::error::{CodecError, FrameFault};
-use super::num::{fe_from_be_bytes, fe_to_be_bytes};
 use super::{ErrorCode, MAX_FRAME_BYTES, MAX_VOUCHERS_PER_FRAME};
+use crate::bytes::Reader;
 use crate::crypto::Signature;
+use crate::field::fe_to_be_bytes;
 use crate::types::{Seq, VoucherIn};
 
 /// Frame kind: client → hub `pay`.
@@ -170,55 +171,6 @@ pub fn encode_pay_frame_with(
     Ok(())
 }
 
-/// A bounds-checked reader over a frame.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    #[inline(always)]
-    fn take<const N: usize>(&mut self) -> Result<&'a [u8; N], CodecError> {
-        debug_assert!(self.pos <= self.bytes.len());
-        let chunk = self.bytes[self.pos..]
-            .first_chunk::<N>()
-            .ok_or(CodecError::bad_frame(self.pos, FrameFault::Truncated))?;
-        self.pos += N;
-        Ok(chunk)
-    }
-
-    #[inline(always)]
-    fn u8(&mut self) -> Result<u8, CodecError> {
-        Ok(self.take::<1>()?[0])
-    }
-
-    #[inline(always)]
-    fn u16(&mut self) -> Result<u16, CodecError> {
-        Ok(u16::from_be_bytes(*self.take::<2>()?))
-    }
-
-    #[inline(always)]
-    fn u32(&mut self) -> Result<u32, CodecError> {
-        Ok(u32::from_be_bytes(*self.take::<4>()?))
-    }
-
-    #[inline(always)]
-    fn u64(&mut self) -> Result<u64, CodecError> {
-        Ok(u64::from_be_bytes(*self.take::<8>()?))
-    }
-
-    fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
-    }
-
-    fn finish(&self) -> Result<(), CodecError> {
-        if self.pos != self.bytes.len() {
-            return Err(CodecError::bad_frame(self.pos, FrameFault::TrailingBytes));
-        }
-        Ok(())
-    }
-}
-
 /// Decode a pay frame into `out` (cleared first; left empty on error). At most
 /// `max_vouchers` (itself capped at [`MAX_VOUCHERS_PER_FRAME`]) are accepted; the
 /// count is checked against the frame's length before `out` grows. Allocates nothing
@@ -242,14 +194,14 @@ fn decode_pay_frame_into(
     max_vouchers: usize,
     out: &mut Vec<VoucherIn>,
 ) -> Result<(), CodecError> {
-    let mut r = Reader { bytes, pos: 0 };
-    match bytes.first() {
-        None => return Err(CodecError::bad_frame(0, FrameFault::Empty)),
-        Some(&KIND_PAY) => r.pos = 1,
-        Some(_) => return Err(CodecError::bad_frame(0, FrameFault::UnknownKind)),
+    let mut r = Reader::new(bytes);
+    match r.u8() {
+        Err(_) => return Err(CodecError::bad_frame(0, FrameFault::Empty)),
+        Ok(KIND_PAY) => {}
+        Ok(_) => return Err(CodecError::bad_frame(0, FrameFault::UnknownKind)),
     }
-    let count = r.u16()? as usize;
-    let first_seq = r.u64()?;
+    let count = r.u16_be()? as usize;
+    let first_seq = r.u64_be()?;
     if count == 0 {
         return Err(CodecError::bad_frame(1, FrameFault::NoVouchers));
     }
@@ -266,43 +218,39 @@ fn decode_pay_frame_into(
     for seq in first_seq..=first_seq + (count as u64 - 1) {
         out.push(read_voucher(&mut r, seq)?);
     }
-    r.finish()
+    Ok(r.finish()?)
 }
 
 #[inline(always)]
 fn read_voucher(r: &mut Reader<'_>, seq: Seq) -> Result<VoucherIn, CodecError> {
-    let flags_at = r.pos;
+    let flags_at = r.pos();
     let flags = r.u8()?;
     if flags & !FLAGS_KNOWN != 0 || flags & (FLAG_SIG | FLAG_SIG_POINT) == FLAG_SIG | FLAG_SIG_POINT
     {
         return Err(CodecError::bad_frame(flags_at, FrameFault::UnknownFlags));
     }
-    let to = r.u32()?;
-    let amount = r.u64()?;
+    let to = r.u32_be()?;
+    let amount = r.u64_be()?;
     let spent = if flags & FLAG_SPENT != 0 {
-        Some(r.u64()?)
+        Some(r.u64_be()?)
     } else {
         None
     };
     let chain = if flags & FLAG_CHAIN != 0 {
-        let at = r.pos;
-        Some(
-            fe_from_be_bytes(r.take::<32>()?)
-                .ok_or(CodecError::bad_frame(at, FrameFault::NonCanonicalField))?,
-        )
+        Some(r.fe()?)
     } else {
         None
     };
     let sig = if flags & FLAG_SIG != 0 {
-        let at = r.pos;
-        let packed = r.take::<64>()?;
+        let at = r.pos();
+        let packed = r.array::<64>()?;
         Some(
             Signature::unpack(packed)
                 .map_err(|_| CodecError::bad_frame(at, FrameFault::BadSignatureEncoding))?,
         )
     } else if flags & FLAG_SIG_POINT != 0 {
-        let at = r.pos;
-        let bytes = r.take::<96>()?;
+        let at = r.pos();
+        let bytes = r.array::<96>()?;
         Some(
             Signature::from_point_bytes(bytes)
                 .map_err(|_| CodecError::bad_frame(at, FrameFault::BadSignatureEncoding))?,
@@ -365,24 +313,23 @@ pub enum ServerFrame<'a> {
 
 /// Decode a hub → client binary frame. Never panics; allocates nothing.
 pub fn decode_server_binary(bytes: &[u8]) -> Result<ServerFrame<'_>, CodecError> {
-    let mut r = Reader { bytes, pos: 1 };
-    let frame = match bytes.first() {
-        None => return Err(CodecError::bad_frame(0, FrameFault::Empty)),
-        Some(&KIND_ACK) => ServerFrame::Ack { seq: r.u64()? },
-        Some(&KIND_REJECT) => {
-            let seq = r.u64()?;
-            let code = i32::from_be_bytes(*r.take::<4>()?);
-            let len = r.u16()? as usize;
-            let at = r.pos;
-            let text = bytes
-                .get(at..at + len)
-                .ok_or(CodecError::bad_frame(bytes.len(), FrameFault::Truncated))?;
-            r.pos += len;
+    let mut r = Reader::new(bytes);
+    let frame = match r.u8() {
+        Err(_) => return Err(CodecError::bad_frame(0, FrameFault::Empty)),
+        Ok(KIND_ACK) => ServerFrame::Ack { seq: r.u64_be()? },
+        Ok(KIND_REJECT) => {
+            let seq = r.u64_be()?;
+            let code = r.i32_be()?;
+            let len = r.u16_be()? as usize;
+            let at = r.pos();
+            let text = r
+                .take(len)
+                .map_err(|_| CodecError::bad_frame(bytes.len(), FrameFault::Truncated))?;
             let message = std::str::from_utf8(text)
                 .map_err(|_| CodecError::bad_frame(at, FrameFault::NotUtf8))?;
             ServerFrame::Reject { seq, code, message }
         }
-        Some(_) => return Err(CodecError::bad_frame(0, FrameFault::UnknownKind)),
+        Ok(_) => return Err(CodecError::bad_frame(0, FrameFault::UnknownKind)),
     };
     r.finish()?;
     Ok(frame)

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ErrorCode;
+use crate::bytes::ReadError;
 
 /// A JSON-RPC 2.0 request id: a string, an integer, or `null`.
 ///
@@ -172,6 +173,20 @@ impl CodecError {
 }
 
 /// `s` cut to at most [`MAX_ERROR_DETAIL_LEN`] bytes at a character boundary.
+impl From<ReadError> for CodecError {
+    /// A binary frame's read fault at its offset.
+    #[inline(always)]
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Short { at, .. } => CodecError::bad_frame(at, FrameFault::Truncated),
+            ReadError::Trailing { at } => CodecError::bad_frame(at, FrameFault::TrailingBytes),
+            ReadError::NonCanonical { at } => {
+                CodecError::bad_frame(at, FrameFault::NonCanonicalField)
+            }
+        }
+    }
+}
+
 pub(crate) fn clip(s: &str) -> String {
     clip_to(s, MAX_ERROR_DETAIL_LEN)
 }

@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::error::{CodecError, Id, clip, clip_to};
-use super::num::{fe_dec, fe_dec_opt, fe_dec_vec, net_json, u32_json, u64_json, u64_json_opt};
+use super::num::{net_json, u32_json, u64_json, u64_json_opt};
 use super::{ErrorCode, MAX_MESSAGE_BYTES, MAX_VOUCHERS_PER_FRAME};
 use crate::crypto::Signature;
-use crate::field::Fe;
+use crate::field::{self, Fe};
 use crate::types::{Amount, ChannelId, Epoch, HubId, NetAmount, Seq, Voucher, VoucherIn};
 
 /// The `jsonrpc` member every message carries.
@@ -171,7 +171,11 @@ pub struct PayVoucher {
     #[serde(with = "u64_json")]
     pub amount: Amount,
     /// Payment chain after this voucher (checked when present).
-    #[serde(default, with = "fe_dec_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "field::dec_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub chain: Option<Fe>,
     /// Checkpoint signature over `voucher_message`; absent for a pending voucher.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,7 +262,7 @@ pub struct Challenge {
     #[serde(with = "u64_json")]
     pub epoch: Epoch,
     /// A fresh random field element that `hello` signs.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub nonce: Fe,
 }
 
@@ -285,7 +289,7 @@ pub struct Reack {
     #[serde(with = "u64_json")]
     pub spent: Amount,
     /// Payment chain at `seq`.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub chain: Fe,
 }
 
@@ -296,7 +300,7 @@ struct AckIn {
     seq: Seq,
     #[serde(default, with = "u64_json_opt")]
     spent: Option<Amount>,
-    #[serde(default, with = "fe_dec_opt")]
+    #[serde(default, with = "field::dec_opt")]
     chain: Option<Fe>,
 }
 
@@ -398,7 +402,7 @@ pub struct ChannelStatus {
     #[serde(with = "u64_json")]
     pub spent: Amount,
     /// Committed chain.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub chain: Fe,
     /// Net deposit `D` (negative after a payee withdrew more than it deposited).
     #[serde(with = "net_json")]
@@ -438,10 +442,10 @@ pub struct Opening {
     #[serde(with = "u32_json")]
     pub channel: ChannelId,
     /// Public key x.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub ax: Fe,
     /// Public key y.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub ay: Fe,
     /// Balance `B` at the cut.
     #[serde(with = "u64_json")]
@@ -453,13 +457,13 @@ pub struct Opening {
     #[serde(with = "u64_json")]
     pub received: Amount,
     /// The leaf blind.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub blind: Fe,
     /// Sibling hashes from the leaf level up (layout of `channel::merkle`).
-    #[serde(with = "fe_dec_vec")]
+    #[serde(with = "field::dec_vec")]
     pub path: Vec<Fe>,
     /// The epoch's balances root, as accepted by the settlement layer.
-    #[serde(with = "fe_dec")]
+    #[serde(with = "field::dec")]
     pub balances_root: Fe,
 }
 

@@ -7,8 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::bytes::{ReadError, Reader};
 use crate::crypto::{PackedSignature, PublicKey};
-use crate::field::{Fe, fe_from_be_bytes, fe_to_be_bytes};
+use crate::field::{Fe, fe_to_be_bytes};
 use crate::types::{Amount, ChannelId, NetAmount, Seq};
 
 use super::state::{ChannelRecord, ChannelState, ChannelTable, Covered};
@@ -28,8 +29,9 @@ pub struct Debit {
     pub sig: PackedSignature,
 }
 
-/// A settlement-layer event mirrored into the hub's ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A settlement-layer event mirrored into the hub's ledger (the settlement layer logs
+/// it as [`crate::settlement::LoggedEvent`], hence the serde form).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Event {
     /// A new channel with its first deposit.
     Open {
@@ -497,58 +499,39 @@ impl Batch {
     /// Decode the binary form. Counts are checked against the record's length
     /// before anything is allocated.
     pub fn decode(bytes: &[u8]) -> Result<Batch, BatchDecodeError> {
-        let mut r = Reader(bytes);
+        let mut r = Reader::new(bytes);
         if r.u8()? != BATCH_VERSION {
             return Err(BatchDecodeError::Malformed("version"));
         }
-        let number = r.u64()?;
-        let n_events = r.u32()? as usize;
-        let n_debits = r.u32()? as usize;
-        let n_credits = r.u32()? as usize;
-        if n_events > r.0.len()
-            || n_debits.saturating_mul(116) > r.0.len()
-            || n_credits.saturating_mul(12) > r.0.len()
+        let number = r.u64_be()?;
+        let n_events = r.u32_be()? as usize;
+        let n_debits = r.u32_be()? as usize;
+        let n_credits = r.u32_be()? as usize;
+        if n_events > r.remaining()
+            || n_debits.saturating_mul(116) > r.remaining()
+            || n_credits.saturating_mul(12) > r.remaining()
         {
             return Err(BatchDecodeError::Truncated);
         }
         let mut events = Vec::with_capacity(n_events);
         for _ in 0..n_events {
-            let e = match r.u8()? {
-                1 => Event::Open {
-                    channel: r.u32()?,
-                    pk: PublicKey::from_xy_unchecked(r.fe()?, r.fe()?),
-                    deposit: r.u64()?,
-                },
-                2 => Event::TopUp {
-                    channel: r.u32()?,
-                    amount: r.u64()?,
-                },
-                3 => Event::Withdraw {
-                    channel: r.u32()?,
-                    amount: r.u64()?,
-                },
-                4 => Event::Exit { channel: r.u32()? },
-                _ => return Err(BatchDecodeError::Malformed("event tag")),
-            };
-            events.push(e);
+            events.push(read_event(&mut r)?);
         }
         let mut debits = Vec::with_capacity(n_debits);
         for _ in 0..n_debits {
             debits.push(Debit {
-                channel: r.u32()?,
-                seq: r.u64()?,
-                spent: r.u64()?,
+                channel: r.u32_be()?,
+                seq: r.u64_be()?,
+                spent: r.u64_be()?,
                 chain: r.fe()?,
-                sig: r.array::<64>()?,
+                sig: *r.array::<64>()?,
             });
         }
         let mut credits = Vec::with_capacity(n_credits);
         for _ in 0..n_credits {
-            credits.push((r.u32()?, r.u64()?));
+            credits.push((r.u32_be()?, r.u64_be()?));
         }
-        if !r.0.is_empty() {
-            return Err(BatchDecodeError::Malformed("trailing bytes"));
-        }
+        r.finish()?;
         Ok(Batch {
             number,
             events,
@@ -558,28 +541,35 @@ impl Batch {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+fn read_event(r: &mut Reader<'_>) -> Result<Event, BatchDecodeError> {
+    Ok(match r.u8()? {
+        1 => Event::Open {
+            channel: r.u32_be()?,
+            pk: PublicKey::from_xy_unchecked(r.fe()?, r.fe()?),
+            deposit: r.u64_be()?,
+        },
+        2 => Event::TopUp {
+            channel: r.u32_be()?,
+            amount: r.u64_be()?,
+        },
+        3 => Event::Withdraw {
+            channel: r.u32_be()?,
+            amount: r.u64_be()?,
+        },
+        4 => Event::Exit {
+            channel: r.u32_be()?,
+        },
+        _ => return Err(BatchDecodeError::Malformed("event tag")),
+    })
+}
 
-impl Reader<'_> {
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], BatchDecodeError> {
-        let (head, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or(BatchDecodeError::Truncated)?;
-        self.0 = rest;
-        Ok(*head)
-    }
-    fn u8(&mut self) -> Result<u8, BatchDecodeError> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn u32(&mut self) -> Result<u32, BatchDecodeError> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-    fn u64(&mut self) -> Result<u64, BatchDecodeError> {
-        Ok(u64::from_be_bytes(self.array()?))
-    }
-    fn fe(&mut self) -> Result<Fe, BatchDecodeError> {
-        fe_from_be_bytes(&self.array()?).map_err(|_| BatchDecodeError::Malformed("field element"))
+impl From<ReadError> for BatchDecodeError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Short { .. } => BatchDecodeError::Truncated,
+            ReadError::Trailing { .. } => BatchDecodeError::Malformed("trailing bytes"),
+            ReadError::NonCanonical { .. } => BatchDecodeError::Malformed("field element"),
+        }
     }
 }
 

@@ -67,7 +67,7 @@ impl Snapshot {
 /// and a cut derives one per channel, idle or not — about 0.3 µs each against ~20 µs for
 /// a Poseidon hash, so a million channels' cut no longer spends tens of seconds here.
 pub fn blind(seed: &Fe, epoch: Epoch, id: ChannelId) -> Fe {
-    let mut hasher = blake3::Hasher::new_keyed(&crate::codec::num::fe_to_be_bytes(seed));
+    let mut hasher = blake3::Hasher::new_keyed(&crate::field::fe_to_be_bytes(seed));
     hasher.update(b"zkhub/blind/v2");
     hasher.update(&epoch.to_le_bytes());
     hasher.update(&id.to_le_bytes());

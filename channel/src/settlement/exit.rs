@@ -1,10 +1,11 @@
 //! Exit requests, withdrawals, and forced-exit withdrawals.
 
 use crate::crypto::Signature;
+use crate::ledger::Event;
 use crate::statement::BalanceOpening;
 use crate::types::{Amount, ChannelId};
 
-use super::{OpeningFault, PayoutKind, RegistryEvent, Settlement, SettlementError, exit_message};
+use super::{OpeningFault, PayoutKind, Settlement, SettlementError, exit_message};
 
 impl Settlement {
     /// Channel `id` asks to exit, authorized by its key's signature over
@@ -22,7 +23,7 @@ impl Settlement {
             .map_err(|_| SettlementError::BadSignature)?;
         let at = self.stamp();
         self.account_mut(id)?.exit = Some(at);
-        self.log(at, RegistryEvent::Exit { channel: id });
+        self.log(at, Event::Exit { channel: id });
         self.assert_value_invariant();
         Ok(())
     }

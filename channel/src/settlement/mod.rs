@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{PublicKey, poseidon};
 use crate::field::{Fe, domain_tag};
 use crate::incremental::IncrementalInputs;
+use crate::ledger::Event;
 use crate::statement::{BalanceOpening, PublicInputs};
 use crate::types::{Amount, ChannelId, Epoch, HubId};
 
@@ -60,8 +61,7 @@ pub use dispute::DisputeFiled;
 pub use error::{InputField, OpeningFault, SettlementError};
 pub use model::{
     AcceptedClose, ChannelAccount, CloseKind, Dispute, DisputeStatus, EpochRecord, ForcedExit,
-    HubRegistration, LoggedEvent, Params, Payout, PayoutKind, Receipt, ReceivedBook, RegistryEvent,
-    Stamp, Totals,
+    HubRegistration, LoggedEvent, Params, Payout, PayoutKind, Receipt, ReceivedBook, Stamp, Totals,
 };
 
 /// Domain tag `"zkhub/exit/v1"`.
@@ -300,7 +300,7 @@ impl Settlement {
         self.totals.net_deposits += i128::from(amount);
         self.log(
             at,
-            RegistryEvent::Open {
+            Event::Open {
                 channel: id,
                 pk,
                 deposit: amount,
@@ -333,7 +333,7 @@ impl Settlement {
         self.totals.net_deposits += i128::from(amount);
         self.log(
             at,
-            RegistryEvent::TopUp {
+            Event::TopUp {
                 channel: id,
                 amount,
             },
@@ -353,7 +353,7 @@ impl Settlement {
         }
     }
 
-    fn log(&mut self, at: Stamp, event: RegistryEvent) {
+    fn log(&mut self, at: Stamp, event: Event) {
         let seq = self.events.len() as u64 + 1;
         self.events.push(LoggedEvent { seq, at, event });
     }
@@ -476,7 +476,7 @@ impl Settlement {
             amount,
             kind,
         });
-        self.log(at, RegistryEvent::Withdraw { channel, amount });
+        self.log(at, Event::Withdraw { channel, amount });
     }
 
     /// `bond + Σ net deposits + paid out = bond posted + deposits received`, with the

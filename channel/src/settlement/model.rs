@@ -102,7 +102,7 @@ pub struct EpochRecord {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::codec::num::fe_dec_opt"
+        with = "crate::field::dec_opt"
     )]
     pub deposits_hash: Option<Fe>,
     /// Net deposit of channel `i + 1` at the cut. Kept for the latest accepted close
@@ -252,60 +252,7 @@ pub struct LoggedEvent {
     /// When.
     pub at: Stamp,
     /// What.
-    pub event: RegistryEvent,
-}
-
-/// The serializable form of [`crate::ledger::Event`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RegistryEvent {
-    /// A new channel with its first deposit.
-    Open {
-        /// Channel id.
-        channel: ChannelId,
-        /// Owner key.
-        pk: PublicKey,
-        /// Deposit.
-        deposit: Amount,
-    },
-    /// More deposit.
-    TopUp {
-        /// Channel id.
-        channel: ChannelId,
-        /// Amount added.
-        amount: Amount,
-    },
-    /// A withdrawal: net deposit drops by `amount`.
-    Withdraw {
-        /// Channel id.
-        channel: ChannelId,
-        /// Amount paid.
-        amount: Amount,
-    },
-    /// Exit requested: the channel stops spending.
-    Exit {
-        /// Channel id.
-        channel: ChannelId,
-    },
-}
-
-impl RegistryEvent {
-    /// The ledger event the hub applies.
-    pub fn to_ledger(&self) -> Event {
-        match *self {
-            RegistryEvent::Open {
-                channel,
-                pk,
-                deposit,
-            } => Event::Open {
-                channel,
-                pk,
-                deposit,
-            },
-            RegistryEvent::TopUp { channel, amount } => Event::TopUp { channel, amount },
-            RegistryEvent::Withdraw { channel, amount } => Event::Withdraw { channel, amount },
-            RegistryEvent::Exit { channel } => Event::Exit { channel },
-        }
-    }
+    pub event: Event,
 }
 
 /// Forced exit, entered when a close misses its deadline. Permanent.

@@ -167,51 +167,12 @@ pub fn synthesize_touched<CS: ConstraintSystem<F>>(
     slot: Option<&TouchedAssignment>,
     running: Running<'_>,
 ) -> Result<TouchedOutput, SynthesisError> {
-    let is_real = alloc_boolean_value(&mut *cs, "is_real", slot.map(|s| s.is_real))?;
-    let id = alloc(&mut *cs, "id", slot.map(|s| s.id))?;
-    let key = EdwardsPoint::alloc(cs.namespace(|| "A"), slot.map(|s| s.key))?;
-    let is_new = alloc_boolean_value(&mut *cs, "is_new", slot.map(|s| s.is_new))?;
-    let changed =
-        alloc_boolean_value(&mut *cs, "deposit_changed", slot.map(|s| s.deposit_changed))?;
-
-    // Rule 2: the new values.
-    let deposit = signed_amount(cs, "D", slot.map(|s| s.new.deposit))?;
-    let spent = amount(cs, "S", slot.map(|s| s.new.spent))?;
-    let received = amount(cs, "R", slot.map(|s| s.new.received))?;
-    let balance = amount(cs, "B", slot.map(|s| s.new.balance))?;
-    enforce_equal(
-        cs,
-        "B = D + R - S",
-        &balance,
-        &deposit.add(&received).sub(&spent),
-    );
-    let blind = alloc(&mut *cs, "blind", slot.map(|s| s.new.blind))?;
-
-    // The old values: bound by the old leaf (proved by an earlier close), or zero.
-    let old = |f: fn(&LeafValues) -> F| slot.map(|s| f(&s.old));
-    let old_deposit = alloc(&mut *cs, "old D", old(|v| v.deposit))?;
-    let old_spent = alloc(&mut *cs, "old S", old(|v| v.spent))?;
-    let old_received = alloc(&mut *cs, "old R", old(|v| v.received))?;
-    let old_balance = alloc(&mut *cs, "old B", old(|v| v.balance))?;
-    let old_blind = alloc(&mut *cs, "old blind", old(|v| v.blind))?;
-
-    // Rule 1 (padding carries nothing) and the order of ids.
-    let padding = Expr::from(1).sub(&is_real);
-    for (name, value) in [
-        ("padding has no payments", spent.add(&received)),
-        ("padding has no deposit", deposit.clone()),
-        ("padding has no old spent", old_spent.clone()),
-        ("padding has no old received", old_received.clone()),
-    ] {
-        enforce(cs, name, &padding, &value, &Expr::zero());
-    }
-    if let Some(previous) = running.previous {
-        id_order(cs, &is_real, &id, previous)?;
-    }
+    let t = alloc_touched(cs, slot)?;
+    padding_and_order(cs, &t, running.previous)?;
 
     // Rule 3: counters only grow.
-    let delta_spent = spent.sub(&old_spent);
-    let delta_received = received.sub(&old_received);
+    let delta_spent = t.new.spent.sub(&t.old.spent);
+    let delta_received = t.new.received.sub(&t.old.received);
     range_check(cs.namespace(|| "spent grows"), &delta_spent, AMOUNT_BITS)?;
     range_check(
         cs.namespace(|| "received grows"),
@@ -223,90 +184,209 @@ pub fn synthesize_touched<CS: ConstraintSystem<F>>(
     checkpoint_signature(
         cs,
         hub_id,
-        &id,
-        &key,
-        &spent,
+        &t.id,
+        &t.key,
+        &t.new.spent,
         slot.map(|s| (s.seq, s.chain, &s.sig)),
     )?;
 
-    // Rule 5: new channels and deposit changes.
+    let acc_out = deposit_rule(cs, &t, running.acc_in)?;
+    let root_out = path_rule(cs, &t, slot, running.root_in)?;
+    Ok(TouchedOutput {
+        is_real: t.is_real,
+        id: t.id,
+        net: delta_received.sub(&delta_spent),
+        root_out,
+        acc_out,
+    })
+}
+
+/// A leaf's values as circuit expressions.
+struct LeafExprs {
+    deposit: Expr,
+    spent: Expr,
+    received: Expr,
+    balance: Expr,
+    blind: Expr,
+}
+
+impl LeafExprs {
+    fn parts(&self) -> [&Expr; 5] {
+        [
+            &self.deposit,
+            &self.spent,
+            &self.received,
+            &self.balance,
+            &self.blind,
+        ]
+    }
+}
+
+/// A touched slot's allocated variables.
+struct Touched {
+    is_real: Expr,
+    id: Expr,
+    key: EdwardsPoint,
+    is_new: Expr,
+    changed: Expr,
+    new: LeafExprs,
+    old: LeafExprs,
+}
+
+/// Allocate a touched slot: flags, id and key; the new values under rule 2 (S, R, B in
+/// [0, 2^64), D in [−2^64, 2^64), B = D + R − S); the old values, bound by the old leaf
+/// (proved by an earlier close) or zero.
+fn alloc_touched<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    slot: Option<&TouchedAssignment>,
+) -> Result<Touched, SynthesisError> {
+    let is_real = alloc_boolean_value(&mut *cs, "is_real", slot.map(|s| s.is_real))?;
+    let id = alloc(&mut *cs, "id", slot.map(|s| s.id))?;
+    let key = EdwardsPoint::alloc(cs.namespace(|| "A"), slot.map(|s| s.key))?;
+    let is_new = alloc_boolean_value(&mut *cs, "is_new", slot.map(|s| s.is_new))?;
+    let changed =
+        alloc_boolean_value(&mut *cs, "deposit_changed", slot.map(|s| s.deposit_changed))?;
+
+    let deposit = signed_amount(cs, "D", slot.map(|s| s.new.deposit))?;
+    let spent = amount(cs, "S", slot.map(|s| s.new.spent))?;
+    let received = amount(cs, "R", slot.map(|s| s.new.received))?;
+    let balance = amount(cs, "B", slot.map(|s| s.new.balance))?;
+    enforce_equal(
+        cs,
+        "B = D + R - S",
+        &balance,
+        &deposit.add(&received).sub(&spent),
+    );
+    let blind = alloc(&mut *cs, "blind", slot.map(|s| s.new.blind))?;
+    let new = LeafExprs {
+        deposit,
+        spent,
+        received,
+        balance,
+        blind,
+    };
+
+    let old = |f: fn(&LeafValues) -> F| slot.map(|s| f(&s.old));
+    let old = LeafExprs {
+        deposit: alloc(&mut *cs, "old D", old(|v| v.deposit))?,
+        spent: alloc(&mut *cs, "old S", old(|v| v.spent))?,
+        received: alloc(&mut *cs, "old R", old(|v| v.received))?,
+        balance: alloc(&mut *cs, "old B", old(|v| v.balance))?,
+        blind: alloc(&mut *cs, "old blind", old(|v| v.blind))?,
+    };
+    Ok(Touched {
+        is_real,
+        id,
+        key,
+        is_new,
+        changed,
+        new,
+        old,
+    })
+}
+
+/// Rule 1: padding carries nothing, and the order of ids.
+fn padding_and_order<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    t: &Touched,
+    previous: Option<&(Expr, Expr)>,
+) -> Result<(), SynthesisError> {
+    let padding = Expr::from(1).sub(&t.is_real);
+    for (name, value) in [
+        ("padding has no payments", t.new.spent.add(&t.new.received)),
+        ("padding has no deposit", t.new.deposit.clone()),
+        ("padding has no old spent", t.old.spent.clone()),
+        ("padding has no old received", t.old.received.clone()),
+    ] {
+        enforce(cs, name, &padding, &value, &Expr::zero());
+    }
+    if let Some(previous) = previous {
+        id_order(cs, &t.is_real, &t.id, previous)?;
+    }
+    Ok(())
+}
+
+/// Rule 5: new channels and deposit changes; returns the deposit hash after this slot
+/// (`acc_in` unless the deposit changed).
+fn deposit_rule<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    t: &Touched,
+    acc_in: &Expr,
+) -> Result<Expr, SynthesisError> {
+    let unchanged = Expr::from(1).sub(&t.changed);
     enforce(
         cs,
         "a new channel has spent nothing",
-        &is_new,
-        &old_spent,
+        &t.is_new,
+        &t.old.spent,
         &Expr::zero(),
     );
     enforce(
         cs,
         "a new channel has received nothing",
-        &is_new,
-        &old_received,
+        &t.is_new,
+        &t.old.received,
         &Expr::zero(),
     );
     enforce(
         cs,
         "a new channel's deposit changed",
-        &is_new,
-        &Expr::from(1).sub(&changed),
+        &t.is_new,
+        &unchanged,
         &Expr::zero(),
     );
     enforce(
         cs,
         "padding changes no deposit",
-        &padding,
-        &changed,
+        &Expr::from(1).sub(&t.is_real),
+        &t.changed,
         &Expr::zero(),
     );
     enforce(
         cs,
         "an unchanged deposit stays",
-        &Expr::from(1).sub(&changed),
-        &deposit.sub(&old_deposit),
+        &unchanged,
+        &t.new.deposit.sub(&t.old.deposit),
         &Expr::zero(),
     );
     let deposit_leaf = poseidon::poseidon(
         cs.namespace(|| "deposit leaf"),
-        &[id.clone(), key.x.clone(), key.y.clone(), deposit.clone()],
+        &[
+            t.id.clone(),
+            t.key.x.clone(),
+            t.key.y.clone(),
+            t.new.deposit.clone(),
+        ],
     )?;
     let acc_next = poseidon::poseidon(
         cs.namespace(|| "deposit hash step"),
-        &[running.acc_in.clone(), deposit_leaf],
+        &[acc_in.clone(), deposit_leaf],
     )?;
-    let acc_out = running.acc_in.add(&mul(
+    Ok(acc_in.add(&mul(
         cs.namespace(|| "deposit hash gate"),
         "step",
-        &changed,
-        &acc_next.sub(running.acc_in),
-    )?);
+        &t.changed,
+        &acc_next.sub(acc_in),
+    )?))
+}
 
-    // Rule 6: the leaves and the path.
-    let old_leaf = leaf(
-        cs,
-        "old leaf",
-        &id,
-        &key,
-        [
-            &old_deposit,
-            &old_spent,
-            &old_received,
-            &old_balance,
-            &old_blind,
-        ],
-    )?;
+/// Rule 6: the old leaf (0 for a new channel) opens the running root and the new leaf
+/// under the same siblings gives the next; returns the root after this slot
+/// (`root_in` for padding).
+fn path_rule<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    t: &Touched,
+    slot: Option<&TouchedAssignment>,
+    root_in: &Expr,
+) -> Result<Expr, SynthesisError> {
+    let old_leaf = leaf(cs, "old leaf", &t.id, &t.key, t.old.parts())?;
     let old_leaf = mul(
         cs.namespace(|| "old leaf gate"),
         "leaf",
-        &Expr::from(1).sub(&is_new),
+        &Expr::from(1).sub(&t.is_new),
         &old_leaf,
     )?;
-    let new_leaf = leaf(
-        cs,
-        "new leaf",
-        &id,
-        &key,
-        [&deposit, &spent, &received, &balance, &blind],
-    )?;
+    let new_leaf = leaf(cs, "new leaf", &t.id, &t.key, t.new.parts())?;
     let siblings = (0..DEPTH)
         .map(|h| {
             let mut sibling = |k: usize| {
@@ -319,30 +399,22 @@ pub fn synthesize_touched<CS: ConstraintSystem<F>>(
             Ok([sibling(0)?, sibling(1)?, sibling(2)?])
         })
         .collect::<Result<Vec<_>, SynthesisError>>()?;
-    let digits = state_path::digits(cs.namespace(|| "position"), &id)?;
+    let digits = state_path::digits(cs.namespace(|| "position"), &t.id)?;
     let old_root = state_path::root(cs.namespace(|| "old path"), &old_leaf, &digits, &siblings)?;
     let new_root = state_path::root(cs.namespace(|| "new path"), &new_leaf, &digits, &siblings)?;
     enforce(
         cs,
         "old leaf is in the running root",
-        &is_real,
-        &old_root.sub(running.root_in),
+        &t.is_real,
+        &old_root.sub(root_in),
         &Expr::zero(),
     );
-    let root_out = running.root_in.add(&mul(
+    Ok(root_in.add(&mul(
         cs.namespace(|| "root gate"),
         "update",
-        &is_real,
-        &new_root.sub(running.root_in),
-    )?);
-
-    Ok(TouchedOutput {
-        is_real,
-        id,
-        net: delta_received.sub(&delta_spent),
-        root_out,
-        acc_out,
-    })
+        &t.is_real,
+        &new_root.sub(root_in),
+    )?))
 }
 
 /// Constraints of one touched slot (the first of a chunk has no ordering constraints:

@@ -25,8 +25,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use channel::codec::num::{fe_from_be_bytes, fe_to_be_bytes};
+use channel::bytes::Reader;
 use channel::crypto::PublicKey;
+use channel::field::fe_to_be_bytes;
 use channel::incremental::{ClosedChannel, ClosedState, IncrementalError};
 use channel::state_tree::{CAPACITY, ReadLimits, StateFileError, StateTree};
 use channel::types::{Epoch, HubId};
@@ -126,17 +127,17 @@ fn encode_channel(c: &ClosedChannel) -> [u8; ENTRY_LEN] {
 }
 
 fn decode_channel(b: &[u8; ENTRY_LEN]) -> Option<ClosedChannel> {
-    let fe = |at: usize| fe_from_be_bytes(b[at..at + 32].try_into().ok()?);
-    let u64_at = |at: usize| Some(u64::from_be_bytes(b[at..at + 8].try_into().ok()?));
+    let mut r = Reader::new(b);
     let channel = ClosedChannel {
-        id: u32::from_be_bytes(b[..4].try_into().ok()?),
-        pk: PublicKey::from_xy_unchecked(fe(4)?, fe(36)?),
-        net_deposit: i128::from_be_bytes(b[68..84].try_into().ok()?),
-        spent: u64_at(84)?,
-        received: u64_at(92)?,
-        balance: u64_at(100)?,
-        blind: fe(108)?,
+        id: r.u32_be().ok()?,
+        pk: PublicKey::from_xy_unchecked(r.fe().ok()?, r.fe().ok()?),
+        net_deposit: i128::from_be_bytes(*r.array::<16>().ok()?),
+        spent: r.u64_be().ok()?,
+        received: r.u64_be().ok()?,
+        balance: r.u64_be().ok()?,
+        blind: r.fe().ok()?,
     };
+    r.finish().ok()?;
     // The balance rule every closed leaf satisfies (`B = D + R − S`).
     let balance = channel.net_deposit + i128::from(channel.received) - i128::from(channel.spent);
     (balance == i128::from(channel.balance)).then_some(channel)

@@ -1,5 +1,5 @@
-//! Fixed-layout binary encodings of what the store keeps: channel rows, epoch
-//! records, and fast field-element conversions.
+//! Fixed-layout binary encodings of what the store keeps: channel rows and epoch
+//! records (read with `channel::bytes::Reader`).
 //!
 //! Channel row (value of the `channels` table, key = channel id), big-endian, 202 bytes:
 //!
@@ -21,7 +21,9 @@
 //! the channel was opened, and skipping point decompression keeps loading a million
 //! rows cheap.
 
+use channel::bytes::{ReadError, Reader};
 use channel::crypto::PublicKey;
+use channel::field::{fe_from_be_bytes, fe_to_be_bytes};
 use channel::ledger::ChannelRecord;
 use channel::types::{ChannelId, Epoch};
 
@@ -52,25 +54,20 @@ pub enum RowError {
     Flags,
 }
 
-/// 32 big-endian bytes of a field element, and back (`None` if not below the modulus):
-/// the binary codec's limb conversions, without the big-integer detour of
-/// `channel::field`.
-pub use channel::codec::num::{fe_from_be_bytes as fe_from_be, fe_to_be_bytes as fe_to_be};
-
 /// Encode `record` as a row reflecting every batch up to `as_of`.
 pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
     let mut out = [0u8; ROW_LEN];
     out[0] = ROW_VERSION;
     out[1..9].copy_from_slice(&as_of.to_be_bytes());
-    out[9..41].copy_from_slice(&fe_to_be(&record.pk.0.x));
-    out[41..73].copy_from_slice(&fe_to_be(&record.pk.0.y));
+    out[9..41].copy_from_slice(&fe_to_be_bytes(&record.pk.0.x));
+    out[41..73].copy_from_slice(&fe_to_be_bytes(&record.pk.0.y));
     let magnitude = u64::try_from(record.deposit.unsigned_abs())
         .expect("|D| < 2^64 (asserted when the ledger applies events)");
     out[73..81].copy_from_slice(&magnitude.to_be_bytes());
     out[81..89].copy_from_slice(&record.spent.to_be_bytes());
     out[89..97].copy_from_slice(&record.received.to_be_bytes());
     out[97..105].copy_from_slice(&record.seq.to_be_bytes());
-    out[105..137].copy_from_slice(&fe_to_be(&record.chain));
+    out[105..137].copy_from_slice(&fe_to_be_bytes(&record.chain));
     let mut flags = 0;
     if let Some(sig) = &record.checkpoint_sig {
         flags |= FLAG_SIG;
@@ -88,20 +85,30 @@ pub fn encode_row(record: &ChannelRecord, as_of: u64) -> [u8; ROW_LEN] {
 
 /// Decode a row of channel `id`; returns the record and its `as_of`.
 pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), RowError> {
-    let b: &[u8; ROW_LEN] = bytes
-        .try_into()
-        .map_err(|_| RowError::Length(bytes.len()))?;
-    if b[0] != ROW_VERSION {
-        return Err(RowError::Version(b[0]));
+    if bytes.len() != ROW_LEN {
+        return Err(RowError::Length(bytes.len()));
     }
-    let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-    let fe_at =
-        |at: usize| fe_from_be(b[at..at + 32].try_into().expect("32 bytes")).ok_or(RowError::Field);
-    let flags = b[137];
+    // The length is checked: no read below can come up short.
+    let short = |_: ReadError| RowError::Length(bytes.len());
+    let mut r = Reader::new(bytes);
+    let version = r.u8().map_err(short)?;
+    if version != ROW_VERSION {
+        return Err(RowError::Version(version));
+    }
+    let as_of = r.u64_be().map_err(short)?;
+    let pk_x = r.array::<32>().map_err(short)?;
+    let pk_y = r.array::<32>().map_err(short)?;
+    let magnitude = i128::from(r.u64_be().map_err(short)?);
+    let spent = r.u64_be().map_err(short)?;
+    let received = r.u64_be().map_err(short)?;
+    let seq = r.u64_be().map_err(short)?;
+    let chain = r.array::<32>().map_err(short)?;
+    let flags = r.u8().map_err(short)?;
+    let sig = r.array::<64>().map_err(short)?;
+    r.finish().map_err(short)?;
     if flags & !(FLAG_SIG | FLAG_EXITING | FLAG_NEGATIVE_DEPOSIT) != 0 {
         return Err(RowError::Flags);
     }
-    let magnitude = i128::from(u64_at(73));
     let deposit = if flags & FLAG_NEGATIVE_DEPOSIT != 0 {
         if magnitude == 0 {
             return Err(RowError::Flags);
@@ -110,23 +117,23 @@ pub fn decode_row(id: ChannelId, bytes: &[u8]) -> Result<(ChannelRecord, u64), R
     } else {
         magnitude
     };
-    let seq = u64_at(97);
     let has_sig = flags & FLAG_SIG != 0;
-    if has_sig != (seq != 0) || (!has_sig && b[138..].iter().any(|&x| x != 0)) {
+    if has_sig != (seq != 0) || (!has_sig && sig.iter().any(|&x| x != 0)) {
         return Err(RowError::Flags);
     }
+    let fe = |b: &[u8; 32]| fe_from_be_bytes(b).map_err(|_| RowError::Field);
     let record = ChannelRecord {
         id,
-        pk: PublicKey::from_xy_unchecked(fe_at(9)?, fe_at(41)?),
+        pk: PublicKey::from_xy_unchecked(fe(pk_x)?, fe(pk_y)?),
         deposit,
-        spent: u64_at(81),
-        received: u64_at(89),
+        spent,
+        received,
         seq,
-        chain: fe_at(105)?,
-        checkpoint_sig: has_sig.then(|| b[138..202].try_into().expect("64 bytes")),
+        chain: fe(chain)?,
+        checkpoint_sig: has_sig.then_some(*sig),
         exiting: flags & FLAG_EXITING != 0,
     };
-    Ok((record, u64_at(1)))
+    Ok((record, as_of))
 }
 
 /// The `epochs` table's value: what the store knows about one epoch cut.
@@ -174,19 +181,26 @@ impl EpochRecord {
     /// Inverse of [`EpochRecord::encode`]; `None` if malformed (including a record
     /// without a snapshot whose snapshot fields are not zero: one encoding per record).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let b: &[u8; EPOCH_LEN] = bytes.try_into().ok()?;
-        if b[0] != 1 || b[25] > 1 || (b[25] == 0 && b[26..].iter().any(|&x| x != 0)) {
+        let mut r = Reader::new(bytes);
+        let (version, epoch, cut_batch, cut_unix_ms) = (
+            r.u8().ok()?,
+            r.u64_be().ok()?,
+            r.u64_be().ok()?,
+            r.u64_be().ok()?,
+        );
+        let has_snapshot = r.u8().ok()?;
+        let channels = r.u64_be().ok()?;
+        let digest = *r.array::<32>().ok()?;
+        r.finish().ok()?;
+        let unused_nonzero = has_snapshot == 0 && (channels != 0 || digest.iter().any(|&x| x != 0));
+        if version != 1 || has_snapshot > 1 || unused_nonzero {
             return None;
         }
-        let u64_at = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
         Some(EpochRecord {
-            epoch: u64_at(1),
-            cut_batch: u64_at(9),
-            cut_unix_ms: u64_at(17),
-            snapshot: (b[25] == 1).then(|| SnapshotMeta {
-                channels: u64_at(26),
-                digest: b[34..66].try_into().expect("32 bytes"),
-            }),
+            epoch,
+            cut_batch,
+            cut_unix_ms,
+            snapshot: (has_snapshot == 1).then_some(SnapshotMeta { channels, digest }),
         })
     }
 }
@@ -194,7 +208,7 @@ impl EpochRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use channel::field::{Fe, fe_from_be_bytes, fe_to_be_bytes};
+    use channel::field::Fe;
 
     fn record(seq: u64) -> ChannelRecord {
         ChannelRecord {
@@ -208,21 +222,6 @@ mod tests {
             checkpoint_sig: (seq > 0).then_some([0xab; 64]),
             exiting: seq % 2 == 1,
         }
-    }
-
-    #[test]
-    fn field_bytes_agree_with_channel_encoding() {
-        for x in [
-            Fe::from(0u64),
-            Fe::from(1u64),
-            -Fe::from(1u64),
-            Fe::from(u64::MAX) * Fe::from(77u64),
-        ] {
-            assert_eq!(fe_to_be(&x), fe_to_be_bytes(&x));
-            assert_eq!(fe_from_be(&fe_to_be(&x)), Some(x));
-            assert_eq!(fe_from_be_bytes(&fe_to_be(&x)).ok(), Some(x));
-        }
-        assert_eq!(fe_from_be(&[0xff; 32]), None);
     }
 
     #[test]

@@ -74,46 +74,87 @@ pub(crate) fn replay<T: ChannelTable + Sync>(
         "replay through a committed batch"
     );
     let started = Instant::now();
+    let (table, rows, ahead) = load_all_rows(txn, meta, through, make, threads)?;
+    let rows_time = started.elapsed();
+    let started = Instant::now();
+    let (replayed, mut dirty) = replay_log(txn, meta, through, &table, &ahead)?;
+    dirty.sort_unstable();
+    dirty.dedup();
+    Ok(Replayed {
+        table,
+        replayed,
+        dirty,
+        rows,
+        rows_time,
+        replay_time: started.elapsed(),
+    })
+}
+
+/// Every row into a table made by `make(row_count)`, on up to `threads` threads (by key
+/// range); returns the table, the row count and the rows written by an unfinished fold
+/// round (channel → `as_of`).
+fn load_all_rows<T: ChannelTable + Sync>(
+    txn: &ReadTransaction,
+    meta: &StoreMeta,
+    through: u64,
+    make: impl FnOnce(usize) -> T,
+    threads: usize,
+) -> Result<(T, u64, HashMap<ChannelId, u64>), LoadError> {
     let rows = txn.open_table(CHANNELS).map_err(read_err)?;
     let n = rows.len().map_err(read_err)?;
     let table = make(usize::try_from(n).unwrap_or(usize::MAX));
     let first = rows.first().map_err(read_err)?.map(|(k, _)| k.value());
     let last = rows.last().map_err(read_err)?.map(|(k, _)| k.value());
     drop(rows);
-    // Rows written by an unfinished fold round: channel → as_of.
     let mut ahead: HashMap<ChannelId, u64> = HashMap::new();
-    if let (Some(first), Some(last)) = (first, last) {
-        let parts = u64::try_from(threads.max(1))
-            .unwrap_or(1)
-            .min(n / PARALLEL_ROWS + 1);
-        let span = u64::from(last - first) + 1;
-        let bounds: Vec<(u32, u32)> = (0..parts)
-            .map(|i| {
-                let lo = u64::from(first) + span * i / parts;
-                let hi = u64::from(first) + span * (i + 1) / parts - 1;
-                (lo as u32, hi as u32)
-            })
-            .collect();
-        let load =
-            |&(lo, hi): &(u32, u32)| load_rows(txn, lo, hi, through, meta.folded_through, &table);
-        let results: Vec<Result<HashMap<ChannelId, u64>, LoadError>> = if bounds.len() == 1 {
-            vec![load(&bounds[0])]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = bounds.iter().map(|b| s.spawn(move || load(b))).collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
-        for r in results {
-            ahead.extend(r?);
-        }
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok((table, n, ahead));
+    };
+    let parts = u64::try_from(threads.max(1))
+        .unwrap_or(1)
+        .min(n / PARALLEL_ROWS + 1);
+    let bounds = key_ranges(first, last, parts);
+    let load =
+        |&(lo, hi): &(u32, u32)| load_rows(txn, lo, hi, through, meta.folded_through, &table);
+    let results: Vec<Result<HashMap<ChannelId, u64>, LoadError>> = if bounds.len() == 1 {
+        vec![load(&bounds[0])]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = bounds.iter().map(|b| s.spawn(move || load(b))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    for r in results {
+        ahead.extend(r?);
     }
-    let rows_time = started.elapsed();
-    let started = Instant::now();
+    Ok((table, n, ahead))
+}
 
+/// `first..=last` cut into `parts` contiguous key ranges.
+fn key_ranges(first: u32, last: u32, parts: u64) -> Vec<(u32, u32)> {
+    let span = u64::from(last - first) + 1;
+    (0..parts)
+        .map(|i| {
+            let lo = u64::from(first) + span * i / parts;
+            let hi = u64::from(first) + span * (i + 1) / parts - 1;
+            (lo as u32, hi as u32)
+        })
+        .collect()
+}
+
+/// Apply the log records after `meta.folded_through` through `through` to `table`,
+/// each without what the rows `ahead` already reflect; returns the records applied and
+/// the channels they touched (with repeats). A missing record is a [`LoadError::Gap`].
+fn replay_log<T: ChannelTable>(
+    txn: &ReadTransaction,
+    meta: &StoreMeta,
+    through: u64,
+    table: &T,
+    ahead: &HashMap<ChannelId, u64>,
+) -> Result<(u64, Vec<ChannelId>), LoadError> {
     let log = txn.open_table(LOG).map_err(read_err)?;
     let mut expected = meta.folded_through + 1;
     let mut dirty = Vec::new();
@@ -128,21 +169,14 @@ pub(crate) fn replay<T: ChannelTable + Sync>(
                     found: Some(number),
                 });
             }
-            let mut batch =
-                Batch::decode(v.value()).map_err(|source| LoadError::Record { number, source })?;
-            if batch.number != number {
-                return Err(LoadError::Inconsistent {
-                    number,
-                    reason: format!("record holds batch {}", batch.number),
-                });
-            }
+            let mut batch = decode_record(number, v.value())?;
             if !ahead.is_empty() {
                 let fresh = |c: ChannelId| ahead.get(&c).is_none_or(|&a| a < number);
                 batch.events.retain(|e| fresh(event_channel(e)));
                 batch.debits.retain(|d| fresh(d.channel));
                 batch.credits.retain(|c| fresh(c.0));
             }
-            apply_batch(&table, &batch).map_err(|source| LoadError::Apply { number, source })?;
+            apply_batch(table, &batch).map_err(|source| LoadError::Apply { number, source })?;
             dirty.extend(batch_channels(&batch));
             replayed += 1;
             expected += 1;
@@ -154,16 +188,19 @@ pub(crate) fn replay<T: ChannelTable + Sync>(
             found: None,
         });
     }
-    dirty.sort_unstable();
-    dirty.dedup();
-    Ok(Replayed {
-        table,
-        replayed,
-        dirty,
-        rows: n,
-        rows_time,
-        replay_time: started.elapsed(),
-    })
+    Ok((replayed, dirty))
+}
+
+/// Log record `number`, which must hold batch `number`.
+fn decode_record(number: u64, bytes: &[u8]) -> Result<Batch, LoadError> {
+    let batch = Batch::decode(bytes).map_err(|source| LoadError::Record { number, source })?;
+    if batch.number != number {
+        return Err(LoadError::Inconsistent {
+            number,
+            reason: format!("record holds batch {}", batch.number),
+        });
+    }
+    Ok(batch)
 }
 
 /// Load the rows with keys in `lo..=hi` into `table`; returns the rows ahead of

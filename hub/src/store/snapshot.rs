@@ -22,7 +22,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use channel::field::Fe;
+use channel::bytes::Reader;
+use channel::field::{Fe, fe_to_be_bytes};
 use channel::ledger::{ChannelRecord, ChannelState, ChannelTable, Snapshot, Totals};
 use channel::types::{ChannelId, Epoch, HubId};
 use parking_lot::Mutex;
@@ -158,7 +159,7 @@ pub fn write_snapshot(
         for (r, blind) in snapshot.channels.iter().zip(&snapshot.blinds) {
             w.write_all(&r.id.to_be_bytes())?;
             w.write_all(&codec::encode_row(r, cut_batch))?;
-            w.write_all(&codec::fe_to_be(blind))?;
+            w.write_all(&fe_to_be_bytes(blind))?;
         }
         let digest: [u8; 32] = w.hasher.finalize().into();
         let mut inner = w.inner;
@@ -221,45 +222,46 @@ pub fn read_snapshot_file(
         path: path.clone(),
         reason,
     };
-    if bytes.len() < HEADER_LEN + 32 {
+    let Some((body, digest)) = bytes.split_last_chunk::<32>() else {
+        return Err(bad("truncated"));
+    };
+    if body.len() < HEADER_LEN {
         return Err(bad("truncated"));
     }
-    let (body, digest) = bytes.split_at(bytes.len() - 32);
     if blake3::hash(body).as_bytes() != digest {
         return Err(SnapshotError::Digest(path));
     }
-    if &body[..8] != MAGIC {
+    let mut r = Reader::new(body);
+    let truncated = |_| bad("truncated");
+    if r.array::<8>().map_err(truncated)? != MAGIC {
         return Err(bad("not a zkhub snapshot"));
     }
-    let u64_at = |at: usize| u64::from_be_bytes(body[at..at + 8].try_into().expect("8 bytes"));
-    if u32::from_be_bytes(body[8..12].try_into().expect("4 bytes")) != VERSION {
+    if r.u32_be().map_err(truncated)? != VERSION {
         return Err(bad("unknown version"));
     }
-    let hub_id: HubId = u64_at(12);
-    let file_epoch = u64_at(20);
-    let cut_batch = u64_at(28);
-    let n = u64_at(36);
+    let hub_id: HubId = r.u64_be().map_err(truncated)?;
+    let file_epoch = r.u64_be().map_err(truncated)?;
+    let cut_batch = r.u64_be().map_err(truncated)?;
+    let n = r.u64_be().map_err(truncated)?;
     if file_epoch != epoch {
         return Err(bad("epoch does not match the file's place"));
     }
-    let entries = &body[HEADER_LEN..];
-    if u64::try_from(entries.len()).ok() != n.checked_mul(ENTRY_LEN as u64) {
+    if u64::try_from(r.remaining()).ok() != n.checked_mul(ENTRY_LEN as u64) {
         return Err(bad("length does not match the channel count"));
     }
-    let mut channels = Vec::with_capacity(entries.len() / ENTRY_LEN);
-    let mut blinds = Vec::with_capacity(entries.len() / ENTRY_LEN);
-    for e in entries.chunks_exact(ENTRY_LEN) {
-        let id = u32::from_be_bytes(e[..4].try_into().expect("4 bytes"));
+    let mut channels = Vec::with_capacity(r.remaining() / ENTRY_LEN);
+    let mut blinds = Vec::with_capacity(r.remaining() / ENTRY_LEN);
+    while r.remaining() > 0 {
+        let id = r.u32_be().map_err(truncated)?;
         if channels.last().is_some_and(|c: &ChannelRecord| c.id >= id) {
             return Err(bad("ids not strictly increasing"));
         }
-        let (record, as_of) =
-            codec::decode_row(id, &e[4..4 + ROW_LEN]).map_err(|_| bad("channel row"))?;
+        let row = r.take(ROW_LEN).map_err(truncated)?;
+        let (record, as_of) = codec::decode_row(id, row).map_err(|_| bad("channel row"))?;
         if as_of != cut_batch {
             return Err(bad("row not at the cut batch"));
         }
-        let blind = codec::fe_from_be(e[4 + ROW_LEN..].try_into().expect("32 bytes"))
-            .ok_or_else(|| bad("blind"))?;
+        let blind = r.fe().map_err(|_| bad("blind"))?;
         channels.push(record);
         blinds.push(blind);
     }
@@ -271,6 +273,6 @@ pub fn read_snapshot_file(
             blinds,
         },
         cut_batch,
-        digest: digest.try_into().expect("32 bytes"),
+        digest: *digest,
     })
 }
