@@ -14,7 +14,10 @@ async fn a_crash_between_the_ledger_cut_and_the_settlement_cut_is_adopted_at_sta
     hub.open(1, 1_000).await;
     hub.open(2, 50).await;
     let hub = hub.restart(|_| {}).await;
-    let settlement_file = hub.dir.path().join(hub::settlement_service::SETTLEMENT_FILE);
+    let settlement_file = hub
+        .dir
+        .path()
+        .join(hub::settlement_service::SETTLEMENT_FILE);
     let before_cut = std::fs::read(&settlement_file).expect("settlement file");
 
     let (epoch, _) = hub.handle.operator().cut().await.expect("cut");
@@ -41,7 +44,12 @@ async fn a_crash_between_the_ledger_cut_and_the_settlement_cut_is_adopted_at_sta
 
     // The two agree again: the next cut is refused only for the settlement layer's own
     // rule (epoch 1 awaits its close), not because the ledger has cut epoch 1 already.
-    let refused = hub.handle.operator().cut().await.expect_err("epoch 1 is not closed");
+    let refused = hub
+        .handle
+        .operator()
+        .cut()
+        .await
+        .expect_err("epoch 1 is not closed");
     assert!(
         matches!(
             refused,
