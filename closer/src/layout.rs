@@ -77,8 +77,8 @@ impl Layout {
     /// fill a 2^15 step, four a 2^16 and eight a 2^17 one; `K` grows so that reading
     /// the table (`~9·M` constraints per step) stays small. `K = 2` holds up to 1,024
     /// slots (28,995 constraints at `M = 512`, under 2^15): a step half the size halves
-    /// the verifier key and shortens verification (at 1,024 touched, against `K = 4`:
-    /// cold verify −35 %, warm −8 %, prove −8 %, one loaded machine, same run).
+    /// the verifier key and shortens verification (1M channels, 1,024 touched, against
+    /// `K = 4`: cold verify 418 → 321 ms, warm 204 → 179 ms, prove 70.2 → 72.9 s).
     pub fn for_touched_slots(slots: usize) -> Result<Layout, CloseError> {
         check_slots(slots)?;
         let k_max = if slots <= 1024 {
