@@ -22,7 +22,7 @@
 //! it is allocated; the caller checks the root against the settlement layer's record.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use channel::bytes::Reader;
@@ -31,6 +31,8 @@ use channel::field::fe_to_be_bytes;
 use channel::incremental::{ClosedChannel, ClosedState, IncrementalError};
 use channel::state_tree::{CAPACITY, ReadLimits, StateFileError, StateTree};
 use channel::types::{Epoch, HubId};
+
+use super::snapshot::write_atomically;
 
 const MAGIC: &[u8; 8] = b"ZKHSTAT\0";
 const VERSION: u32 = 1;
@@ -96,23 +98,6 @@ pub fn latest_closed_state(dir: impl AsRef<Path>) -> Option<Epoch> {
         .max()
 }
 
-/// A writer that hashes what it writes.
-struct Hashing<W> {
-    inner: W,
-    hasher: blake3::Hasher,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 fn encode_channel(c: &ClosedChannel) -> [u8; ENTRY_LEN] {
     let mut out = [0u8; ENTRY_LEN];
     out[..4].copy_from_slice(&c.id.to_be_bytes());
@@ -169,22 +154,7 @@ fn decode_entries(entries: &[u8]) -> Option<Vec<ClosedChannel>> {
 /// Write `state` to its file in `dir`, atomically; returns the path.
 pub fn write_closed_state(dir: &Path, state: &ClosedState) -> Result<PathBuf, ClosedStateError> {
     let path = closed_state_path(dir, state.epoch);
-    let parent = path
-        .parent()
-        .expect("closed state path has a parent")
-        .to_path_buf();
-    let tmp = parent.join(format!("state.bin.tmp.{}", std::process::id()));
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| ClosedStateError::Io { path: p, source }
-    };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let result = (|| -> std::io::Result<()> {
-        let file = File::create(&tmp)?;
-        let mut w = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            hasher: blake3::Hasher::new(),
-        };
+    write_atomically(&path, |w| {
         w.write_all(MAGIC)?;
         w.write_all(&VERSION.to_be_bytes())?;
         w.write_all(&state.hub_id.to_be_bytes())?;
@@ -194,20 +164,11 @@ pub fn write_closed_state(dir: &Path, state: &ClosedState) -> Result<PathBuf, Cl
             w.write_all(&encode_channel(c))?;
         }
         let digest: [u8; 32] = w.hasher.finalize().into();
-        let mut inner = w.inner;
-        inner.write_all(&digest)?;
-        state.tree.write_to(&mut inner)?;
-        let file = inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(&tmp)(e));
-    }
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&parent))?;
+        w.inner.write_all(&digest)?;
+        // The tree file carries its own digest.
+        state.tree.write_to(&mut w.inner)
+    })
+    .map_err(|(path, source)| ClosedStateError::Io { path, source })?;
     Ok(path)
 }
 

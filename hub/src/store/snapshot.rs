@@ -106,9 +106,51 @@ pub fn materialize(
 }
 
 /// A writer that hashes what it writes.
-struct Hashing<W> {
-    inner: W,
-    hasher: blake3::Hasher,
+pub(super) struct Hashing<W> {
+    /// Where the bytes go.
+    pub inner: W,
+    /// The hash of every byte written so far.
+    pub hasher: blake3::Hasher,
+}
+
+/// Write the file at `path` atomically: `body` writes it through a BLAKE3-hashing
+/// buffered writer into a temporary file beside it (`body` appends the digest where its
+/// format wants it), then fsync, rename into place and fsync of the directory, so that a
+/// file that exists is complete. On an error the temporary file is removed; the error
+/// names the file it concerns.
+pub(super) fn write_atomically<R>(
+    path: &Path,
+    body: impl FnOnce(&mut Hashing<BufWriter<File>>) -> std::io::Result<R>,
+) -> Result<R, (PathBuf, std::io::Error)> {
+    let parent = path
+        .parent()
+        .expect("a data file has a parent")
+        .to_path_buf();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = parent.join(format!("{name}.tmp.{}", std::process::id()));
+    std::fs::create_dir_all(&parent).map_err(|e| (parent.clone(), e))?;
+    let result = (|| -> std::io::Result<R> {
+        let mut w = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+            hasher: blake3::Hasher::new(),
+        };
+        let out = body(&mut w)?;
+        let file = w.inner.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(out)
+    })();
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err((tmp, e));
+        }
+    };
+    std::fs::rename(&tmp, path).map_err(|e| (path.to_path_buf(), e))?;
+    File::open(&parent)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| (parent, e))?;
+    Ok(out)
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -134,22 +176,7 @@ pub fn write_snapshot(
         "one blind per channel"
     );
     let path = snapshot_path(dir, snapshot.epoch);
-    let parent = path
-        .parent()
-        .expect("snapshot path has a parent")
-        .to_path_buf();
-    let tmp = parent.join(format!("snapshot.bin.tmp.{}", std::process::id()));
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| SnapshotError::Io { path: p, source }
-    };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let result = (|| -> std::io::Result<[u8; 32]> {
-        let file = File::create(&tmp)?;
-        let mut w = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            hasher: blake3::Hasher::new(),
-        };
+    let digest = write_atomically(&path, |w| {
         w.write_all(MAGIC)?;
         w.write_all(&VERSION.to_be_bytes())?;
         w.write_all(&snapshot.hub_id.to_be_bytes())?;
@@ -162,23 +189,10 @@ pub fn write_snapshot(
             w.write_all(&fe_to_be_bytes(blind))?;
         }
         let digest: [u8; 32] = w.hasher.finalize().into();
-        let mut inner = w.inner;
-        inner.write_all(&digest)?;
-        let file = inner.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        w.inner.write_all(&digest)?;
         Ok(digest)
-    })();
-    let digest = match result {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(&tmp)(e));
-        }
-    };
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io(&parent))?;
+    })
+    .map_err(|(path, source)| SnapshotError::Io { path, source })?;
     Ok(SnapshotMeta {
         channels: snapshot.channels.len() as u64,
         digest,
