@@ -225,6 +225,8 @@ pub struct Metrics {
     pub closes_refused: AtomicU64,
     /// Latest epoch whose close was accepted (0: none).
     pub last_closed_epoch: AtomicU64,
+    /// What the hub did in each 100 ms (`GET /metrics/timeline`).
+    pub timeline: std::sync::Arc<crate::timeline::Timeline>,
 }
 
 impl Default for Metrics {
@@ -247,6 +249,7 @@ impl Default for Metrics {
             closes_accepted: AtomicU64::new(0),
             closes_refused: AtomicU64::new(0),
             last_closed_epoch: AtomicU64::new(0),
+            timeline: Default::default(),
         }
     }
 }

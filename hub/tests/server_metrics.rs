@@ -120,3 +120,53 @@ async fn metrics_counters_move_after_a_real_epoch() {
     }
     assert!(bounds > 20, "histograms rendered: {bounds} bounds");
 }
+
+/// `GET /metrics/timeline` shows, in the slices of the last minute, what a real session
+/// made the hub do: the upgrade and `hello`, the checkpoints verified, the group
+/// commits with their payments, and the hub's own ack latency for every checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_shows_every_stage_of_a_real_session() {
+    let hub = TestHub::start().await;
+    let addr = hub.handle.local_addr();
+    let since = hub::timeline::unix_ms(std::time::SystemTime::now());
+    let (alice, alice_key) = hub.open(1, 10_000).await;
+    let (bob, _) = hub.open(2, 5).await;
+    let mut c = Client::connect(&hub.url()).await;
+    c.hello(alice, &alice_key).await.expect("hello");
+    let mut p = Payer::new(alice, alice_key, hub.hub_id());
+    // 32 vouchers, a checkpoint every 8: four checkpoints, in two messages.
+    c.pay_json(alice, &p.run(bob, 3, 16, 8)).await;
+    c.await_ack(16).await;
+    c.pay_json(alice, &p.run(bob, 3, 16, 8)).await;
+    c.await_ack(32).await;
+    // The ack for the last checkpoint is recorded once it is written: give the
+    // session's writer its turn.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    let (status, text) = http_get(addr, &format!("/metrics/timeline?since={since}")).await;
+    assert_eq!(status, 200);
+    let report: hub::timeline::TimelineReport =
+        serde_json::from_str(&text).expect("the timeline is JSON");
+    assert_eq!(report.slice_ms, 100);
+    assert!(report.slices.iter().all(|s| s.t_unix_ms + 100 > since));
+    let mut all = hub::timeline::SliceStats::default();
+    for s in &report.slices {
+        all.merge(s);
+    }
+    assert_eq!((all.accepted, all.hellos), (1, 1));
+    assert_eq!(all.verified, 4, "four checkpoints verified");
+    assert_eq!(all.payments, 32, "every payment committed");
+    assert!(all.commits >= 1 && all.commit_max_us > 0);
+    assert_eq!(
+        all.acked, 2,
+        "the hub timed each message to its last checkpoint's ack"
+    );
+    assert!(all.ack_max_us > 0 && all.ack_sum_us >= all.ack_max_us);
+
+    // A start in the future gives no slices; a malformed start is a client error.
+    let later = since + 3_600_000;
+    let (_, text) = http_get(addr, &format!("/metrics/timeline?since={later}")).await;
+    assert!(text.contains("\"slices\":[]"), "{text}");
+    let (status, _) = http_get(addr, "/metrics/timeline?since=soon").await;
+    assert_eq!(status, 400);
+}

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use channel::codec::json::{Hello, Reply, Request};
 use channel::codec::{ClientMessage, Id, ServerFrame, ServerMessage, decode_server_binary};
@@ -17,12 +17,16 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use crate::LoadError;
+use crate::attribution;
 use crate::config::{LoadConfig, Rate};
 use crate::keys::key;
 use crate::plan::{ChannelPlan, Frame, PlanParams, presign};
 use crate::progress::Progress;
+use crate::provision::HttpOperator;
 use crate::provision::Provisioner;
+use crate::report::SLICE_MS;
 use crate::report::{ConnectionOutcome, Report};
+use hub::timeline::unix_ms;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -80,8 +84,20 @@ pub async fn run<P: Provisioner>(
     let total = per_conn * cfg.connections as u64;
     let frames = presign_all(progress, &plans, &params, total)?;
     let sockets = connect_all(cfg, progress, &plans, hub_id).await?;
-    let (elapsed, outcomes) = stream_all(cfg, progress, sockets, frames, total).await;
-    Ok(Report::build(cfg, hub_id, total, elapsed, outcomes))
+    let (started_unix_ms, elapsed, outcomes) =
+        stream_all(cfg, progress, sockets, frames, total).await;
+    let mut report = Report::build(cfg, hub_id, total, started_unix_ms, elapsed, outcomes);
+    // What the hub did meanwhile: a hub without the timeline still gets its report.
+    let since = started_unix_ms.saturating_sub(u64::from(SLICE_MS));
+    let timeline = match HttpOperator::for_ws_url(&cfg.url) {
+        Ok(op) => attribution::fetch(op.base(), since).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match timeline {
+        Ok(t) => attribution::attribute(&mut report, started_unix_ms, &t),
+        Err(why) => attribution::unattributed(&mut report, why),
+    }
+    Ok(report)
 }
 
 /// Deposits for the payers (enough for every payment) and the payees; returns their
@@ -157,17 +173,18 @@ async fn connect_all(
 }
 
 /// Stream every connection's frames at once (one task each) and wait for them to end;
-/// returns the time it took and each connection's outcome.
+/// returns when it started (Unix ms), the time it took and each connection's outcome.
 async fn stream_all(
     cfg: &LoadConfig,
     progress: &dyn Progress,
     sockets: Vec<Ws>,
     frames: Vec<Vec<Frame>>,
     total: u64,
-) -> (Duration, Vec<ConnectionOutcome>) {
+) -> (u64, Duration, Vec<ConnectionOutcome>) {
     progress.phase("streaming payments", total);
     let live = Arc::new(LiveStats::default());
     let started = Instant::now();
+    let started_unix_ms = unix_ms(SystemTime::now());
     let send_until = started + cfg.duration;
     let deadline = send_until + cfg.drain_timeout;
     let frame_interval = match cfg.rate {
@@ -212,7 +229,7 @@ async fn stream_all(
         .into_iter()
         .map(|r| r.unwrap_or_else(|e| ConnectionOutcome::failed(format!("task failed: {e}"))))
         .collect();
-    (elapsed, outcomes)
+    (started_unix_ms, elapsed, outcomes)
 }
 
 /// Connect once and read the hub id from the challenge.

@@ -15,6 +15,7 @@
 //! timeout), in-flight vouchers per connection; it only targets the URL it is given
 //! (loopback in all of zkhub's own uses).
 
+pub mod attribution;
 pub mod config;
 pub mod driver;
 pub mod keys;

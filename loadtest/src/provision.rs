@@ -33,6 +33,11 @@ impl HttpOperator {
         }
     }
 
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The operator base URL of the hub serving WebSocket `ws_url`.
     pub fn for_ws_url(ws_url: &str) -> Result<Self, LoadError> {
         let rest = ws_url

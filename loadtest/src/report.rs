@@ -8,6 +8,7 @@ use channel::codec::ErrorCode;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::attribution::{Attribution, HubWindow};
 use crate::config::LoadConfig;
 use crate::driver::latency_histogram;
 
@@ -94,6 +95,9 @@ pub struct Slice {
     pub p99_ms: f64,
     /// Maximum.
     pub max_ms: f64,
+    /// What the hub did meanwhile and, for a slow slice, why ([`crate::attribution`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubWindow>,
 }
 
 /// Length of a [`Slice`].
@@ -124,9 +128,14 @@ pub struct Report {
     /// (`None` if there are none): the steady state, without the connection ramp and
     /// the channels' first checkpoints (verified before their keys are prepared).
     pub latency_after_warm_up: Option<Latency>,
+    /// Unix time of the first send, ms (lines the timeline up with the hub's).
+    pub started_unix_ms: u64,
     /// The same latency by when frames were sent, in slices of [`SLICE_MS`]: where
-    /// in the run the tail sits (start-up, a fold, steady state).
+    /// in the run the tail sits (start-up, a fold, steady state), each with what the
+    /// hub did meanwhile.
     pub timeline: Vec<Slice>,
+    /// The slow slices by cause ([`crate::attribution`]); `None` until attributed.
+    pub attribution: Option<Attribution>,
     /// Rejections by error code name.
     pub rejected: BTreeMap<String, u64>,
     /// Connections that stopped early, with the first few reasons.
@@ -141,6 +150,7 @@ impl Report {
         config: &LoadConfig,
         hub_id: HubId,
         planned: u64,
+        started_unix_ms: u64,
         elapsed: Duration,
         outcomes: Vec<ConnectionOutcome>,
     ) -> Report {
@@ -192,11 +202,28 @@ impl Report {
                 samples: hist.len(),
             },
             latency_after_warm_up,
+            started_unix_ms,
             timeline,
+            attribution: None,
             rejected,
             connection_errors,
             error_samples,
         }
+    }
+
+    /// A report with only these slices (for attribution tests).
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests(timeline: Vec<Slice>) -> Report {
+        let mut r = Report::build(
+            &LoadConfig::default(),
+            HubId::default(),
+            0,
+            0,
+            Duration::from_secs(1),
+            Vec::new(),
+        );
+        r.timeline = timeline;
+        r
     }
 
     /// The slice with the highest p99, if any.
@@ -223,6 +250,7 @@ fn slices(samples: impl Iterator<Item = (u32, u32)>) -> Vec<Slice> {
                 p50_ms: l.p50_ms,
                 p99_ms: l.p99_ms,
                 max_ms: l.max_ms,
+                hub: None,
             })
         })
         .collect()

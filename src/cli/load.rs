@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use loadtest::attribution::SLOW_SLICE_MS;
 use loadtest::report::{SLICE_MS, WARM_UP_MS};
 use loadtest::{Bars, HttpOperator, LoadConfig, Rate, Report};
 
@@ -180,6 +181,24 @@ pub fn summary(report: &Report, with_report: bool, duration_asked: bool) -> Stri
             ms(w.p99_ms),
             grouped(w.frames.into())
         );
+    }
+    if let Some(a) = &report.attribution {
+        if let Some(why) = &a.timeline_error {
+            let _ = writeln!(s, "no hub timeline to explain slow slices: {why}");
+        } else if a.slow_slices > 0 {
+            let causes: Vec<String> = a
+                .by_cause
+                .iter()
+                .map(|(cause, n)| format!("{cause} {n}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "slices with p99 above {SLOW_SLICE_MS} ms: {} ({} during start-up); by cause: {}",
+                a.slow_slices,
+                a.during_start_up,
+                causes.join(", ")
+            );
+        }
     }
     let rate = match cfg.rate {
         Rate::Max => "as fast as the hub acks".to_string(),

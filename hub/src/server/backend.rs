@@ -85,6 +85,7 @@ impl Backend {
         let mut writer_config = WriterConfig::new(blind_seed(&key));
         writer_config.queue_capacity = config.commit.queue.max(1);
         writer_config.max_batch_payments = config.commit.max_batch as u64;
+        writer_config.timeline = Arc::clone(&metrics.timeline);
         let writer = Writer::spawn(
             store,
             Arc::clone(&channels),

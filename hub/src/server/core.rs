@@ -25,6 +25,7 @@ use super::verifier::{VerifierPool, VerifyJob, VerifySink};
 use crate::config::HubConfig;
 use crate::metrics::Metrics;
 use crate::state::Channels;
+use crate::timeline::Stat;
 use crate::writer::WriterMetrics;
 
 /// Everything the tasks of one hub share.
@@ -332,6 +333,9 @@ impl VerifySink for Sink {
         let Some(shared) = self.0.upgrade() else {
             return;
         };
+        let timeline = &shared.metrics.timeline;
+        timeline.record(Stat::Verified, 1);
+        timeline.record_duration(Stat::VerifyMaxUs, job.queued_at.elapsed());
         let registry = &shared.registry;
         let verdict = shared
             .channels

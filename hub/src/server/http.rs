@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use super::core::{Shared, status_of};
 use super::session;
 use crate::config::OperatorAccess;
+use crate::timeline::Stat;
 
 /// State of the HTTP routes.
 #[derive(Clone)]
@@ -36,6 +37,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/metrics/timeline", get(timeline))
         .route("/v1/info", get(info))
         .route("/v1/channels/{id}", get(channel_status))
         .merge(super::operator::routes())
@@ -90,6 +92,7 @@ async fn upgrade(
         )
             .into_response();
     };
+    shared.metrics.timeline.record(Stat::Accepted, 1);
     let limits = &shared.config.limits;
     let ws = limits.websocket(ws);
     let shared = Arc::clone(shared);
@@ -103,6 +106,19 @@ async fn healthz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::OK, "ok\n").into_response()
     }
+}
+
+/// `GET /metrics/timeline?since=UNIX_MS`: query of the timeline.
+#[derive(Debug, serde::Deserialize)]
+struct TimelineQuery {
+    /// Only slices that start at or after this Unix time, ms (default: the whole minute).
+    #[serde(default)]
+    since: u64,
+}
+
+/// What the hub did in each 100 ms of the last minute ([`crate::timeline`]), as JSON.
+async fn timeline(State(state): State<AppState>, Query(q): Query<TimelineQuery>) -> Response {
+    axum::Json(state.shared.metrics.timeline.report(q.since)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -11,6 +11,7 @@
 //! therefore never loses its connection for it; a peer that does not read at all
 //! still fills the socket and is cut off by the writer's timeout.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
@@ -20,6 +21,7 @@ use dashmap::DashMap;
 use tokio::sync::{Notify, mpsc};
 
 use crate::metrics::Metrics;
+use crate::timeline::{Stat, Timeline};
 
 /// Something the hub sends a session: a protocol message, encoded on the session's
 /// writer task (acks and rejects as binary frames once the client sent binary).
@@ -36,7 +38,13 @@ pub struct SessionCtl {
     deferred_ack: AtomicU64,
     /// Wakes the writer when `deferred_ack` is set.
     ack_ready: Notify,
+    /// Checkpoints handed to the verifier and not yet acked, with when their frame
+    /// was read: the hub's own ack latency for the timeline ([`SessionCtl::track`]).
+    unacked: parking_lot::Mutex<VecDeque<(Seq, std::time::Instant)>>,
 }
+
+/// Most checkpoints a session tracks for the timeline; beyond, new ones go unmeasured.
+const TRACKED_CHECKPOINTS: usize = 256;
 
 const NO_REASON: u8 = u8::MAX;
 const _: () = assert!(CloseCode::COUNT <= NO_REASON as usize);
@@ -50,6 +58,32 @@ impl SessionCtl {
             notify: Notify::new(),
             deferred_ack: AtomicU64::new(0),
             ack_ready: Notify::new(),
+            unacked: parking_lot::Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Remember that the frame read at `read_at` ends in checkpoint `seq`.
+    pub fn track(&self, seq: Seq, read_at: std::time::Instant) {
+        let mut q = self.unacked.lock();
+        if q.len() < TRACKED_CHECKPOINTS {
+            q.push_back((seq, read_at));
+        }
+    }
+
+    /// An ack for `seq` was written: record how long each checkpoint it covers took
+    /// from its frame read to now.
+    pub fn acked(&self, seq: Seq, timeline: &Timeline) {
+        let now = std::time::Instant::now();
+        let mut q = self.unacked.lock();
+        while let Some(&(s, read_at)) = q.front() {
+            if s > seq {
+                break;
+            }
+            q.pop_front();
+            let us = u64::try_from(now.duration_since(read_at).as_micros()).unwrap_or(u64::MAX);
+            timeline.record(Stat::Acked, 1);
+            timeline.record(Stat::AckMaxUs, us);
+            timeline.record(Stat::AckSumUs, us);
         }
     }
 

@@ -40,6 +40,7 @@ use super::rate::TokenBucket;
 use super::registry::{Generation, Peer, SessionCtl};
 use super::verifier::VerifyJob;
 use crate::settlement_service::Operator;
+use crate::timeline::Stat;
 
 /// How long the writer may take to flush its queue and the close frame once the
 /// session ends before the socket is dropped.
@@ -208,6 +209,10 @@ async fn write_loop(
             },
         };
         let Some(msg) = msg else { break };
+        let ack = match &msg {
+            ServerMessage::Ack(a) => Some(a.seq),
+            _ => None,
+        };
         if let ServerMessage::Ack(a) = &msg {
             if acked.is_some_and(|done| a.seq <= done) {
                 continue;
@@ -216,7 +221,11 @@ async fn write_loop(
         }
         let frame = encode(&msg, binary.load(Ordering::Relaxed), &mut buf);
         match tokio::time::timeout(write_timeout, sink.send(frame)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                if let Some(seq) = ack {
+                    ctl.acked(seq, &metrics.timeline);
+                }
+            }
             Ok(Err(e)) => {
                 debug!(error = %e, "write failed");
                 return;
@@ -418,6 +427,7 @@ impl Session {
         let Some(first) = vouchers.first() else {
             return;
         };
+        let read_at = std::time::Instant::now();
         let Some(channel) = self.channel else {
             self.reject(
                 first.seq,
@@ -472,6 +482,9 @@ impl Session {
         if let Some(r) = outcome.reject {
             self.reject(r.seq, r.code(), &r.message());
         }
+        if let Some(last) = outcome.checkpoints.last() {
+            self.peer.ctl.track(last.seq, read_at);
+        }
         for cp in outcome.checkpoints {
             let job = VerifyJob {
                 channel,
@@ -480,6 +493,7 @@ impl Session {
                 pk: cp.pk,
                 msg: cp.msg,
                 sig: cp.sig,
+                queued_at: std::time::Instant::now(),
             };
             if self.shared.verifier.submit(job).await.is_err() {
                 // The pool only stops at shutdown; the client resends after reconnecting.
@@ -565,6 +579,7 @@ impl Session {
                 .fetch_add(1, Ordering::Relaxed);
         }
         self.channel = Some(channel);
+        self.metrics().timeline.record(Stat::Hellos, 1);
         tracing::Span::current().record("channel", channel);
         self.shared.status(channel).map(Reply::Status)
     }

@@ -42,6 +42,8 @@ pub struct VerifyJob {
     pub msg: Fe,
     /// Signature to verify.
     pub sig: Signature,
+    /// When the session handed it over (for the timeline's verification wait).
+    pub queued_at: std::time::Instant,
 }
 
 /// What to do with a verified (or refused) checkpoint. Called on a worker thread, in

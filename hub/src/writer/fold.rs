@@ -16,6 +16,7 @@ use channel::ledger::ChannelRecord;
 use channel::types::ChannelId;
 
 use super::{Core, Fatal};
+use crate::timeline::Stat;
 
 /// A fold round in progress: every batch up to `through` is reflected in the rows
 /// once `todo` is written.
@@ -41,8 +42,10 @@ impl Core {
                 || (idle && self.last_fold.elapsed() >= self.config.fold_idle_interval))
     }
 
-    /// Write one slice of the current fold round (starting one if none).
-    pub(super) fn fold_step(&mut self) -> Result<(), Fatal> {
+    /// Write one slice of the current fold round (starting one if none). Between
+    /// batches (`durable` false) the slice makes no fsync of its own: the next group
+    /// commit makes it durable ([`crate::store::Store::fold_deferred`]).
+    pub(super) fn fold_step(&mut self, durable: bool) -> Result<(), Fatal> {
         let round = self.round.get_or_insert_with(|| {
             let mut todo: Vec<ChannelId> = self.dirty.drain().collect();
             todo.sort_unstable_by(|a, b| b.cmp(a));
@@ -65,7 +68,12 @@ impl Core {
             .collect();
         debug_assert_eq!(rows.len(), ids.len(), "channels are never removed");
         let complete = round.todo.is_empty().then_some(round.through);
-        let stats = match self.store.fold(&rows, self.last_batch, complete) {
+        let folded = if durable {
+            self.store.fold(&rows, self.last_batch, complete)
+        } else {
+            self.store.fold_deferred(&rows, self.last_batch, complete)
+        };
+        let stats = match folded {
             Ok(s) => s,
             Err(e) => return Err(self.fatal(e)),
         };
@@ -73,7 +81,12 @@ impl Core {
         m.fold_slices.fetch_add(1, Relaxed);
         m.fold_rows.fetch_add(stats.rows as u64, Relaxed);
         m.fold_deleted.fetch_add(stats.deleted, Relaxed);
-        m.fold_us.observe_duration(started.elapsed());
+        let took = started.elapsed();
+        m.fold_us.observe_duration(took);
+        let t = &self.config.timeline;
+        t.record(Stat::FoldSlices, 1);
+        t.record(Stat::FoldDeleted, stats.deleted);
+        t.record_duration(Stat::FoldMaxUs, took);
         if let Some(through) = complete {
             self.round = None;
             self.folded_through = through;
@@ -83,12 +96,13 @@ impl Core {
         Ok(())
     }
 
-    /// Fold until every committed batch is folded (unless a snapshot is pending).
+    /// Fold until every committed batch is folded (unless a snapshot is pending),
+    /// durably: used at shutdown and when asked to fold everything.
     pub(super) fn fold_all(&mut self) -> Result<(), Fatal> {
         while self.snapshots_pending.load(Relaxed) == 0
             && (self.round.is_some() || self.folded_through < self.last_batch)
         {
-            self.fold_step()?;
+            self.fold_step(true)?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{CommitRequest, Core, Fatal, Msg};
 use crate::store::CommitError;
+use crate::timeline::Stat;
 
 /// What one drain of the queue gathered.
 pub(super) struct Gathered {
@@ -43,6 +44,8 @@ impl Core {
             control: None,
             shutdown: false,
         };
+        let t = &self.config.timeline;
+        t.record(Stat::CommitQueueMax, rx.len() as u64 + 1);
         let mut requests = 0usize;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -142,7 +145,13 @@ impl Core {
         m.batch_payments.observe(payments);
         m.batch_bytes.observe(stats.bytes as u64);
         self.listener.committed(batch.number, applied);
-        m.batch_us.observe_duration(gathered.started.elapsed());
+        let batch_time = gathered.started.elapsed();
+        m.batch_us.observe_duration(batch_time);
+        let t = &self.config.timeline;
+        t.record(Stat::Commits, 1);
+        t.record(Stat::Payments, payments);
+        t.record_duration(Stat::CommitMaxUs, stats.commit);
+        t.record_duration(Stat::BatchMaxUs, batch_time);
         Ok(())
     }
 }

@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::metrics::{BYTES_BUCKETS, COUNT_BUCKETS, Histogram, LATENCY_US_BUCKETS, Unit};
 use crate::state::Channels;
 use crate::store::{CommitError, EpochRecord, Recovery, SnapshotError, SnapshotMeta, Store};
+use crate::timeline::Timeline;
 
 /// Something for the group committer.
 #[derive(Debug)]
@@ -136,6 +137,9 @@ pub struct WriterConfig {
     /// Seed of the per-channel blinds in epoch snapshots (from the hub's secret,
     /// see [`crate::store::blind_seed`]).
     pub blind_seed: Fe,
+    /// Where each commit and fold slice is recorded by wall-clock slice (shared with
+    /// the server's [`crate::metrics::Metrics::timeline`]).
+    pub timeline: Arc<Timeline>,
 }
 
 impl WriterConfig {
@@ -150,6 +154,7 @@ impl WriterConfig {
             fold_idle_interval: Duration::from_millis(500),
             fold_on_shutdown: true,
             blind_seed,
+            timeline: Arc::default(),
         }
     }
 }
@@ -480,7 +485,7 @@ impl Core {
                 match rx.try_recv() {
                     Ok(m) => m,
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        if self.fold_step().is_err() {
+                        if self.fold_step(false).is_err() {
                             return self.fail_drain(rx);
                         }
                         continue;
@@ -507,7 +512,7 @@ impl Core {
             {
                 return self.fail_drain(rx);
             }
-            if !shutdown && self.fold_due(false) && self.fold_step().is_err() {
+            if !shutdown && self.fold_due(false) && self.fold_step(false).is_err() {
                 return self.fail_drain(rx);
             }
         }
