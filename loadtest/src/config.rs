@@ -36,6 +36,11 @@ pub struct LoadConfig {
     pub url: String,
     /// Paying connections (one channel each).
     pub connections: usize,
+    /// Connections tipping at any moment (bursts, see [`crate::schedule`]); `None`:
+    /// every connection sends all the time. Needs a rate.
+    pub active: Option<usize>,
+    /// Frames per burst when `active` is set.
+    pub burst_frames: u32,
     /// Receiving channels (creators); payers pay them round-robin.
     pub payees: usize,
     /// Total payments to send (upper bound).
@@ -68,6 +73,8 @@ impl Default for LoadConfig {
         LoadConfig {
             url: "ws://127.0.0.1:8080/v1".into(),
             connections: 100,
+            active: None,
+            burst_frames: 4,
             payees: 10,
             payments: 1_000_000,
             rate: Rate::Max,
@@ -106,6 +113,17 @@ impl LoadConfig {
         let bad = |m: &str| Err(crate::LoadError::Config(m.to_string()));
         if self.connections == 0 || self.connections > 100_000 {
             return bad("connections must be 1..=100000");
+        }
+        if let Some(active) = self.active {
+            if active == 0 || active > self.connections {
+                return bad("active must be 1..=connections");
+            }
+            if self.rate == Rate::Max {
+                return bad("bursts (active) need a rate, not max");
+            }
+        }
+        if self.burst_frames == 0 {
+            return bad("burst-frames must be at least 1");
         }
         if self.payees == 0 {
             return bad("payees must be at least 1");

@@ -13,12 +13,13 @@ use channel::{Amount, ChannelId, Fe, HubId};
 use futures_util::{SinkExt, StreamExt, stream};
 use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 use crate::LoadError;
 use crate::attribution;
-use crate::config::{LoadConfig, Rate};
+use crate::config::LoadConfig;
 use crate::keys::key;
 use crate::plan::{ChannelPlan, Frame, PlanParams, presign};
 use crate::progress::Progress;
@@ -26,6 +27,7 @@ use crate::provision::HttpOperator;
 use crate::provision::Provisioner;
 use crate::report::SLICE_MS;
 use crate::report::{ConnectionOutcome, Report};
+use crate::schedule::Schedule;
 use hub::timeline::unix_ms;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -187,23 +189,10 @@ async fn stream_all(
     let started_unix_ms = unix_ms(SystemTime::now());
     let send_until = started + cfg.duration;
     let deadline = send_until + cfg.drain_timeout;
-    let frame_interval = match cfg.rate {
-        Rate::Max => None,
-        Rate::PerSecond(r) => {
-            let per_conn_rate = (r as f64 / cfg.connections as f64).max(1e-3);
-            Some(Duration::from_secs_f64(
-                cfg.frame_len() as f64 / per_conn_rate,
-            ))
-        }
-    };
     let mut tasks = Vec::with_capacity(sockets.len());
     for (i, (ws, frames)) in sockets.into_iter().zip(frames).enumerate() {
         let live = live.clone();
-        // Stagger scheduled connections over one interval so they do not send in lockstep.
-        let offset = frame_interval.map(|iv| iv.mul_f64(i as f64 / cfg.connections as f64));
-        let schedule = frame_interval
-            .zip(offset)
-            .map(|(iv, off)| (started + off, iv));
+        let schedule = Schedule::for_connection(cfg, i, started);
         let window = cfg.window as u64;
         tasks.push(tokio::spawn(drive(
             ws, frames, started, schedule, window, send_until, deadline, live,
@@ -232,9 +221,24 @@ async fn stream_all(
     (started_unix_ms, elapsed, outcomes)
 }
 
+/// Buffers per connection: frames are small, and a run holds up to 100,000
+/// connections (tungstenite's default is 128 KiB to read).
+const SOCKET_BUFFER_BYTES: usize = 16 << 10;
+
+/// Open a WebSocket as a browser does: `TCP_NODELAY` set (a frame is sent at once, not
+/// held back by Nagle's algorithm until the previous one is acknowledged), and small
+/// buffers.
+async fn connect(url: &str) -> Result<Ws, WsError> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES);
+    let (ws, _response) = connect_async_with_config(url, Some(config), true).await?;
+    Ok(ws)
+}
+
 /// Connect once and read the hub id from the challenge.
 pub async fn probe_hub_id(url: &str) -> Result<HubId, LoadError> {
-    let (mut ws, _) = connect_async(url).await.map_err(|e| LoadError::Connect {
+    let mut ws = connect(url).await.map_err(|e| LoadError::Connect {
         index: 0,
         reason: e.to_string(),
     })?;
@@ -268,7 +272,7 @@ async fn connect_and_hello(
     channel: ChannelId,
     hub_id: HubId,
 ) -> Result<Ws, String> {
-    let (mut ws, _) = connect_async(url).await.map_err(|e| e.to_string())?;
+    let mut ws = connect(url).await.map_err(|e| e.to_string())?;
     let (challenge_hub, nonce) = read_challenge(&mut ws).await?;
     if challenge_hub != hub_id {
         return Err(format!("hub id changed from {hub_id} to {challenge_hub}"));
@@ -315,7 +319,7 @@ async fn drive(
     ws: Ws,
     frames: Vec<Frame>,
     started: Instant,
-    schedule: Option<(Instant, Duration)>,
+    schedule: Schedule,
     window: u64,
     send_until: Instant,
     deadline: Instant,
@@ -339,7 +343,7 @@ async fn drive(
         let next = frames.peek().map(|(k, f)| (*k, f.vouchers as u64));
         let room = now < send_until;
         let due = next.and_then(|(k, vouchers)| {
-            (room && inflight_vouchers + vouchers <= window).then(|| send_time(schedule, now, k))
+            (room && inflight_vouchers + vouchers <= window).then(|| schedule.send_time(now, k))
         });
         if next.is_none() && inflight.is_empty() {
             break;
@@ -394,14 +398,6 @@ async fn drive(
     out.unsent_frames = total_frames - sent_frames;
     let _ = sink.close().await;
     out
-}
-
-/// When frame `k` is to be sent: now, or its slot on the schedule.
-fn send_time(schedule: Option<(Instant, Duration)>, now: Instant, k: usize) -> Instant {
-    match schedule {
-        None => now,
-        Some((start, iv)) => start + iv.mul_f64(k as f64),
-    }
 }
 
 /// A sent frame awaiting its ack: last seq, vouchers, intended or actual send time.

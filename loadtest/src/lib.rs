@@ -23,6 +23,7 @@ pub mod plan;
 pub mod progress;
 pub mod provision;
 pub mod report;
+pub mod schedule;
 
 pub use config::{LoadConfig, Rate};
 pub use driver::run;

@@ -20,6 +20,13 @@ pub struct LoadArgs {
     /// Paying connections (one channel each).
     #[arg(long, default_value_t = 100)]
     pub connections: usize,
+    /// Connections tipping at any moment: the others wait between bursts of
+    /// --burst-frames frames (a tipping site's fans). Needs --rate. Default: all.
+    #[arg(long)]
+    pub active: Option<usize>,
+    /// Frames per burst with --active.
+    #[arg(long, default_value_t = 4)]
+    pub burst_frames: u32,
     /// Receiving channels (creators) the payers tip round-robin.
     #[arg(long, default_value_t = 10)]
     pub channels: usize,
@@ -87,6 +94,8 @@ impl LoadArgs {
         Ok(LoadConfig {
             url: self.url.clone(),
             connections: self.connections,
+            active: self.active,
+            burst_frames: self.burst_frames,
             payees: self.channels,
             payments: self.payments(),
             rate: self.rate,
@@ -204,9 +213,17 @@ pub fn summary(report: &Report, with_report: bool, duration_asked: bool) -> Stri
         Rate::Max => "as fast as the hub acks".to_string(),
         Rate::PerSecond(r) => format!("{} payments/s", grouped(r.into())),
     };
+    let active = match cfg.active {
+        Some(a) if a < cfg.connections => format!(
+            " ({} tipping at any moment, in bursts of {} frames)",
+            grouped(a as u128),
+            cfg.burst_frames
+        ),
+        _ => String::new(),
+    };
     let _ = writeln!(
         s,
-        "configuration: {} connections paying {} channels, a signature every {} vouchers, {} vouchers per frame, rate {rate}",
+        "configuration: {} connections{active} paying {} channels, a signature every {} vouchers, {} vouchers per frame, rate {rate}",
         grouped(cfg.connections as u128),
         grouped(cfg.payees as u128),
         cfg.sign_every,
@@ -300,6 +317,8 @@ mod tests {
         let args = |rate: &str, duration: Option<f64>, payments: Option<u64>| LoadArgs {
             url: "ws://127.0.0.1:1/v1".into(),
             connections: 10,
+            active: None,
+            burst_frames: 4,
             channels: 2,
             rate: rate.parse().expect("rate"),
             duration,
