@@ -249,7 +249,7 @@ pub struct MerkleProof {
     /// Slot index of the leaf; its bits choose left/right on the way up.
     pub index: u64,
     /// One sibling per level, leaf level first (decimal strings in JSON).
-    #[serde(with = "fe_vec_dec")]
+    #[serde(with = "crate::field::dec_vec")]
     pub siblings: Vec<Fe>,
 }
 
@@ -281,27 +281,6 @@ impl MerkleProof {
 /// Whether `proof` shows `leaf` under `root`.
 pub fn verify(root: &Fe, leaf: &Fe, proof: &MerkleProof) -> bool {
     proof.compute_root(leaf).is_some_and(|r| r == *root)
-}
-
-/// Serde adapter: `Vec<Fe>` as a list of decimal strings.
-pub(crate) mod fe_vec_dec {
-    use crate::field::{Fe, fe_from_dec, fe_to_dec};
-    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
-
-    pub fn serialize<S: Serializer>(v: &[Fe], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(v.len()))?;
-        for x in v {
-            seq.serialize_element(&fe_to_dec(x))?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fe>, D::Error> {
-        let v = Vec::<String>::deserialize(d)?;
-        v.iter()
-            .map(|s| fe_from_dec(s).map_err(D::Error::custom))
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub struct Snapshot {
     /// Committed records, strictly increasing ids.
     pub channels: Vec<ChannelRecord>,
     /// Per-channel blinds for the balance leaves, same order as `channels`.
-    #[serde(with = "crate::merkle::fe_vec_dec")]
+    #[serde(with = "crate::field::dec_vec")]
     pub blinds: Vec<Fe>,
 }
 
