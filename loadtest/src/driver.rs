@@ -457,7 +457,6 @@ fn release_acked(
         out.acked += vouchers;
         live.acked.fetch_add(vouchers, Ordering::Relaxed);
         let micros = now.saturating_duration_since(at).as_micros() as u64;
-        out.latency_us.saturating_record(micros.max(1));
         let sent_ms = at.saturating_duration_since(started).as_millis();
         out.timeline.push((
             u32::try_from(sent_ms).unwrap_or(u32::MAX),

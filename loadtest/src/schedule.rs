@@ -9,6 +9,21 @@ use std::time::{Duration, Instant};
 
 use crate::config::{LoadConfig, Rate};
 
+/// With bursts (`cfg.active` below `cfg.connections` and a rate): the time between
+/// frames of a burst, and from one burst of a connection to its next (every connection
+/// has had its turn after one period).
+pub fn burst_cycle(cfg: &LoadConfig) -> Option<(Duration, Duration)> {
+    let Rate::PerSecond(rate) = cfg.rate else {
+        return None;
+    };
+    let active = cfg.active.filter(|&a| a < cfg.connections)?;
+    let per_active = (rate as f64 / active as f64).max(1e-3);
+    let interval = Duration::from_secs_f64(cfg.frame_len() as f64 / per_active);
+    let duty = active as f64 / cfg.connections as f64;
+    let period = interval.mul_f64(f64::from(cfg.burst_frames.max(1)) / duty);
+    Some((interval, period))
+}
+
 /// One connection's send schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
@@ -47,31 +62,21 @@ impl Schedule {
         let Rate::PerSecond(rate) = cfg.rate else {
             return Schedule::AsAcked;
         };
-        let frame = cfg.frame_len() as f64;
         let connections = cfg.connections as f64;
         let position = index as f64 / connections;
-        match cfg.active.filter(|&a| a < cfg.connections) {
-            None => {
-                let interval =
-                    Duration::from_secs_f64(frame / (rate as f64 / connections).max(1e-3));
-                Schedule::Steady {
-                    start: started + interval.mul_f64(position),
-                    interval,
-                }
-            }
-            Some(active) => {
-                let per_active = (rate as f64 / active as f64).max(1e-3);
-                let interval = Duration::from_secs_f64(frame / per_active);
-                let frames = cfg.burst_frames.max(1);
-                let duty = active as f64 / connections;
-                let period = interval.mul_f64(f64::from(frames) / duty);
-                Schedule::Bursts {
-                    start: started + period.mul_f64(position),
-                    interval,
-                    frames,
-                    period,
-                }
-            }
+        if let Some((interval, period)) = burst_cycle(cfg) {
+            return Schedule::Bursts {
+                start: started + period.mul_f64(position),
+                interval,
+                frames: cfg.burst_frames.max(1),
+                period,
+            };
+        }
+        let per_connection = (rate as f64 / connections).max(1e-3);
+        let interval = Duration::from_secs_f64(cfg.frame_len() as f64 / per_connection);
+        Schedule::Steady {
+            start: started + interval.mul_f64(position),
+            interval,
         }
     }
 

@@ -242,6 +242,15 @@ pub fn summary(report: &Report, with_report: bool, duration_asked: bool) -> Stri
         );
     }
     let asked_secs = cfg.duration.as_secs_f64();
+    if let Some((_, period)) = loadtest::schedule::burst_cycle(cfg)
+        && period.as_secs_f64() > asked_secs
+    {
+        let _ = writeln!(
+            s,
+            "a connection bursts once every {:.1} s, longer than the {asked_secs} s asked: only some connections had their turn (give a longer --duration, a higher --rate or fewer --burst-frames)",
+            period.as_secs_f64()
+        );
+    }
     if duration_asked && report.acked == report.planned && report.elapsed_s < 0.9 * asked_secs {
         let _ = writeln!(
             s,
