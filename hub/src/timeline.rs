@@ -26,73 +26,90 @@ pub const SLICE_MS: u64 = 100;
 /// Slices kept (one minute).
 pub const SLOTS: usize = 600;
 
-/// What a slice counts. Each field is a sum or a maximum, as its name says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Stat {
-    /// Group commits finished.
-    Commits,
-    /// Longest `commit` (page writes and fsync) of one group commit, µs.
-    CommitMaxUs,
-    /// Longest batch: first request dequeued to acks handed out, µs.
-    BatchMaxUs,
-    /// Deepest commit queue seen when a batch was gathered (requests).
-    CommitQueueMax,
-    /// Payments committed.
-    Payments,
-    /// Fold slices written.
-    FoldSlices,
-    /// Longest fold slice, µs (the writer commits nothing meanwhile).
-    FoldMaxUs,
-    /// Log records deleted by folds.
-    FoldDeleted,
-    /// Checkpoints verified.
-    Verified,
-    /// Longest from a checkpoint handed to the verifier pool to its result, µs.
-    VerifyMaxUs,
-    /// Connections accepted (WebSocket upgrades).
-    Accepted,
-    /// Sessions bound by `hello`.
-    Hellos,
-    /// Checkpoint frames acked (the hub's own latency was measured for these).
-    Acked,
-    /// Longest from a checkpoint frame read to its ack written, µs.
-    AckMaxUs,
-    /// Sum of the same, µs (with `Acked`, the mean).
-    AckSumUs,
+/// The one list of what a slice counts: each entry gives the [`SliceStats`] field, its
+/// [`Stat`] and whether it is a sum or a maximum; the enum, the served struct, reading a
+/// slot and merging slices all come from it.
+macro_rules! stats {
+    ($($(#[$doc:meta])* $field:ident: $stat:ident, $kind:ident;)*) => {
+        /// What a slice counts. Each is a sum or a maximum, as its name says.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Stat {
+            $($(#[$doc])* $stat,)*
+        }
+
+        impl Stat {
+            /// Every stat, in storage order.
+            pub const ALL: &[Stat] = &[$(Stat::$stat),*];
+
+            fn is_max(self) -> bool {
+                match self {
+                    $(Stat::$stat => stats!(@is_max $kind),)*
+                }
+            }
+        }
+
+        /// One slice as served (`GET /metrics/timeline`). Field meanings: [`Stat`].
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct SliceStats {
+            /// Start of the slice, Unix time in ms.
+            pub t_unix_ms: u64,
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        impl SliceStats {
+            fn from_values(t_unix_ms: u64, v: &[u64; N]) -> Self {
+                SliceStats {
+                    t_unix_ms,
+                    $($field: v[Stat::$stat as usize],)*
+                }
+            }
+
+            /// Merge another slice into this one (sums add, maxima take the larger);
+            /// the start stays this slice's.
+            pub fn merge(&mut self, o: &SliceStats) {
+                $(stats!(@merge $kind, self.$field, o.$field);)*
+            }
+        }
+    };
+    (@is_max sum) => { false };
+    (@is_max max) => { true };
+    (@merge sum, $a:expr, $b:expr) => { $a += $b };
+    (@merge max, $a:expr, $b:expr) => { $a = $a.max($b) };
 }
 
-impl Stat {
-    /// Every stat, in storage order.
-    pub const ALL: [Stat; 15] = [
-        Stat::Commits,
-        Stat::CommitMaxUs,
-        Stat::BatchMaxUs,
-        Stat::CommitQueueMax,
-        Stat::Payments,
-        Stat::FoldSlices,
-        Stat::FoldMaxUs,
-        Stat::FoldDeleted,
-        Stat::Verified,
-        Stat::VerifyMaxUs,
-        Stat::Accepted,
-        Stat::Hellos,
-        Stat::Acked,
-        Stat::AckMaxUs,
-        Stat::AckSumUs,
-    ];
-
-    fn is_max(self) -> bool {
-        matches!(
-            self,
-            Stat::CommitMaxUs
-                | Stat::BatchMaxUs
-                | Stat::CommitQueueMax
-                | Stat::FoldMaxUs
-                | Stat::VerifyMaxUs
-                | Stat::AckMaxUs
-        )
-    }
+stats! {
+    /// Group commits finished.
+    commits: Commits, sum;
+    /// Longest `commit` (page writes and fsync) of one group commit, µs.
+    commit_max_us: CommitMaxUs, max;
+    /// Longest batch: first request dequeued to acks handed out, µs.
+    batch_max_us: BatchMaxUs, max;
+    /// Deepest commit queue seen when a batch was gathered (requests).
+    commit_queue_max: CommitQueueMax, max;
+    /// Payments committed.
+    payments: Payments, sum;
+    /// Fold slices written.
+    fold_slices: FoldSlices, sum;
+    /// Longest fold slice, µs (the writer commits nothing meanwhile).
+    fold_max_us: FoldMaxUs, max;
+    /// Log records deleted by folds.
+    fold_deleted: FoldDeleted, sum;
+    /// Checkpoints verified.
+    verified: Verified, sum;
+    /// Longest from a checkpoint handed to the verifier pool to its result, µs.
+    verify_max_us: VerifyMaxUs, max;
+    /// Connections accepted (WebSocket upgrades).
+    accepted: Accepted, sum;
+    /// Sessions bound by `hello`.
+    hellos: Hellos, sum;
+    /// Checkpoint frames acked (the hub's own latency was measured for these).
+    acked: Acked, sum;
+    /// Longest from a checkpoint frame read to its ack written, µs.
+    ack_max_us: AckMaxUs, max;
+    /// Sum of the same, µs (with `acked`, the mean).
+    ack_sum_us: AckSumUs, sum;
 }
 
 const N: usize = Stat::ALL.len();
@@ -120,104 +137,6 @@ impl Default for Timeline {
                 })
                 .collect(),
         }
-    }
-}
-
-/// One slice as served (`GET /metrics/timeline`). Field meanings: [`Stat`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SliceStats {
-    /// Start of the slice, Unix time in ms.
-    pub t_unix_ms: u64,
-    /// [`Stat::Commits`].
-    pub commits: u64,
-    /// [`Stat::CommitMaxUs`].
-    pub commit_max_us: u64,
-    /// [`Stat::BatchMaxUs`].
-    pub batch_max_us: u64,
-    /// [`Stat::CommitQueueMax`].
-    pub commit_queue_max: u64,
-    /// [`Stat::Payments`].
-    pub payments: u64,
-    /// [`Stat::FoldSlices`].
-    pub fold_slices: u64,
-    /// [`Stat::FoldMaxUs`].
-    pub fold_max_us: u64,
-    /// [`Stat::FoldDeleted`].
-    pub fold_deleted: u64,
-    /// [`Stat::Verified`].
-    pub verified: u64,
-    /// [`Stat::VerifyMaxUs`].
-    pub verify_max_us: u64,
-    /// [`Stat::Accepted`].
-    pub accepted: u64,
-    /// [`Stat::Hellos`].
-    pub hellos: u64,
-    /// [`Stat::Acked`].
-    pub acked: u64,
-    /// [`Stat::AckMaxUs`].
-    pub ack_max_us: u64,
-    /// [`Stat::AckSumUs`].
-    pub ack_sum_us: u64,
-}
-
-impl SliceStats {
-    fn from_values(t_unix_ms: u64, v: [u64; N]) -> Self {
-        let [
-            commits,
-            commit_max_us,
-            batch_max_us,
-            commit_queue_max,
-            payments,
-            fold_slices,
-            fold_max_us,
-            fold_deleted,
-            verified,
-            verify_max_us,
-            accepted,
-            hellos,
-            acked,
-            ack_max_us,
-            ack_sum_us,
-        ] = v;
-        SliceStats {
-            t_unix_ms,
-            commits,
-            commit_max_us,
-            batch_max_us,
-            commit_queue_max,
-            payments,
-            fold_slices,
-            fold_max_us,
-            fold_deleted,
-            verified,
-            verify_max_us,
-            accepted,
-            hellos,
-            acked,
-            ack_max_us,
-            ack_sum_us,
-        }
-    }
-
-    /// Merge another slice into this one (sums add, maxima take the larger); the
-    /// start stays this slice's.
-    pub fn merge(&mut self, o: &SliceStats) {
-        self.commits += o.commits;
-        self.commit_max_us = self.commit_max_us.max(o.commit_max_us);
-        self.batch_max_us = self.batch_max_us.max(o.batch_max_us);
-        self.commit_queue_max = self.commit_queue_max.max(o.commit_queue_max);
-        self.payments += o.payments;
-        self.fold_slices += o.fold_slices;
-        self.fold_max_us = self.fold_max_us.max(o.fold_max_us);
-        self.fold_deleted += o.fold_deleted;
-        self.verified += o.verified;
-        self.verify_max_us = self.verify_max_us.max(o.verify_max_us);
-        self.accepted += o.accepted;
-        self.hellos += o.hellos;
-        self.acked += o.acked;
-        self.ack_max_us = self.ack_max_us.max(o.ack_max_us);
-        self.ack_sum_us += o.ack_sum_us;
     }
 }
 
@@ -289,7 +208,7 @@ impl Timeline {
                     return None;
                 }
                 let values = std::array::from_fn(|i| slot.values[i].load(Relaxed));
-                Some(SliceStats::from_values(slice * SLICE_MS, values))
+                Some(SliceStats::from_values(slice * SLICE_MS, &values))
             })
             .collect();
         slices.sort_unstable_by_key(|s| s.t_unix_ms);
