@@ -102,10 +102,7 @@ fn satisfied(assignment: RangeAssignment) -> (bool, Option<String>) {
 fn a_true_range_verifies_against_the_settled_roots() {
     let (w, statement, witness) = honest();
     assert_eq!(witness.amount(Counter::Received), Some(65));
-    assert_eq!(
-        satisfied(RangeAssignment::new(&statement, &witness)).0,
-        true
-    );
+    assert!(satisfied(RangeAssignment::new(&statement, &witness)).0);
 
     let proof = shared_proof();
     let bytes = proof.to_bytes();
