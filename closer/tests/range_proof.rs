@@ -244,7 +244,20 @@ fn altered_public_inputs_fail_verification() {
         );
     }
     // A damaged proof body fails to decode or to verify.
-    for at in [100, proof.snark.len() / 2, proof.snark.len() - 40] {
+    let n = proof.snark.len();
+    for at in [
+        0,
+        8,
+        100,
+        1_000,
+        5_000,
+        n / 4,
+        n / 2,
+        3 * n / 4,
+        n - 1_000,
+        n - 40,
+        n - 1,
+    ] {
         let mut damaged = proof.clone();
         damaged.snark[at] ^= 0x01;
         assert!(

@@ -94,9 +94,11 @@ pub fn verify_snark(
     let proof: RangeSnark = bincode_options(snark.len() as u64)
         .deserialize(snark)
         .map_err(|e| RangeError::Malformed(format!("proof encoding: {e}")))?;
-    let public = proof
-        .verify(&keys.vk)
-        .map_err(|e| RangeError::Invalid(e.to_string()))?;
+    // Spartan2 indexes into the proof's vectors: a crafted proof must be an error,
+    // never a crash of the verifier.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| proof.verify(&keys.vk)))
+        .map_err(|_| RangeError::Invalid("malformed proof (verifier panicked)".into()))?;
+    let public = outcome.map_err(|e| RangeError::Invalid(e.to_string()))?;
     if public != statement.to_scalars() {
         return Err(RangeError::PublicInputsMismatch);
     }
