@@ -173,6 +173,16 @@ fn readme_run_a_hub_section_runs_as_written() {
                 assert!(all.contains("disclosure written"), "{all}");
                 assert!(all.contains("channel 1 of hub"), "{all}");
             }
+            ("audit", Some("prove")) => {
+                assert!(all.contains("range proof written"), "{all}");
+                assert!(all.contains("spent at most 100000 in epoch 1"), "{all}");
+            }
+            ("audit", Some("verify")) if args[2].ends_with(".proof") => {
+                assert!(all.contains("valid range proof"), "{all}");
+                assert!(all.contains("channel 1 of hub"), "{all}");
+                assert!(all.contains("spent at most 100000 in epoch 1"), "{all}");
+                assert!(all.contains("anchored       yes"), "{all}");
+            }
             ("audit", Some("verify")) => {
                 assert!(all.contains("valid disclosure"), "{all}");
                 assert!(all.contains("anchored       yes"), "{all}");
@@ -198,6 +208,36 @@ fn readme_run_a_hub_section_runs_as_written() {
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
     assert!(all.contains("not in the close's root"), "{all}");
+
+    // A range proof presented for another epoch's roots is refused (exit ≠ 0), and a
+    // false range (channel 1 received nothing) has no proof.
+    std::fs::write(&statement, &honest).expect("write");
+    let proof = dir.path().join("spent.proof");
+    let mut bytes = std::fs::read(&proof).expect("the range proof file");
+    bytes[20..28].copy_from_slice(&2u64.to_le_bytes());
+    std::fs::write(dir.path().join("moved.proof"), &bytes).expect("write");
+    let out = zkhub(
+        dir.path(),
+        &["audit", "verify", "moved.proof", "--roots", "roots.json"].map(String::from),
+    );
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("no accepted close"), "{all}");
+    let out = zkhub(
+        dir.path(),
+        &[
+            "audit",
+            "prove",
+            "--disclosure",
+            "statement.json",
+            "--received-at-least",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("is not in [1, "), "{all}");
 
     // A wrong key: the hub's own reason reaches the terminal, in user words.
     let port_arg = format!("http://127.0.0.1:{port}");

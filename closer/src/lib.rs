@@ -30,6 +30,7 @@ pub mod layout;
 pub mod progress;
 pub mod proof_file;
 pub mod prover;
+pub mod range;
 pub mod slot;
 pub mod step;
 pub mod table;
