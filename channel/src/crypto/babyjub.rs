@@ -573,6 +573,93 @@ pub fn mul_base8_sub_prepared(a: &[u64; 4], p: &PreparedPoint, b: &[u64; 4]) -> 
     ])
 }
 
+/// One signature's share of a batch equation (see [`batch_combination`]): the terms
+/// `−c·P` (over a prepared point) and `−z·R`.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchTerm<'a> {
+    /// The prepared point `P` (a key's `8·A`).
+    pub prepared: &'a PreparedPoint,
+    /// Its scalar `c` (256-bit, little-endian limbs).
+    pub c: [u64; 4],
+    /// The point `R` (a signature's `R8`), on the curve.
+    pub r: Point,
+    /// Its 128-bit scalar `z`.
+    pub z: u128,
+}
+
+/// `b·BASE8 − Σ (c_i·P_i + z_i·R_i)` by one shared chain of 128 doublings (Straus):
+/// `BASE8` and the prepared points contribute their split-table digits over the last 65
+/// positions, each `R_i` width-5 NAF digits of `z_i` over odd multiples built here.
+/// The doublings are paid once per batch; each term costs about 43 mixed additions for
+/// `c_i·P_i` and 30 additions for `z_i·R_i`.
+pub fn batch_combination(b: &[u64; 4], terms: &[BatchTerm<'_>]) -> ExtendedPoint {
+    struct Prepared {
+        c: [[i8; 65]; 4],
+        z: Vec<i8>,
+        odd: [ExtendedPoint; 1 << (WNAF_W - 2)],
+    }
+    let b_digits = [
+        wnaf_u64::<BASE8_SPLIT_W>(b[0]),
+        wnaf_u64::<BASE8_SPLIT_W>(b[1]),
+        wnaf_u64::<BASE8_SPLIT_W>(b[2]),
+        wnaf_u64::<BASE8_SPLIT_W>(b[3]),
+    ];
+    let b_odd = 1usize << (BASE8_SPLIT_W - 2);
+    let p_odd = 1usize << (PREP_W - 2);
+    let prepared: Vec<Prepared> = terms
+        .iter()
+        .map(|t| Prepared {
+            c: [
+                wnaf_u64::<PREP_W>(t.c[0]),
+                wnaf_u64::<PREP_W>(t.c[1]),
+                wnaf_u64::<PREP_W>(t.c[2]),
+                wnaf_u64::<PREP_W>(t.c[3]),
+            ],
+            z: wnaf::<WNAF_W>(&[t.z as u64, (t.z >> 64) as u64]),
+            odd: odd_multiples(&ExtendedPoint::from(t.r)),
+        })
+        .collect();
+    let mut acc = ExtendedPoint::IDENTITY;
+    for i in (0..129).rev() {
+        acc = acc.double();
+        if i < 65 {
+            for (j, d) in b_digits.iter().enumerate() {
+                let d = d[i];
+                if d != 0 {
+                    let e = &BASE8_SPLIT[j * b_odd + (d.unsigned_abs() as usize) / 2];
+                    acc = if d < 0 {
+                        acc.add_niels(&e.neg())
+                    } else {
+                        acc.add_niels(e)
+                    };
+                }
+            }
+            for (t, p) in terms.iter().zip(&prepared) {
+                for (j, d) in p.c.iter().enumerate() {
+                    let d = d[i];
+                    if d != 0 {
+                        let e = &t.prepared.table[j * p_odd + (d.unsigned_abs() as usize) / 2];
+                        // Subtracting: a positive digit subtracts.
+                        acc = if d > 0 {
+                            acc.add_niels(&e.neg())
+                        } else {
+                            acc.add_niels(e)
+                        };
+                    }
+                }
+            }
+        }
+        for p in &prepared {
+            let d = p.z.get(i).copied().unwrap_or(0);
+            if d != 0 {
+                let q = &p.odd[(d.unsigned_abs() as usize) / 2];
+                acc = if d > 0 { acc.add(&q.neg()) } else { acc.add(q) };
+            }
+        }
+    }
+    acc
+}
+
 /// `a·BASE8 − b·P` for 256-bit `a`, `b` (little-endian limbs) and any point `P`, by one
 /// shared chain of doublings (Straus): width-8 NAF of `a` over the static odd multiples
 /// of `BASE8`, width-5 NAF of `b` over odd multiples of `P` built on the fly.
@@ -694,7 +781,7 @@ mod tests {
     use super::*;
     use ark_ff::{BigInteger, UniformRand};
     use num_bigint::BigUint;
-    use rand::SeedableRng;
+    use rand::{RngCore, SeedableRng};
     use rand_chacha::ChaCha20Rng;
 
     fn rng() -> ChaCha20Rng {
@@ -831,6 +918,38 @@ mod tests {
             let v: i128 = d.iter().enumerate().map(|(i, &d)| (d as i128) << i).sum();
             assert_eq!(v, x as i128);
         }
+    }
+
+    #[test]
+    fn batch_combination_matches_separate_multiplications() {
+        let mut r = rng();
+        let points: Vec<Point> = (0..5)
+            .map(|_| GENERATOR.mul_bigint(&Scalar::rand(&mut r).into_bigint().0))
+            .collect();
+        let prepared: Vec<PreparedPoint> = points.iter().map(PreparedPoint::new).collect();
+        let b = Scalar::rand(&mut r).into_bigint().0;
+        let mut want = BASE8.mul_bigint(&b);
+        let mut terms = Vec::new();
+        for (i, prep) in prepared.iter().enumerate() {
+            let c = Fe::rand(&mut r).into_bigint().0;
+            let rr = GENERATOR.mul_bigint(&[i as u64 + 3, 1]);
+            let z = if i == 0 {
+                u128::MAX
+            } else {
+                u128::from(r.next_u64()) << 64 | 1
+            };
+            want = want
+                .add(&prep.point().mul_bigint(&c).neg())
+                .add(&rr.mul_bigint(&[z as u64, (z >> 64) as u64]).neg());
+            terms.push(BatchTerm {
+                prepared: prep,
+                c,
+                r: rr,
+                z,
+            });
+        }
+        assert_eq!(batch_combination(&b, &terms).to_affine(), want);
+        assert_eq!(batch_combination(&[0; 4], &[]).to_affine(), Point::IDENTITY);
     }
 
     #[test]

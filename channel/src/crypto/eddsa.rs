@@ -170,6 +170,12 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// The signing scalar `s mod l` (tests build signatures by hand with it).
+    #[cfg(test)]
+    pub(crate) fn scalar(&self) -> Scalar {
+        self.s
+    }
+
     /// The public key.
     pub fn public(&self) -> PublicKey {
         self.public
@@ -287,8 +293,17 @@ impl VerifyingKey {
         if !sig.r8.is_on_curve() {
             return Err(CryptoError::NotOnCurve);
         }
+        self.check_equation(&self.challenge(msg, sig), sig)
+    }
+
+    /// `h = Poseidon(R8.x, R8.y, A.x, A.y, msg)`.
+    pub(crate) fn challenge(&self, msg: &Fe, sig: &Signature) -> Fe {
         let a = self.pk.0;
-        let h = poseidon(&[sig.r8.x, sig.r8.y, a.x, a.y, *msg]);
+        poseidon(&[sig.r8.x, sig.r8.y, a.x, a.y, *msg])
+    }
+
+    /// `S·Base8 − h·(8·A) = R8` for an on-curve `R8` and its challenge `h`.
+    pub(crate) fn check_equation(&self, h: &Fe, sig: &Signature) -> Result<(), CryptoError> {
         let lhs =
             babyjub::mul_base8_sub_prepared(&sig.s.into_bigint().0, &self.a8, &h.into_bigint().0);
         if lhs.eq_affine(&sig.r8) {
@@ -296,6 +311,11 @@ impl VerifyingKey {
         } else {
             Err(CryptoError::BadSignature)
         }
+    }
+
+    /// The prepared `8·A`.
+    pub(crate) fn a8(&self) -> &PreparedPoint {
+        &self.a8
     }
 }
 
@@ -433,7 +453,7 @@ fn shr3(k: &[u64; 4]) -> [u64; 4] {
 }
 
 /// A BN254 scalar reduced modulo `l`.
-fn fe_mod_l(x: &Fe) -> Scalar {
+pub(crate) fn fe_mod_l(x: &Fe) -> Scalar {
     Scalar::from_le_bytes_mod_order(&fe_to_le_bytes(x))
 }
 

@@ -2,10 +2,14 @@
 //! Poseidon (circomlib parameters), Baby Jubjub, EdDSA-Poseidon, and the payment chain hash.
 
 pub mod babyjub;
+pub mod batch;
 pub mod chain;
 pub mod eddsa;
+pub mod mont_adx;
 pub mod poseidon;
+pub mod torsion;
 
+pub use batch::{BatchEntry, verify_batch};
 pub use chain::chain_next;
 pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature, SigningKey, VerifyingKey};
 pub use poseidon::poseidon;
