@@ -1,11 +1,12 @@
-//! Crypto hot paths: Poseidon (2 and 6 inputs), EdDSA-Poseidon sign and verify, packed
+//! Crypto hot paths: Poseidon (2, 5 and 6 inputs), EdDSA-Poseidon sign and verify, batch
+//! verification (per signature, by batch size), the prime-subgroup test, packed
 //! signature decoding, and the payment chain hash.
 
 use std::hint::black_box;
 
 use channel::Fe;
-use channel::crypto::{PrivateKey, Signature, chain_next, poseidon};
-use criterion::{Criterion, criterion_group, criterion_main};
+use channel::crypto::{BatchEntry, PrivateKey, Signature, chain_next, poseidon, verify_batch};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -20,6 +21,8 @@ fn bench_crypto(c: &mut Criterion) {
         .map(|i| Fe::from(i) * Fe::from(0x1234_5678_9abc_def1u64))
         .collect();
     c.bench_function("poseidon/6", |b| b.iter(|| poseidon(black_box(&six))));
+    let five = &six[..5];
+    c.bench_function("poseidon/5", |b| b.iter(|| poseidon(black_box(five))));
 
     let prv = PrivateKey::random(&mut rng);
     let sk = prv.signing_key();
@@ -42,6 +45,47 @@ fn bench_crypto(c: &mut Criterion) {
     c.bench_function("eddsa/prepare VerifyingKey", |b| {
         b.iter(|| black_box(&pk).prepare())
     });
+    channel::crypto::torsion::warm_up();
+    c.bench_function("babyjub/in_prime_subgroup (pairing)", |b| {
+        b.iter(|| channel::crypto::torsion::in_prime_subgroup(black_box(&sig.r8)))
+    });
+    c.bench_function("babyjub/is_in_subgroup (l·P)", |b| {
+        b.iter(|| black_box(&sig.r8).is_in_subgroup())
+    });
+
+    // Batch verification, per signature: 16 channels' prepared keys, as a verifier
+    // worker holds them.
+    let signers: Vec<_> = (0..16)
+        .map(|_| PrivateKey::random(&mut rng).signing_key())
+        .collect();
+    let keys: Vec<_> = signers
+        .iter()
+        .map(|s| s.public().prepare().expect("valid key"))
+        .collect();
+    let mut group = c.benchmark_group("eddsa/verify_batch");
+    for n in [1usize, 4, 16, 64, 256] {
+        let signed: Vec<(usize, Fe, Signature)> = (0..n)
+            .map(|i| {
+                let m = Fe::from(i as u64 + 1) * msg;
+                (i % 16, m, signers[i % 16].sign(&m))
+            })
+            .collect();
+        let entries: Vec<BatchEntry<'_>> = signed
+            .iter()
+            .map(|&(k, msg, sig)| BatchEntry {
+                key: &keys[k],
+                msg,
+                sig,
+            })
+            .collect();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &entries, |b, e| {
+            let mut r = StdRng::seed_from_u64(7);
+            b.iter(|| verify_batch(black_box(e), &mut r))
+        });
+    }
+    group.finish();
+
     let packed = sig.pack();
     c.bench_function("eddsa/unpack signature", |b| {
         b.iter(|| Signature::unpack(black_box(&packed)))

@@ -5,7 +5,6 @@ pub mod babyjub;
 pub mod batch;
 pub mod chain;
 pub mod eddsa;
-pub mod mont_adx;
 pub mod poseidon;
 pub mod torsion;
 

@@ -39,7 +39,6 @@
 use ark_ff::{AdditiveGroup, BigInt, Field, PrimeField};
 use once_cell::sync::Lazy;
 
-use super::mont_adx::{self, FieldMul, Portable};
 use crate::field::Fe;
 
 /// Number of full rounds (half before, half after the partial rounds).
@@ -255,12 +254,6 @@ fn pow5(x: Fe) -> Fe {
 }
 
 #[inline(always)]
-fn pow5_with<M: FieldMul>(x: Fe) -> Fe {
-    let x2 = M::square(&x);
-    M::mul(&M::square(&x2), &x)
-}
-
-#[inline(always)]
 fn row<const T: usize>(slice: &[Fe], i: usize) -> &[Fe; T] {
     slice[i * T..(i + 1) * T]
         .try_into()
@@ -366,25 +359,14 @@ fn dot<const T: usize>(a: &[Fe; T], b: &[Fe; T]) -> Fe {
 }
 
 #[inline(always)]
-fn full_sbox_ark<const T: usize, M: FieldMul>(state: &mut [Fe; T], c: &[Fe]) {
+fn full_sbox_ark<const T: usize>(state: &mut [Fe; T], c: &[Fe]) {
     for (s, c) in state.iter_mut().zip(c) {
-        *s = pow5_with::<M>(*s) + c;
+        *s = pow5(*s) + c;
     }
 }
 
-/// The permutation for width `T` with the fastest multiplication this CPU has.
-#[inline]
+/// The permutation in circomlibjs `poseidon_opt.js` form, for width `T`.
 fn hash<const T: usize>(inputs: &[Fe]) -> Fe {
-    #[cfg(target_arch = "x86_64")]
-    if mont_adx::available() {
-        return hash_with::<T, mont_adx::Adx>(inputs);
-    }
-    hash_with::<T, Portable>(inputs)
-}
-
-/// The permutation in circomlibjs `poseidon_opt.js` form, for width `T`, with the
-/// field multiplication `M`.
-fn hash_with<const T: usize, M: FieldMul>(inputs: &[Fe]) -> Fe {
     debug_assert_eq!(inputs.len() + 1, T);
     let o = &TABLES.opt[T - 2];
     let (c, s, m, p) = (&o.c[..], &o.s[..], &o.m[..], &o.p[..]);
@@ -398,21 +380,21 @@ fn hash_with<const T: usize, M: FieldMul>(inputs: &[Fe]) -> Fe {
 
     // First half of the full rounds; the last of them mixes with P.
     for r in 0..half - 1 {
-        full_sbox_ark::<T, M>(&mut state, &c[(r + 1) * T..(r + 2) * T]);
+        full_sbox_ark(&mut state, &c[(r + 1) * T..(r + 2) * T]);
         mix(&mut state, m);
     }
-    full_sbox_ark::<T, M>(&mut state, &c[half * T..(half + 1) * T]);
+    full_sbox_ark(&mut state, &c[half * T..(half + 1) * T]);
     mix(&mut state, p);
 
     // Partial rounds with sparse matrices.
     let pc = &c[(half + 1) * T..(half + 1) * T + o.partial_rounds];
     for (r, rc) in pc.iter().enumerate() {
-        state[0] = pow5_with::<M>(state[0]) + rc;
+        state[0] = pow5(state[0]) + rc;
         let sr = &s[(2 * T - 1) * r..(2 * T - 1) * (r + 1)];
         let s0 = dot(sr[..T].try_into().expect("width T"), &state);
         let x0 = state[0];
         for (x, k) in state[1..].iter_mut().zip(&sr[T..]) {
-            *x += M::mul(&x0, k);
+            *x += x0 * k;
         }
         state[0] = s0;
     }
@@ -420,11 +402,11 @@ fn hash_with<const T: usize, M: FieldMul>(inputs: &[Fe]) -> Fe {
     // Second half of the full rounds; the last has no round constants.
     let tail = &c[(half + 1) * T + o.partial_rounds..];
     for r in 0..half - 1 {
-        full_sbox_ark::<T, M>(&mut state, &tail[r * T..(r + 1) * T]);
+        full_sbox_ark(&mut state, &tail[r * T..(r + 1) * T]);
         mix(&mut state, m);
     }
     for x in state.iter_mut() {
-        *x = pow5_with::<M>(*x);
+        *x = pow5(*x);
     }
     dot(row::<T>(m, 0), &state)
 }
@@ -499,35 +481,6 @@ mod tests {
         }
     }
 
-    /// Both multiplication back ends, every arity: the same function as the reference.
-    fn both_backends_equal_reference(inputs: &[Fe]) {
-        let want = poseidon_reference(inputs);
-        assert_eq!(poseidon(inputs), want);
-        macro_rules! each_width {
-            ($($t:literal),*) => {
-                match inputs.len() + 1 {
-                    $($t => {
-                        assert_eq!(hash_with::<$t, Portable>(inputs), want);
-                        #[cfg(target_arch = "x86_64")]
-                        if mont_adx::available() {
-                            assert_eq!(hash_with::<$t, mont_adx::Adx>(inputs), want);
-                        }
-                    })*
-                    _ => unreachable!(),
-                }
-            };
-        }
-        each_width!(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17);
-    }
-
-    #[test]
-    fn assembly_and_portable_backends_equal_reference_at_edges() {
-        for n in 1..=MAX_ARITY {
-            both_backends_equal_reference(&vec![Fe::ZERO; n]);
-            both_backends_equal_reference(&vec![-Fe::ONE; n]);
-        }
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         #[test]
@@ -539,7 +492,7 @@ mod tests {
             use rand::SeedableRng;
             let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
             let inputs: Vec<Fe> = (0..n).map(|_| Fe::rand(&mut r)).collect();
-            both_backends_equal_reference(&inputs);
+            proptest::prop_assert_eq!(poseidon(&inputs), poseidon_reference(&inputs));
         }
     }
 

@@ -18,7 +18,7 @@
 //! evaluation are kept as numerator and denominator and the denominator is folded in as
 //! its 7th power (`(n/d)^e = (n·d⁷)^e` since `d^(8e) = d^(p−1) = 1`), so the test costs
 //! about 20 multiplications and one 251-bit exponentiation, against about 250 doublings
-//! and additions for `l·P`.
+//! and additions for `l·P` (`cargo bench -p benches --bench crypto`, `babyjub/`).
 //!
 //! Points of small order (`8·P = O`) sit on the zeros and poles of the lines; they are
 //! answered directly (the only one in the subgroup is the identity).
@@ -27,7 +27,6 @@ use ark_ff::{AdditiveGroup, Field, MontFp, PrimeField, Zero};
 use once_cell::sync::Lazy;
 
 use super::babyjub::{ExtendedPoint, GENERATOR, Point, SUBORDER};
-use super::mont_adx::{self, FieldMul, Portable};
 use crate::field::Fe;
 
 /// The Montgomery coefficient `A = 2(a + d)/(a − d)`; `B = 4/(a − d) = 1`.
@@ -79,7 +78,7 @@ static MILLER: Lazy<Miller> = Lazy::new(|| {
         subgroup_value: Fe::ONE,
     };
     m.subgroup_value =
-        miller_power::<Portable>(&m, &super::babyjub::BASE8).expect("BASE8 is not of small order");
+        miller_power(&m, &super::babyjub::BASE8).expect("BASE8 is not of small order");
     m
 });
 
@@ -104,47 +103,28 @@ fn double_montgomery(u: Fe, v: Fe, lambda: Fe) -> (Fe, Fe) {
 
 /// `f(P)^e` for `P` not of small order (`None` if a line vanishes at `P`, which only
 /// happens for small-order points).
-fn miller_power<M: FieldMul>(m: &Miller, p: &Point) -> Option<Fe> {
+fn miller_power(m: &Miller, p: &Point) -> Option<Fe> {
     // u = U/W, v = U/(W·x).
     let big_u = Fe::ONE + p.y;
     let w = Fe::ONE - p.y;
     let x = p.x;
     // ℓ(P) = (U − x·(W·c + λ·U)) / (W·x)
-    let l1 = big_u - M::mul(&x, &(M::mul(&w, &m.c1) + M::mul(&m.lambda1, &big_u)));
-    let l2 = big_u - M::mul(&x, &(M::mul(&w, &m.c2) + M::mul(&m.lambda2, &big_u)));
+    let l1 = big_u - x * (w * m.c1 + m.lambda1 * big_u);
+    let l2 = big_u - x * (w * m.c2 + m.lambda2 * big_u);
     // v₂(P) = (U − u₂·W)/W, v₄(P) = U/W.
-    let v2 = big_u - M::mul(&m.u2, &w);
+    let v2 = big_u - m.u2 * w;
     // f = ℓ₁⁴ ℓ₂² / (W · x⁶ · V₂⁴ · U)
-    let l1_2 = M::square(&l1);
-    let num = M::mul(&M::square(&l1_2), &M::square(&l2));
-    let x2 = M::square(&x);
-    let x6 = M::mul(&M::square(&x2), &x2);
-    let v2_4 = M::square(&M::square(&v2));
-    let den = M::mul(&M::mul(&w, &x6), &M::mul(&v2_4, &big_u));
+    let num = l1.square().square() * l2.square();
+    let x2 = x.square();
+    let x6 = x2.square() * x2;
+    let v2_4 = v2.square().square();
+    let den = w * x6 * v2_4 * big_u;
     if num.is_zero() || den.is_zero() {
         return None;
     }
-    let den2 = M::square(&den);
-    let den7 = M::mul(&M::mul(&M::square(&den2), &den2), &den);
-    Some(pow::<M>(&M::mul(&num, &den7), &EXPONENT))
-}
-
-/// `base^exp` by left-to-right square and multiply.
-fn pow<M: FieldMul>(base: &Fe, exp: &[u64; 4]) -> Fe {
-    let mut acc = Fe::ONE;
-    let mut started = false;
-    for limb in exp.iter().rev() {
-        for bit in (0..64).rev() {
-            if started {
-                acc = M::square(&acc);
-            }
-            if (limb >> bit) & 1 == 1 {
-                acc = if started { M::mul(&acc, base) } else { *base };
-                started = true;
-            }
-        }
-    }
-    acc
+    let den2 = den.square();
+    let den7 = den2.square() * den2 * den;
+    Some((num * den7).pow(*EXPONENT))
 }
 
 /// Whether `P` (on the curve) is in the subgroup of order `l`: exactly
@@ -154,11 +134,7 @@ pub fn in_prime_subgroup(p: &Point) -> bool {
         return p.is_identity();
     }
     let m = &*MILLER;
-    #[cfg(target_arch = "x86_64")]
-    if mont_adx::available() {
-        return miller_power::<mont_adx::Adx>(m, p) == Some(m.subgroup_value);
-    }
-    miller_power::<Portable>(m, p) == Some(m.subgroup_value)
+    miller_power(m, p) == Some(m.subgroup_value)
 }
 
 /// Force the lazy constants (a few inversions). Optional.
@@ -170,19 +146,18 @@ pub fn warm_up() {
 mod tests {
     use super::*;
     use crate::crypto::babyjub::{BASE8, Scalar};
-    use ark_ff::{AdditiveGroup, UniformRand};
+    use ark_ff::{AdditiveGroup, BigInteger, UniformRand};
     use rand::SeedableRng;
 
     #[test]
-    fn pow_matches_ark() {
-        let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-        for _ in 0..5 {
-            let b = Fe::rand(&mut r);
-            assert_eq!(pow::<Portable>(&b, &EXPONENT), b.pow(*EXPONENT));
-        }
-        // (p − 1)/8 · 8 = p − 1: an 8th power of the result is 1 for b ≠ 0.
+    fn exponent_is_p_minus_one_over_eight() {
+        // 8·e = p − 1: an 8th power of b^e is 1 for b ≠ 0, and e is exact.
         let b = Fe::from(5u64);
-        assert_eq!(pow::<Portable>(&b, &EXPONENT).pow([8u64]), Fe::ONE);
+        assert_eq!(b.pow(*EXPONENT).pow([8u64]), Fe::ONE);
+        let eight_e = ark_ff::BigInt(*EXPONENT) << 3;
+        let mut p_minus_1 = <Fe as PrimeField>::MODULUS;
+        p_minus_1.sub_with_borrow(&ark_ff::BigInt::from(1u64));
+        assert_eq!(eight_e, p_minus_1);
     }
 
     #[test]
@@ -221,22 +196,5 @@ mod tests {
         assert!(in_prime_subgroup(&BASE8));
         assert!(!in_prime_subgroup(&GENERATOR));
         assert_eq!(Point::IDENTITY.x, Fe::ZERO);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn assembly_backend_gives_the_same_values() {
-        if !mont_adx::available() {
-            return;
-        }
-        let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(12);
-        for _ in 0..8 {
-            let k = Fe::rand(&mut r).into_bigint().0;
-            let p = GENERATOR.mul_bigint(&k);
-            assert_eq!(
-                miller_power::<Portable>(&MILLER, &p),
-                miller_power::<mont_adx::Adx>(&MILLER, &p)
-            );
-        }
     }
 }
