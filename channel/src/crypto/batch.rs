@@ -186,6 +186,16 @@ mod tests {
     fn valid_batch_passes() {
         let f = fixture(1, 5, 40);
         assert!(batch(&f.entries()).iter().all(Result::is_ok));
+        // By the combination itself, not by the one-by-one fallback.
+        let entries = f.entries();
+        let candidates: Vec<(usize, Fe)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, e.key.challenge(&e.msg, &e.sig)))
+            .collect();
+        let mut r = ChaCha20Rng::seed_from_u64(3);
+        assert!(combination_holds(&entries, &candidates, &mut r));
+        assert!(combination_holds(&entries[..1], &candidates[..1], &mut r));
         assert_eq!(batch(&[]), vec![]);
     }
 
