@@ -273,6 +273,7 @@ mod tests {
                 staging: 0,
             },
             seq,
+            queued_at: std::time::Instant::now(),
             pk: key.public(),
             msg: if good { msg } else { msg + Fe::from(1u64) },
             sig,
