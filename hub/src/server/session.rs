@@ -26,6 +26,7 @@ use channel::codec::{
     Challenge, ClientMessage, Id, Pay, Reject, Reply, Request, RpcError, ServerMessage, Subscribed,
 };
 use channel::codec::{CloseCode, ErrorCode};
+use channel::crypto::{PublicKey, VerifyingKey};
 use channel::ledger::session::{self, Admitted};
 use channel::ledger::{AdmitContext, ChannelTable};
 use channel::types::{VoucherIn, hello_message};
@@ -80,6 +81,9 @@ struct Session {
     nonce: Fe,
     /// The channel bound by `hello`.
     channel: Option<ChannelId>,
+    /// The bound channel's key, prepared at `hello` and handed with every checkpoint
+    /// to the verifier pool (4 KiB while the session is bound).
+    key: Option<Arc<VerifyingKey>>,
     /// Channels watched by `subscribe`.
     subscriptions: Vec<ChannelId>,
     bucket: TokenBucket,
@@ -151,6 +155,7 @@ async fn run_inner(shared: Arc<Shared>, operator: Arc<Operator>, socket: WebSock
         peer,
         nonce,
         channel: None,
+        key: None,
         subscriptions: Vec::new(),
         binary,
         scratch: Vec::new(),
@@ -490,6 +495,7 @@ impl Session {
                 channel,
                 generation: cp.generation,
                 seq: cp.seq,
+                key: self.key_for(&cp.pk),
                 pk: cp.pk,
                 msg: cp.msg,
                 sig: cp.sig,
@@ -552,7 +558,12 @@ impl Session {
             .record(channel)
             .ok_or_else(|| RpcError::new(ErrorCode::UnknownChannel, "no such channel"))?;
         let msg = hello_message(self.shared.config.hub_id, &self.nonce, channel);
-        if record.pk.verify(&msg, sig).is_err() {
+        // Prepared now, off the payment path: every checkpoint of this session is then
+        // verified with it (the hello too, which pays for most of the preparing).
+        let key = record.pk.prepare().map_err(|_| {
+            RpcError::new(ErrorCode::HelloFailed, "the channel's key is not usable")
+        })?;
+        if key.verify(&msg, sig).is_err() {
             return Err(RpcError::new(
                 ErrorCode::HelloFailed,
                 "hello signature does not verify",
@@ -579,9 +590,24 @@ impl Session {
                 .fetch_add(1, Ordering::Relaxed);
         }
         self.channel = Some(channel);
+        self.key = Some(Arc::new(key));
         self.metrics().timeline.record(Stat::Hellos, 1);
         tracing::Span::current().record("channel", channel);
         self.shared.status(channel).map(Reply::Status)
+    }
+
+    /// The prepared key for checkpoints signed by `pk`: the one prepared at `hello`
+    /// (a channel's key does not change; if it ever did, the new one is prepared and
+    /// kept instead). `None` only for a key that cannot be prepared.
+    fn key_for(&mut self, pk: &PublicKey) -> Option<Arc<VerifyingKey>> {
+        match &self.key {
+            Some(k) if k.public_key() == *pk => Some(Arc::clone(k)),
+            _ => {
+                let k = Arc::new(pk.prepare().ok()?);
+                self.key = Some(Arc::clone(&k));
+                Some(k)
+            }
+        }
     }
 
     fn on_subscribe(&mut self, channel: ChannelId) -> Result<Reply, RpcError> {

@@ -4,10 +4,13 @@
 //! call) and hand each checkpoint's signature to this pool. A verification costs far
 //! more than admission, so it runs on dedicated OS threads, batched across every
 //! connection: a worker wakes, drains up to [`MAX_BATCH`] jobs from its queue and
-//! verifies them in groups of up to 64: the signatures under prepared keys of a group
-//! as one batch (`channel::crypto::verify_batch`: a random linear combination checked
-//! by one multi-scalar multiplication, falling back to single checks to name a bad
-//! one), the others one by one. The verdicts are exactly those of single verification.
+//! verifies them in groups of up to 64, each group as one batch
+//! (`channel::crypto::verify_batch`: a random linear combination checked by one
+//! multi-scalar multiplication, falling back to single checks to name a bad one). The
+//! verdicts are exactly those of single verification. Every job carries its channel's
+//! key already prepared: the session prepares it when the channel says `hello` (and
+//! verifies the hello with it), so no checkpoint, not even a channel's first, waits for
+//! a key to be prepared or is verified the slow way, and the pool keeps no key cache.
 //!
 //! **Order.** The jobs of one channel always go to the same worker (`channel mod N`)
 //! and each worker handles its queue in order, so the covered ranges of a channel
@@ -16,7 +19,6 @@
 //! **Backpressure.** Each worker's queue is bounded; a session that submits to a full
 //! queue waits, which stops it reading its socket, which pushes back on its peer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -42,6 +44,10 @@ pub struct VerifyJob {
     pub seq: Seq,
     /// Channel key.
     pub pk: PublicKey,
+    /// The same key prepared, by the session when the channel said `hello` (so even a
+    /// channel's first checkpoint is verified with a prepared key, in a batch). `None`
+    /// (a key that could not be prepared) is verified alone, and fails.
+    pub key: Option<Arc<VerifyingKey>>,
     /// Voucher message.
     pub msg: Fe,
     /// Signature to verify.
@@ -136,14 +142,6 @@ impl VerifierPool {
     }
 }
 
-/// Most prepared keys a worker keeps (4 KiB each).
-const MAX_PREPARED_KEYS: usize = 4096;
-/// A channel's key is prepared once it has been used this many times in the worker's
-/// current cache generation. Preparing costs 37.8 µs and saves 28.3 µs per later
-/// verification (63.2 → 34.9 µs, `cargo bench -p benches --bench crypto`), so it pays
-/// off from the second use: a channel that sent two checkpoints will likely send more.
-const PREPARE_AFTER: u32 = 2;
-
 /// Most jobs verified as one batch. A group's verdicts reach the sink together, after
 /// the whole group, so groups stay short (64 × about 20 µs) instead of holding the first
 /// acks of a 1,024-job wake-up behind all of it; 64 signatures already amortize the
@@ -151,71 +149,29 @@ const PREPARE_AFTER: u32 = 2;
 /// `eddsa/verify_batch`).
 const BATCH_GROUP: usize = 64;
 
-/// Per-worker cache of prepared verifying keys for busy channels.
-#[derive(Default)]
-struct KeyCache {
-    keys: HashMap<ChannelId, (u32, Option<VerifyingKey>)>,
-}
-
-impl KeyCache {
-    /// Record a use of `job`'s key and prepare it once it is busy enough.
-    fn note_use(&mut self, job: &VerifyJob) {
-        let entry = self.keys.entry(job.channel).or_insert((0, None));
-        if entry.1.as_ref().is_some_and(|p| p.public_key() == job.pk) {
-            return;
-        }
-        entry.0 += 1;
-        if entry.0 >= PREPARE_AFTER
-            && let Ok(prepared) = VerifyingKey::new(&job.pk)
-        {
-            entry.1 = Some(prepared);
-        }
-    }
-
-    /// The prepared key for `job`, if there is one for its channel and key.
-    fn prepared(&self, job: &VerifyJob) -> Option<&VerifyingKey> {
-        self.keys
-            .get(&job.channel)
-            .and_then(|(_, p)| p.as_ref())
-            .filter(|p| p.public_key() == job.pk)
-    }
-
-    /// Verify a group of jobs: signatures under prepared keys as one batch
-    /// ([`channel::crypto::verify_batch`], which names the bad ones exactly), the rest
-    /// one by one. `valid[i]` is job `i`'s verdict, the same as single verification.
-    fn verify_group<R: RngCore + CryptoRng>(
-        &mut self,
-        jobs: &[VerifyJob],
-        rng: &mut R,
-        valid: &mut Vec<bool>,
-    ) {
-        if self.keys.len() + jobs.len() > MAX_PREPARED_KEYS {
-            // Bounded memory: start a new generation.
-            self.keys.clear();
-        }
-        for job in jobs {
-            self.note_use(job);
-        }
-        valid.clear();
-        valid.resize(jobs.len(), false);
-        let mut batched = Vec::with_capacity(jobs.len());
-        let mut entries = Vec::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            match self.prepared(job) {
-                Some(key) => {
-                    batched.push(i);
-                    entries.push(BatchEntry {
-                        key,
-                        msg: job.msg,
-                        sig: job.sig,
-                    });
-                }
-                None => valid[i] = job.pk.verify(&job.msg, &job.sig).is_ok(),
+/// Verify a group of jobs: those with a prepared key as one batch
+/// ([`channel::crypto::verify_batch`], which names the bad ones exactly), any other
+/// alone. `valid[i]` is job `i`'s verdict, the same as single verification.
+fn verify_group<R: RngCore + CryptoRng>(jobs: &[VerifyJob], rng: &mut R, valid: &mut Vec<bool>) {
+    valid.clear();
+    valid.resize(jobs.len(), false);
+    let mut batched = Vec::with_capacity(jobs.len());
+    let mut entries = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        match &job.key {
+            Some(key) if key.public_key() == job.pk => {
+                batched.push(i);
+                entries.push(BatchEntry {
+                    key,
+                    msg: job.msg,
+                    sig: job.sig,
+                });
             }
+            _ => valid[i] = job.pk.verify(&job.msg, &job.sig).is_ok(),
         }
-        for (i, verdict) in batched.into_iter().zip(verify_batch(&entries, rng)) {
-            valid[i] = verdict.is_ok();
-        }
+    }
+    for (i, verdict) in batched.into_iter().zip(verify_batch(&entries, rng)) {
+        valid[i] = verdict.is_ok();
     }
 }
 
@@ -223,7 +179,6 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut group = Vec::with_capacity(BATCH_GROUP);
     let mut valid = Vec::with_capacity(BATCH_GROUP);
-    let mut keys = KeyCache::default();
     let mut rng = rand::rngs::StdRng::from_entropy();
     loop {
         batch.clear();
@@ -245,7 +200,7 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
             if group.is_empty() {
                 break;
             }
-            keys.verify_group(&group, &mut rng, &mut valid);
+            verify_group(&group, &mut rng, &mut valid);
             // In submission order, so each channel's results stay in seq order.
             for (job, &ok) in group.drain(..).zip(valid.iter()) {
                 metrics
@@ -263,9 +218,15 @@ mod tests {
     use channel::crypto::PrivateKey;
     use rand::SeedableRng;
 
-    fn job(channel: ChannelId, key: &PrivateKey, seq: Seq, good: bool) -> VerifyJob {
+    fn job(
+        channel: ChannelId,
+        key: &VerifyingKey,
+        sk: &PrivateKey,
+        seq: Seq,
+        good: bool,
+    ) -> VerifyJob {
         let msg = Fe::from(seq * 1000 + channel as u64);
-        let sig = key.sign(&msg);
+        let sig = sk.sign(&msg);
         VerifyJob {
             channel,
             generation: super::super::registry::Generation {
@@ -274,7 +235,8 @@ mod tests {
             },
             seq,
             queued_at: std::time::Instant::now(),
-            pk: key.public(),
+            pk: sk.public(),
+            key: Some(Arc::new(key.clone())),
             msg: if good { msg } else { msg + Fe::from(1u64) },
             sig,
         }
@@ -283,19 +245,26 @@ mod tests {
     #[test]
     fn group_verdicts_equal_single_verification_with_bad_signatures_named() {
         let mut r = rand::rngs::StdRng::seed_from_u64(1);
-        let keys: Vec<PrivateKey> = (0..6).map(|_| PrivateKey::random(&mut r)).collect();
-        let mut cache = KeyCache::default();
+        let sks: Vec<PrivateKey> = (0..6).map(|_| PrivateKey::random(&mut r)).collect();
+        let keys: Vec<VerifyingKey> = sks
+            .iter()
+            .map(|k| k.public().prepare().expect("a usable key"))
+            .collect();
         let mut valid = Vec::new();
-        // Three rounds: keys unprepared, then prepared (batched), with bad ones mixed in.
         for round in 0..3u64 {
             let jobs: Vec<VerifyJob> = (0..40u64)
                 .map(|i| {
-                    let c = (i % 6) as ChannelId;
+                    let c = (i % 6) as usize;
                     let bad = (i + round) % 13 == 0;
-                    job(c, &keys[c as usize], round * 100 + i, !bad)
+                    let mut j = job(c as ChannelId, &keys[c], &sks[c], round * 100 + i, !bad);
+                    if i % 7 == 0 {
+                        // No prepared key, or another channel's: verified alone.
+                        j.key = (i % 14 == 0).then(|| Arc::new(keys[(c + 1) % 6].clone()));
+                    }
+                    j
                 })
                 .collect();
-            cache.verify_group(&jobs, &mut r, &mut valid);
+            verify_group(&jobs, &mut r, &mut valid);
             let want: Vec<bool> = jobs
                 .iter()
                 .map(|j| j.pk.verify(&j.msg, &j.sig).is_ok())
@@ -303,9 +272,5 @@ mod tests {
             assert_eq!(valid, want, "round {round}");
             assert!(want.iter().any(|v| !v) && want.iter().any(|v| *v));
         }
-        assert!(
-            cache.keys.values().all(|(_, p)| p.is_some()),
-            "busy keys prepared"
-        );
     }
 }
