@@ -153,7 +153,7 @@ pub fn key_file(data: &[u8]) {
     }
     let layout = Layout::for_channels(1).expect("layout of one channel");
     let name = format!(
-        "close-v2-k{}-m{}-fuzz.vk",
+        "close-v3-k{}-m{}-fuzz.vk",
         layout.slots_per_chunk, layout.chunks
     );
     let path = scratch().join(name);

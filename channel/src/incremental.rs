@@ -9,7 +9,9 @@
 //!   channel whose net deposit differs from the previous cut's (or that is new), in
 //!   increasing id order ([`deposits_hash`], used by the settlement layer and here);
 //! - public inputs, in this order: `hub_id, epoch, n, prev_root, new_root,
-//!   deposits_hash` ([`IncrementalInputs`]).
+//!   deposits_hash, volume_commitment` ([`IncrementalInputs`]), the last
+//!   `Poseidon(VOLUME, Σ (S_new − S_old), rv)` over the touched channels
+//!   ([`crate::volume`]).
 //!
 //! The closer's circuit (`closer::incremental`) proves exactly what this module
 //! computes; a change of a formula here is a change of the statement.
@@ -139,11 +141,15 @@ pub struct IncrementalInputs {
     /// The settlement layer's hash of the deposit changes since the previous cut.
     #[serde(with = "crate::field::dec")]
     pub deposits_hash: Fe,
+    /// `Poseidon(VOLUME, Σ (S_new − S_old), rv)`: the hiding commitment to the epoch's
+    /// volume ([`crate::volume::volume_commitment`]).
+    #[serde(with = "crate::field::dec")]
+    pub volume_commitment: Fe,
 }
 
 impl IncrementalInputs {
     /// The inputs as field elements, in circuit order.
-    pub fn to_field_elements(&self) -> [Fe; 6] {
+    pub fn to_field_elements(&self) -> [Fe; 7] {
         [
             Fe::from(self.hub_id),
             Fe::from(self.epoch),
@@ -151,6 +157,7 @@ impl IncrementalInputs {
             self.prev_root,
             self.new_root,
             self.deposits_hash,
+            self.volume_commitment,
         ]
     }
 }
@@ -235,6 +242,11 @@ pub struct IncrementalWitness {
     pub inputs: IncrementalInputs,
     /// Touched channels, ids strictly increasing.
     pub slots: Vec<TouchedSlot>,
+    /// `V = Σ (S_new − S_old)` over the touched channels: the epoch's volume.
+    pub volume: u128,
+    /// Its blind `rv` ([`crate::volume::volume_blind`]).
+    #[serde(with = "crate::field::dec")]
+    pub volume_blind: Fe,
 }
 
 /// The state as of the last accepted close: every channel's leaf values and the tree.
@@ -376,7 +388,8 @@ impl ClosedState {
     }
 
     /// Check `snapshot` (the next epoch of this hub) against this state and build the
-    /// witness of its close, and the state after it.
+    /// witness of its close (its volume committed with blind `volume_blind`), and the
+    /// state after it.
     ///
     /// Touched: a channel that is new, or whose net deposit, spent or received differs
     /// from its closed values. A touched channel takes the snapshot's blind; an untouched
@@ -386,6 +399,7 @@ impl ClosedState {
     pub fn close(
         &self,
         snapshot: &Snapshot,
+        volume_blind: &Fe,
     ) -> Result<(IncrementalWitness, ClosedState), IncrementalError> {
         self.check_follows(snapshot)?;
         let mut next = self.clone();
@@ -456,8 +470,15 @@ impl ClosedState {
             prev_root: self.root(),
             new_root: next.root(),
             deposits_hash,
+            volume_commitment: crate::volume::volume_commitment(debited, volume_blind),
         };
-        Ok((IncrementalWitness { inputs, slots }, next))
+        let witness = IncrementalWitness {
+            inputs,
+            slots,
+            volume: debited,
+            volume_blind: *volume_blind,
+        };
+        Ok((witness, next))
     }
 
     /// `snapshot` is this hub's next epoch, with a blind per channel.
@@ -726,7 +747,9 @@ mod tests {
         let mut world = World::new(&[100, 0, 10, 50]);
         world.pay(1, 2, 30);
         world.pay(4, 1, 5);
-        let (witness, state) = ClosedState::genesis(HUB).close(&world.snapshot(1)).unwrap();
+        let (witness, state) = ClosedState::genesis(HUB)
+            .close(&world.snapshot(1), &Fe::from(5u64))
+            .unwrap();
         (world, witness, state)
     }
 
@@ -783,8 +806,8 @@ mod tests {
         next.pay(2, 3, 1);
         let built = ClosedState::from_channels(HUB, 1, channels.clone(), 2).unwrap();
         assert_eq!(
-            built.close(&next.snapshot(2)),
-            closed.close(&next.snapshot(2))
+            built.close(&next.snapshot(2), &Fe::from(5u64)),
+            closed.close(&next.snapshot(2), &Fe::from(5u64))
         );
         let mut unordered = channels;
         unordered.swap(1, 2);
@@ -798,9 +821,9 @@ mod tests {
     fn a_second_close_touches_exactly_payer_and_payee() {
         let (mut world, _, state1) = first_close();
         world.open(20);
-        let (_, state2) = state1.close(&world.snapshot(2)).unwrap();
+        let (_, state2) = state1.close(&world.snapshot(2), &Fe::from(5u64)).unwrap();
         world.pay(3, 4, 7);
-        let (witness, state3) = state2.close(&world.snapshot(3)).unwrap();
+        let (witness, state3) = state2.close(&world.snapshot(3), &Fe::from(5u64)).unwrap();
         assert_eq!(ids(&witness), [3, 4]);
         assert_eq!(witness.inputs.n, 2);
         assert_eq!(witness.inputs.prev_root, state2.root());
@@ -837,7 +860,7 @@ mod tests {
         let (mut world, _, state1) = first_close();
         world.record(3).deposit += 25;
         let new = world.open(40);
-        let (witness, _) = state1.close(&world.snapshot(2)).unwrap();
+        let (witness, _) = state1.close(&world.snapshot(2), &Fe::from(5u64)).unwrap();
         assert_eq!(ids(&witness), [3, new]);
         assert!(witness.slots.iter().all(|s| s.deposit_changed));
         assert_eq!(witness.slots[0].new.balance, 35);
@@ -854,7 +877,7 @@ mod tests {
     #[test]
     fn an_epoch_without_change_has_no_slot_keeps_the_root_and_hashes_no_deposit() {
         let (world, _, state1) = first_close();
-        let (witness, state2) = state1.close(&world.snapshot(2)).unwrap();
+        let (witness, state2) = state1.close(&world.snapshot(2), &Fe::from(5u64)).unwrap();
         assert_eq!(witness.inputs.n, 0);
         assert!(witness.slots.is_empty());
         assert_eq!(witness.inputs.prev_root, witness.inputs.new_root);
@@ -871,7 +894,9 @@ mod tests {
         world.record(2).received -= 10;
         world.record(2).deposit += 10;
         assert_eq!(
-            state1.close(&world.snapshot(2)).unwrap_err(),
+            state1
+                .close(&world.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::CounterDecreased {
                 id: 2,
                 counter: "received",
@@ -889,7 +914,7 @@ mod tests {
         world.records[0] = rolled_back.records[0].clone();
         world.record(2).received -= 20;
         assert!(matches!(
-            state1.close(&world.snapshot(2)),
+            state1.close(&world.snapshot(2), &Fe::from(5u64)),
             Err(IncrementalError::CounterDecreased {
                 id: 1,
                 counter: "spent",
@@ -903,7 +928,9 @@ mod tests {
         let (mut world, _, state1) = first_close();
         world.record(3).received += 9;
         assert_eq!(
-            state1.close(&world.snapshot(2)).unwrap_err(),
+            state1
+                .close(&world.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::SumMismatch {
                 received: 9,
                 spent: 0
@@ -913,7 +940,9 @@ mod tests {
         world.pay(1, 3, 4);
         world.record(3).received -= 1;
         assert_eq!(
-            state1.close(&world.snapshot(2)).unwrap_err(),
+            state1
+                .close(&world.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::SumMismatch {
                 received: 3,
                 spent: 4
@@ -926,7 +955,9 @@ mod tests {
         let (mut world, _, state1) = first_close();
         world.record(3).pk = key(99).public();
         assert_eq!(
-            state1.close(&world.snapshot(2)).unwrap_err(),
+            state1
+                .close(&world.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::KeyChanged(3)
         );
     }
@@ -936,7 +967,9 @@ mod tests {
         let (mut world, _, state1) = first_close();
         world.records.remove(2);
         assert_eq!(
-            state1.close(&world.snapshot(2)).unwrap_err(),
+            state1
+                .close(&world.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::ChannelMissing(3)
         );
     }
@@ -945,14 +978,18 @@ mod tests {
     fn another_hub_or_epoch_is_refused() {
         let (world, _, state1) = first_close();
         assert_eq!(
-            state1.close(&world.snapshot(3)).unwrap_err(),
+            state1
+                .close(&world.snapshot(3), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::WrongEpoch {
                 expected: 2,
                 got: 3
             }
         );
         assert_eq!(
-            state1.close(&world.snapshot(1)).unwrap_err(),
+            state1
+                .close(&world.snapshot(1), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::WrongEpoch {
                 expected: 2,
                 got: 1
@@ -961,7 +998,7 @@ mod tests {
         let mut other = world.snapshot(2);
         other.hub_id = HUB + 1;
         assert_eq!(
-            state1.close(&other).unwrap_err(),
+            state1.close(&other, &Fe::from(5u64)).unwrap_err(),
             IncrementalError::WrongHub {
                 expected: HUB,
                 got: HUB + 1
@@ -976,7 +1013,9 @@ mod tests {
         let mut overdraft = world.clone();
         overdraft.pay(3, 2, 11);
         assert_eq!(
-            state1.close(&overdraft.snapshot(2)).unwrap_err(),
+            state1
+                .close(&overdraft.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::Statement(StatementError::NegativeBalance { id: 3 })
         );
         // A spend without a signature, then with another key's.
@@ -984,7 +1023,9 @@ mod tests {
         unsigned.pay(3, 2, 4);
         unsigned.record(3).checkpoint_sig = None;
         assert_eq!(
-            state1.close(&unsigned.snapshot(2)).unwrap_err(),
+            state1
+                .close(&unsigned.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::Statement(StatementError::MissingSignature { id: 3 })
         );
         let mut forged = world.clone();
@@ -993,14 +1034,16 @@ mod tests {
         let msg = voucher_message(HUB, 3, r.seq, r.spent, &r.chain);
         r.checkpoint_sig = Some(key(2).sign(&msg).pack());
         assert_eq!(
-            state1.close(&forged.snapshot(2)).unwrap_err(),
+            state1
+                .close(&forged.snapshot(2), &Fe::from(5u64))
+                .unwrap_err(),
             IncrementalError::Statement(StatementError::BadSignature { id: 3 })
         );
         // Ids out of order.
         let mut snapshot = world.snapshot(2);
         snapshot.channels.swap(0, 1);
         assert!(matches!(
-            state1.close(&snapshot),
+            state1.close(&snapshot, &Fe::from(5u64)),
             Err(IncrementalError::Statement(
                 StatementError::IdsNotIncreasing { .. }
             ))
@@ -1009,7 +1052,7 @@ mod tests {
         let mut snapshot = world.snapshot(2);
         snapshot.blinds.pop();
         assert!(matches!(
-            state1.close(&snapshot),
+            state1.close(&snapshot, &Fe::from(5u64)),
             Err(IncrementalError::Statement(
                 StatementError::BlindCount { .. }
             ))
@@ -1063,7 +1106,25 @@ mod tests {
         assert_eq!(fields[2], Fe::from(4u64));
         assert_eq!(
             fields[3..],
-            [back.prev_root, back.new_root, back.deposits_hash]
+            [
+                back.prev_root,
+                back.new_root,
+                back.deposits_hash,
+                back.volume_commitment
+            ]
+        );
+        // The epoch's volume: Σ (S − S_old) over the touched channels, committed with
+        // the blind the close was given.
+        let volume: u128 = witness
+            .slots
+            .iter()
+            .map(|s| u128::from(s.new.spent - s.old.as_ref().map_or(0, |o| o.spent)))
+            .sum();
+        assert!(volume > 0);
+        assert_eq!(witness.volume, volume);
+        assert_eq!(
+            back.volume_commitment,
+            crate::volume::volume_commitment(volume, &Fe::from(5u64))
         );
         let json = serde_json::to_string(&witness).unwrap();
         assert_eq!(
@@ -1133,7 +1194,7 @@ mod tests {
                     }
                 }
                 let epoch = e as Epoch + 1;
-                let (witness, next) = state.close(&world.snapshot(epoch)).unwrap();
+                let (witness, next) = state.close(&world.snapshot(epoch), &Fe::from(5u64)).unwrap();
                 prop_assert_eq!(witness.inputs.prev_root, state.root());
                 prop_assert_eq!(witness.inputs.new_root, next.root());
                 assert_chained(&witness);

@@ -24,6 +24,7 @@ pub mod settlement;
 pub mod state_tree;
 pub mod statement;
 pub mod types;
+pub mod volume;
 
 pub use field::Fe;
 pub use types::{Amount, ChannelId, Epoch, HubId, NetAmount, Seq, Voucher};

@@ -10,7 +10,8 @@
 //! - padding slots have leaf `0`; real slots come first, ids strictly increasing;
 //! - both roots are binary Poseidon Merkle roots ([`crate::merkle`]) over
 //!   [`slot_count`]`(n)` slots;
-//! - public inputs, in this order: `hub_id, epoch, n, deposits_root, balances_root`.
+//! - public inputs, in this order: `hub_id, epoch, n, deposits_root, balances_root,
+//!   volume_commitment`, the last `Poseidon(VOLUME, Σ S, rv)` ([`crate::volume`]).
 //!
 //! `D` is the channel's *net* deposit (deposits − withdrawals). It can be negative for
 //! a channel that has withdrawn more than it deposited (a payee paid out what it
@@ -138,17 +139,23 @@ pub struct PublicInputs {
     /// Root of the balance leaves (decimal string in JSON).
     #[serde(with = "crate::field::dec")]
     pub balances_root: Fe,
+    /// `Poseidon(VOLUME, Σ S, rv)`: the hiding commitment to the cumulative volume
+    /// ([`crate::volume::volume_commitment`]).
+    #[serde(with = "crate::field::dec")]
+    pub volume_commitment: Fe,
 }
 
 impl PublicInputs {
-    /// The inputs as the circuit takes them: `hub_id, epoch, n, deposits_root, balances_root`.
-    pub fn to_field_elements(&self) -> [Fe; 5] {
+    /// The inputs as the circuit takes them: `hub_id, epoch, n, deposits_root,
+    /// balances_root, volume_commitment`.
+    pub fn to_field_elements(&self) -> [Fe; 6] {
         [
             Fe::from(self.hub_id),
             Fe::from(self.epoch),
             Fe::from(self.n),
             self.deposits_root,
             self.balances_root,
+            self.volume_commitment,
         ]
     }
 }
@@ -248,15 +255,21 @@ pub struct CloseWitness {
     pub public: PublicInputs,
     /// Real slots, ids strictly increasing.
     pub slots: Vec<SlotWitness>,
+    /// `V = Σ S`, the cumulative volume `volume_commitment` commits to.
+    pub volume: u128,
+    /// Its blind `rv` ([`crate::volume::volume_blind`] of the hub's seed and the epoch).
+    #[serde(with = "crate::field::dec")]
+    pub volume_blind: Fe,
 }
 
 impl CloseWitness {
-    /// Check a snapshot and build the witness (both roots computed).
+    /// Check a snapshot and build the witness (both roots and the volume commitment
+    /// with blind `volume_blind` computed).
     ///
     /// Checks: one blind per channel, ids strictly increasing, `B = D + R − S ≥ 0`,
     /// a checkpoint signature wherever `S > 0`, `Σ R = Σ S`. Signatures are not
     /// verified here (the circuit does it; see [`CloseWitness::verify_signatures`]).
-    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Self, StatementError> {
+    pub fn from_snapshot(snapshot: &Snapshot, volume_blind: &Fe) -> Result<Self, StatementError> {
         if snapshot.blinds.len() != snapshot.channels.len() {
             return Err(StatementError::BlindCount {
                 channels: snapshot.channels.len(),
@@ -299,8 +312,14 @@ impl CloseWitness {
             n: n as u64,
             deposits_root: deposits.root(),
             balances_root: balances.root(),
+            volume_commitment: crate::volume::volume_commitment(sum_spent, volume_blind),
         };
-        Ok(CloseWitness { public, slots })
+        Ok(CloseWitness {
+            public,
+            slots,
+            volume: sum_spent,
+            volume_blind: *volume_blind,
+        })
     }
 
     /// Number of slots (`slot_count(n)`).
@@ -334,11 +353,13 @@ impl CloseWitness {
     }
 }
 
-/// Public inputs and real slots of the close of `snapshot` (see [`CloseWitness::from_snapshot`]).
+/// Public inputs and real slots of the close of `snapshot` with volume blind
+/// `volume_blind` (see [`CloseWitness::from_snapshot`]).
 pub fn close_public_inputs(
     snapshot: &Snapshot,
+    volume_blind: &Fe,
 ) -> Result<(PublicInputs, Vec<SlotWitness>), StatementError> {
-    let w = CloseWitness::from_snapshot(snapshot)?;
+    let w = CloseWitness::from_snapshot(snapshot, volume_blind)?;
     Ok((w.public, w.slots))
 }
 
@@ -445,13 +466,15 @@ pub struct BalanceTree {
 impl BalanceTree {
     /// Check `snapshot` and build its balance tree.
     pub fn from_snapshot(snapshot: &Snapshot) -> Result<Self, StatementError> {
-        let witness = CloseWitness::from_snapshot(snapshot)?;
+        // Openings need no volume: its commitment here is made with blind 0.
+        let witness = CloseWitness::from_snapshot(snapshot, &Fe::from(0u64))?;
         let tree = MerkleTree::with_size(witness.balance_leaves(), witness.slot_count())?;
         debug_assert_eq!(tree.root(), witness.public.balances_root);
         Ok(BalanceTree { witness, tree })
     }
 
-    /// The close's public inputs.
+    /// The close's public inputs (but `volume_commitment`, made with blind 0 here: the
+    /// tree serves openings, not closes).
     pub fn public(&self) -> &PublicInputs {
         &self.witness.public
     }
@@ -510,14 +533,18 @@ mod tests {
             n: 2,
             deposits_root: Fe::from(11u64),
             balances_root: Fe::from(13u64),
+            volume_commitment: Fe::from(17u64),
         };
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(
             json,
-            r#"{"hub_id":7,"epoch":3,"n":2,"deposits_root":"11","balances_root":"13"}"#
+            r#"{"hub_id":7,"epoch":3,"n":2,"deposits_root":"11","balances_root":"13","volume_commitment":"17"}"#
         );
         assert_eq!(serde_json::from_str::<PublicInputs>(&json).unwrap(), p);
-        assert_eq!(p.to_field_elements(), [7u64, 3, 2, 11, 13].map(Fe::from));
+        assert_eq!(
+            p.to_field_elements(),
+            [7u64, 3, 2, 11, 13, 17].map(Fe::from)
+        );
     }
 
     use crate::crypto::{PrivateKey, chain_next};
@@ -556,7 +583,7 @@ mod tests {
     #[test]
     fn witness_from_snapshot_matches_the_definitions() {
         let snap = snapshot();
-        let w = CloseWitness::from_snapshot(&snap).unwrap();
+        let w = CloseWitness::from_snapshot(&snap, &Fe::from(3u64)).unwrap();
         assert_eq!(w.public.hub_id, HUB);
         assert_eq!(w.public.epoch, 4);
         assert_eq!(w.public.n, 3);
@@ -564,6 +591,13 @@ mod tests {
         assert_eq!(
             w.slots.iter().map(|s| s.balance).collect::<Vec<_>>(),
             vec![70, 25, 55]
+        );
+        // The full close commits to the cumulative volume Σ S.
+        let volume: u128 = w.slots.iter().map(|s| u128::from(s.spent)).sum();
+        assert_eq!(w.volume, volume);
+        assert_eq!(
+            w.public.volume_commitment,
+            poseidon(&[*crate::volume::TAG_VOLUME, Fe::from(volume), Fe::from(3u64)])
         );
         w.verify_signatures().unwrap();
         // Leaves by the formulas, padding 0, roots over 4 slots.
@@ -619,38 +653,38 @@ mod tests {
         let mut s = good.clone();
         s.blinds.pop();
         assert!(matches!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::BlindCount { .. })
         ));
         let mut s = good.clone();
         s.channels.swap(0, 1);
         assert_eq!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::IdsNotIncreasing { previous: 2, id: 1 })
         );
         let mut s = good.clone();
         s.channels[1].id = 1;
         assert_eq!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::IdsNotIncreasing { previous: 1, id: 1 })
         );
         let mut s = good.clone();
         s.channels[0].spent = 101;
         s.channels[1].received = 96;
         assert_eq!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::NegativeBalance { id: 1 })
         );
         let mut s = good.clone();
         s.channels[2].checkpoint_sig = None;
         assert_eq!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::MissingSignature { id: 3 })
         );
         let mut s = good.clone();
         s.channels[1].received += 1;
         assert_eq!(
-            CloseWitness::from_snapshot(&s),
+            CloseWitness::from_snapshot(&s, &Fe::from(3u64)),
             Err(StatementError::SumMismatch {
                 received: 36,
                 spent: 35
@@ -660,7 +694,7 @@ mod tests {
         let mut s = good;
         s.channels[0].spent = 29;
         s.channels[1].received = 24;
-        let w = CloseWitness::from_snapshot(&s).unwrap();
+        let w = CloseWitness::from_snapshot(&s, &Fe::from(3u64)).unwrap();
         assert_eq!(
             w.verify_signatures(),
             Err(StatementError::BadSignature { id: 1 })

@@ -353,7 +353,8 @@ impl World {
             "the snapshot holds exactly the events before the cut"
         );
         let snap = Snapshot::new(HUB_ID, epoch, self.ledger.records(), &Fe::from(77u64));
-        let witness = CloseWitness::from_snapshot(&snap).expect("a mirrored ledger closes");
+        let witness = CloseWitness::from_snapshot(&snap, &channel::Fe::from(5u64))
+            .expect("a mirrored ledger closes");
         assert_eq!(
             Some(witness.public.deposits_root),
             self.chain.registry_deposits_root(epoch),

@@ -229,9 +229,10 @@ fn forced_exit_after_a_missed_close_deadline() {
     let frozen = Err(SettlementError::ForcedExit { missed_epoch: 2 });
     assert_eq!(w.chain.deposit(key(50).public(), 5).map(|_| ()), frozen);
     assert_eq!(w.chain.cut_epoch(3).map(|_| ()), frozen);
-    let late = channel::statement::CloseWitness::from_snapshot(&w.snapshot(2))
-        .unwrap()
-        .public;
+    let late =
+        channel::statement::CloseWitness::from_snapshot(&w.snapshot(2), &channel::Fe::from(5u64))
+            .unwrap()
+            .public;
     assert_eq!(w.chain.submit_close(&late, b"", &AcceptAll), frozen);
 
     // Each channel takes its close-1 balance plus deposit changes since cut 1.

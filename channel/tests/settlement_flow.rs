@@ -122,7 +122,7 @@ fn withdrawal_rules() {
         w.chain.withdraw(1, &opening),
         Err(SettlementError::CloseNotAccepted(2))
     );
-    let witness = CloseWitness::from_snapshot(&snap2).unwrap();
+    let witness = CloseWitness::from_snapshot(&snap2, &channel::Fe::from(5u64)).unwrap();
     w.chain
         .submit_close(&witness.public, b"", &AcceptAll)
         .unwrap();
@@ -174,7 +174,9 @@ fn close_with_wrong_public_inputs_is_refused_field_by_field() {
     w.pay(1, 2, 5);
     w.mirror();
     w.chain.cut_epoch(1).unwrap();
-    let good = CloseWitness::from_snapshot(&w.snapshot(1)).unwrap().public;
+    let good = CloseWitness::from_snapshot(&w.snapshot(1), &channel::Fe::from(5u64))
+        .unwrap()
+        .public;
     type Tamper = fn(&mut PublicInputs);
     let cases: [(Tamper, InputField); 4] = [
         (|p| p.hub_id += 1, InputField::HubId),
@@ -197,7 +199,9 @@ fn close_with_wrong_public_inputs_is_refused_field_by_field() {
     let mut short = w.snapshot(1);
     short.channels.pop();
     short.blinds.pop();
-    let p = CloseWitness::from_snapshot(&short).unwrap().public;
+    let p = CloseWitness::from_snapshot(&short, &channel::Fe::from(5u64))
+        .unwrap()
+        .public;
     assert!(matches!(
         w.chain.submit_close(&p, b"", &AcceptAll),
         Err(SettlementError::InputMismatch {
@@ -208,7 +212,9 @@ fn close_with_wrong_public_inputs_is_refused_field_by_field() {
     // Deposit changed after the cut is not in the cut's registry.
     let mut late = w.snapshot(1);
     late.channels[2].deposit += 1;
-    let p = CloseWitness::from_snapshot(&late).unwrap().public;
+    let p = CloseWitness::from_snapshot(&late, &channel::Fe::from(5u64))
+        .unwrap()
+        .public;
     assert!(matches!(
         w.chain.submit_close(&p, b"", &AcceptAll),
         Err(SettlementError::InputMismatch {
@@ -262,7 +268,9 @@ fn epochs_are_cut_in_order_after_the_previous_close() {
         w.chain.cut_epoch(2).map(|_| ()),
         Err(SettlementError::CloseNotAccepted(1))
     );
-    let p = CloseWitness::from_snapshot(&w.snapshot(1)).unwrap().public;
+    let p = CloseWitness::from_snapshot(&w.snapshot(1), &channel::Fe::from(5u64))
+        .unwrap()
+        .public;
     w.chain.submit_close(&p, b"", &AcceptAll).unwrap();
     assert_eq!(
         w.chain.cut_epoch(1).map(|_| ()),

@@ -66,7 +66,9 @@ fn an_incremental_close_must_extend_the_previous_state_root() {
     w.mirror();
     w.chain.advance(3).unwrap();
     w.chain.cut_epoch(2).unwrap();
-    let (witness, _) = state.close(&w.snapshot(2)).unwrap();
+    let (witness, _) = state
+        .close(&w.snapshot(2), &channel::Fe::from(5u64))
+        .unwrap();
 
     // Built on another root (the empty tree, as if epoch 1 never happened).
     let mut forked = witness.inputs;
@@ -126,7 +128,9 @@ fn an_incremental_close_after_a_full_close_is_refused() {
     w.chain.cut_epoch(2).unwrap();
     let mut state = ClosedState::genesis(HUB_ID);
     state.epoch = 1;
-    let (witness, _) = state.close(&w.snapshot(2)).unwrap();
+    let (witness, _) = state
+        .close(&w.snapshot(2), &channel::Fe::from(5u64))
+        .unwrap();
     let proof = serde_json::to_vec(&witness.inputs).unwrap();
     assert_eq!(
         w.chain
@@ -191,7 +195,9 @@ fn an_epoch_cut_without_a_deposits_hash_cannot_be_closed_incrementally() {
     strip(&mut json, "deposits_hash");
     let mut old: channel::settlement::Settlement = serde_json::from_value(json).unwrap();
     assert_eq!(old.epoch(1).unwrap().deposits_hash, None);
-    let (witness, _) = ClosedState::genesis(HUB_ID).close(&w.snapshot(1)).unwrap();
+    let (witness, _) = ClosedState::genesis(HUB_ID)
+        .close(&w.snapshot(1), &channel::Fe::from(5u64))
+        .unwrap();
     let proof = serde_json::to_vec(&witness.inputs).unwrap();
     assert_eq!(
         old.submit_incremental_close(&witness.inputs, &proof, &ProofIsInputs),

@@ -171,7 +171,7 @@ impl World {
             "the snapshot holds exactly the events before the cut"
         );
         let snap = self.snapshot(epoch);
-        let witness = CloseWitness::from_snapshot(&snap).unwrap();
+        let witness = CloseWitness::from_snapshot(&snap, &channel::Fe::from(5u64)).unwrap();
         witness.verify_signatures().unwrap();
         assert_eq!(
             Some(witness.public.deposits_root),
@@ -197,7 +197,7 @@ impl World {
         self.mirror();
         self.chain.cut_epoch(epoch).unwrap();
         let snap = self.snapshot(epoch);
-        let (witness, next) = state.close(&snap).unwrap();
+        let (witness, next) = state.close(&snap, &channel::Fe::from(5u64)).unwrap();
         assert_eq!(
             witness.inputs.deposits_hash,
             self.chain.epoch(epoch).unwrap().deposits_hash.unwrap(),

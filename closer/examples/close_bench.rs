@@ -33,7 +33,8 @@ fn main() {
         let setup = t.elapsed().as_secs_f64();
         drop(keys.pk);
         let t = Instant::now();
-        let (public, assignment) = witness::assignment(&snapshot).expect("snapshot");
+        let (public, assignment) =
+            witness::assignment(&snapshot, &channel::Fe::from(0x766fu64)).expect("snapshot");
         let folded = FoldedClose::new(&assignment).expect("layout");
         let witness_s = t.elapsed().as_secs_f64();
         let t = Instant::now();

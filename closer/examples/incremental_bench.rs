@@ -31,7 +31,9 @@ fn main() {
         let (state, snapshot) = closer::testing::synthetic_hub(1, channels, t);
         let build = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let (witness, next) = state.close(&snapshot).expect("close");
+        let (witness, next) = state
+            .close(&snapshot, &channel::Fe::from(0x766fu64))
+            .expect("close");
         let cut = start.elapsed().as_secs_f64();
         assert_eq!(witness.inputs.n, u64::from(t));
         drop((state, next, snapshot));

@@ -5,8 +5,9 @@
 //!
 //! What the statement says is unchanged from the monolithic close: every slot obeys the
 //! slot rules ([`crate::slot`]), real slots come first with strictly increasing ids,
-//! `n = Σ is_real`, `Σ R = Σ S`, and both public roots are the binary Poseidon Merkle
-//! roots of the leaves in slot order. The native twin is `channel::statement`.
+//! `n = Σ is_real`, `Σ R = Σ S`, both public roots are the binary Poseidon Merkle
+//! roots of the leaves in slot order, and `volume_commitment = Poseidon(VOLUME, Σ S,
+//! rv)` for a hidden `rv`. The native twin is `channel::statement`.
 
 use std::sync::Arc;
 
@@ -27,10 +28,12 @@ use crate::table::ChunkTable;
 /// The full assignment: public inputs and every slot (padding included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseAssignment {
-    /// `hub_id, epoch, n, deposits_root, balances_root`.
+    /// `hub_id, epoch, n, deposits_root, balances_root, volume_commitment`.
     pub public: [F; NUM_PUBLIC_INPUTS],
     /// All slots, `slots.len()` a power of two ≥ 2.
     pub slots: Vec<SlotAssignment>,
+    /// `rv`, the blind of the volume commitment.
+    pub volume_blind: F,
 }
 
 /// A close cut into chunks: the table, the step circuits and the core.
@@ -56,6 +59,7 @@ impl FoldedClose {
             assignment.public[0],
             assignment.public[1],
             layout,
+            assignment.volume_blind,
             &assignment.slots,
         );
         Ok(FoldedClose::with_table(assignment, layout, table))
@@ -151,7 +155,8 @@ fn merkle_constraints(k: usize) -> usize {
 
 /// Constraints of the core of `layout`.
 pub fn core_constraints(layout: Layout) -> usize {
-    6 + (layout.chunks - 1) * ID_ORDER_CONSTRAINTS
+    6 + crate::core_circuit::volume_commitment_constraints()
+        + (layout.chunks - 1) * ID_ORDER_CONSTRAINTS
 }
 
 /// Constraints of a whole folded close over `layout` (all steps and the core).

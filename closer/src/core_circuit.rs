@@ -1,13 +1,16 @@
 //! The core circuit: what spans chunks, over the shared chunk table ([`crate::table`]).
 //!
-//! Public values, in order: `hub_id, epoch, n, deposits_root, balances_root` (the
-//! settlement layer's five inputs; nothing per chunk is public). It enforces:
+//! Public values, in order: `hub_id, epoch, n, deposits_root, balances_root,
+//! volume_commitment` (the settlement layer's six inputs; nothing per chunk is public).
+//! It enforces:
 //!
 //! - the table's `hub_id` and `epoch` are the public ones (every step reads `hub_id`
 //!   from the table, so every chunk is bound to this hub and epoch);
 //! - `n = Σ count` and `Σ net = 0` (`Σ R = Σ S` across chunks; each chunk's net stays
 //!   hidden in the table);
 //! - the roots are `node[1]` of both trees (the steps check every inner node);
+//! - `volume_commitment = Poseidon(VOLUME, Σ volume, rv)` with `rv` from the table
+//!   (each chunk's `volume = Σ S` is proved by its step: [`volume_commitment`]);
 //! - across each chunk boundary, the slot order rules: real slots first
 //!   (`first_real_j · (1 − last_real_(j−1)) = 0`) and ids strictly increasing
 //!   (`first_real_j · (first_id_j − last_id_(j−1) − 1)` is a 32-bit number).
@@ -25,8 +28,14 @@ use crate::slot::{NUM_PUBLIC_INPUTS, id_order};
 use crate::table::{ChunkTable, RowVars, TableCircuit, table_circuit, table_vars};
 
 /// Names of the public inputs, in order.
-pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] =
-    ["hub_id", "epoch", "n", "deposits_root", "balances_root"];
+pub const PUBLIC_INPUT_NAMES: [&str; NUM_PUBLIC_INPUTS] = [
+    "hub_id",
+    "epoch",
+    "n",
+    "deposits_root",
+    "balances_root",
+    "volume_commitment",
+];
 
 /// The core of a folded close, with or without a witness.
 #[derive(Clone, Debug)]
@@ -83,8 +92,38 @@ impl CoreCircuit {
             &public[4],
             &table.balance_nodes[1],
         );
+        volume_commitment(cs, &table.rows, &table.volume_blind, &public[5])?;
         boundaries(cs, &table.rows)
     }
+}
+
+/// `commitment = Poseidon(VOLUME, Σ volume, rv)` over the rows' volumes (each proved by
+/// its step; every one is a sum of at most `2^20` 64-bit numbers, so the field sum is
+/// the integer sum). One Poseidon and one equality.
+pub(crate) fn volume_commitment<CS: ConstraintSystem<F>>(
+    cs: &mut CS,
+    rows: &[RowVars],
+    blind: &Expr,
+    commitment: &Expr,
+) -> Result<(), SynthesisError> {
+    let volume = Expr::sum(rows.iter().map(|r| (F::ONE, r.volume.clone())));
+    let tag = Expr::constant(crate::field::fe_to_f(&channel::volume::TAG_VOLUME));
+    let computed = crate::gadgets::poseidon::poseidon(
+        cs.namespace(|| "volume commitment"),
+        &[tag, volume, blind.clone()],
+    )?;
+    enforce_equal(
+        cs,
+        "volume_commitment = Poseidon(VOLUME, Σ volume, rv)",
+        &computed,
+        commitment,
+    );
+    Ok(())
+}
+
+/// Constraints of [`volume_commitment`].
+pub fn volume_commitment_constraints() -> usize {
+    crate::gadgets::poseidon::num_constraints(3, 1) + 1
 }
 
 /// What every core checks of the table first: its `hub_id` and `epoch` are the public

@@ -57,7 +57,7 @@ pub enum CloseError {
     Malformed(&'static str),
     /// The proof file is of another format version.
     #[error(
-        "proof file version {0} is not supported: this verifier reads version 2 (folded close); prove the epoch again with this zkhub"
+        "proof file version {0} is not supported: this verifier reads version 3 (folded close with a volume commitment); prove the epoch again with this zkhub"
     )]
     UnsupportedVersion(u16),
     /// The file's layout is not the one the epoch's channel count calls for.

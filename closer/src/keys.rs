@@ -1,7 +1,8 @@
 //! NeutronNova keys, made by the prover side (or `zkhub keys`) and cached on disk per
 //! [`Layout`]; a verifier only ever reads them.
 //!
-//! Files are `<dir>/close-v2-k<K>-m<M>-<id>.pk` and `.vk`, `<id>` the first 16 hex digits
+//! Files are `<dir>/close-v3-k<K>-m<M>-<id>.pk` and `.vk` (`close-inc-v2-…` for the
+//! incremental close), `<id>` the first 16 hex digits
 //! of the [`shape_id`]: BLAKE3 over the circuit version, the Spartan2 version, `K`, `M`
 //! and the full constraint systems of the blank step and core circuits, so any change to
 //! a constraint changes the id and old keys are never picked up. Each file starts with a
@@ -32,7 +33,7 @@ use crate::step::StepCircuit;
 use crate::table::{TableCircuit, alloc_table};
 
 /// Bumped whenever the statement changes in a way the shape hash could miss.
-pub const CIRCUIT_VERSION: u32 = 2;
+pub const CIRCUIT_VERSION: u32 = 3;
 /// The Spartan2 release the keys and proofs belong to.
 pub const SPARTAN2_VERSION: &str = "0.9";
 
@@ -444,11 +445,13 @@ pub fn prover_key(dir: &Path, layout: Layout) -> Result<(ProverKey, KeyDigest), 
     }
 }
 
-/// The `close-v2-k<K>-m<M>-` prefix of `layout`'s key file names.
+/// The `close-v3-k<K>-m<M>-` (or `close-inc-v2-…`) prefix of `layout`'s key file names.
 fn layout_prefix(layout: Layout) -> String {
     let statement = match layout.statement {
-        Statement::Full => "close-v2",
-        Statement::Incremental => "close-inc-v1",
+        // Bumped with the statement (v3 / inc-v2: the volume commitment), so a cache
+        // holding an older statement's keys never even lists them.
+        Statement::Full => "close-v3",
+        Statement::Incremental => "close-inc-v2",
     };
     format!(
         "{statement}-k{}-m{}-",

@@ -1,17 +1,17 @@
 //! The close proof file: what `zkhub close` writes and `zkhub verify` and the settlement
-//! layer read. Layout (version 2, all integers little-endian; see also
+//! layer read. Layout (version 3, all integers little-endian; see also
 //! `docs/PROOF_FORMAT.md`):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `ZKHUBCLS` |
-//! | 8 | 2 | format version, `2` |
+//! | 8 | 2 | format version, `3` (version 2 had no volume commitment: refused) |
 //! | 10 | 1 | statement: `0` full close ([`CloseProof`]), `1` incremental ([`TransitionProof`]) |
 //! | 11 | 1 | reserved, `0` |
 //! | 12 | 4 | `K`, slots per chunk |
 //! | 16 | 4 | `M`, chunks (`N = K·M` slots; must be the layout of `n`: [`Layout::for_channels`], [`Layout::for_touched`]) |
 //! | 20 | 32 | verifier key digest (BLAKE3 of the key body, [`crate::keys`]) |
-//! | 52 | 32·I | public inputs, 32-byte little-endian canonical field elements: full (I = 5) `hub_id, epoch, n, deposits_root, balances_root`; incremental (I = 6) `hub_id, epoch, n, prev_root, new_root, deposits_hash` |
+//! | 52 | 32·I | public inputs, 32-byte little-endian canonical field elements: full (I = 6) `hub_id, epoch, n, deposits_root, balances_root, volume_commitment`; incremental (I = 7) `hub_id, epoch, n, prev_root, new_root, deposits_hash, volume_commitment` |
 //! | 52 + 32·I | 4 | proof length `L`, at most [`max_proof_len`] of the layout |
 //! | 56 + 32·I | `L` | Spartan2 0.9 `NeutronNovaZkSNARK<Bn254Engine>`, bincode 1.3 (fixed-width integers), nothing after it |
 //!
@@ -34,9 +34,9 @@ use crate::witness::public_scalars;
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"ZKHUBCLS";
 /// Current format version.
-pub const VERSION: u16 = 2;
-/// Bytes before the proof of a full close (five inputs); see [`header_len`].
-pub const HEADER_LEN: usize = 216;
+pub const VERSION: u16 = 3;
+/// Bytes before the proof of a full close (six inputs); see [`header_len`].
+pub const HEADER_LEN: usize = 248;
 
 /// Largest proof accepted for `layout`: a fixed part (Spartan's evaluation argument and
 /// the verifier circuit's instance, ~80 KB) and the step instances' witness
@@ -59,7 +59,7 @@ pub struct CloseProof {
     pub snark: Vec<u8>,
 }
 
-/// An incremental close proof (statement tag 1): like [`CloseProof`], with the six
+/// An incremental close proof (statement tag 1): like [`CloseProof`], with the seven
 /// inputs of `channel::incremental::IncrementalInputs`; `(K, M)` must be
 /// [`Layout::for_touched`]`(n)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +100,7 @@ impl CloseProof {
             n: small(&f[2])?,
             deposits_root: f[3],
             balances_root: f[4],
+            volume_commitment: f[5],
         };
         let layout = raw.layout_for(public.n, Layout::for_channels)?;
         Ok(CloseProof {
@@ -129,6 +130,7 @@ impl TransitionProof {
             prev_root: f[3],
             new_root: f[4],
             deposits_hash: f[5],
+            volume_commitment: f[6],
         };
         let layout = raw.layout_for(inputs.n, Layout::for_touched)?;
         Ok(TransitionProof {
@@ -154,7 +156,7 @@ pub fn statement_of(bytes: &[u8]) -> Option<Statement> {
 /// Number of public inputs of `statement`.
 fn input_count(statement: Statement) -> usize {
     match statement {
-        Statement::Full => 5,
+        Statement::Full => crate::slot::NUM_PUBLIC_INPUTS,
         Statement::Incremental => crate::incremental::NUM_INPUTS,
     }
 }
@@ -295,6 +297,7 @@ mod tests {
                 n: 3,
                 deposits_root: Fe::from(11u64),
                 balances_root: -Fe::from(13u64),
+                volume_commitment: Fe::from(17u64),
             },
             snark: vec![1, 2, 3, 4, 5],
         }
@@ -306,7 +309,7 @@ mod tests {
         let bytes = p.to_bytes();
         assert_eq!(bytes.len(), HEADER_LEN + 5);
         assert_eq!(&bytes[..8], b"ZKHUBCLS");
-        assert_eq!(&bytes[8..10], &2u16.to_le_bytes());
+        assert_eq!(&bytes[8..10], &3u16.to_le_bytes());
         assert_eq!(&bytes[12..16], &2u32.to_le_bytes()); // K = 2
         assert_eq!(&bytes[16..20], &2u32.to_le_bytes()); // M = 2
         assert_eq!(bytes[52], 7); // hub_id, little-endian
@@ -370,11 +373,18 @@ mod tests {
     }
 
     #[test]
-    fn version_1_is_refused_with_a_clear_message() {
-        let mut b = sample().to_bytes();
-        b[8..10].copy_from_slice(&1u16.to_le_bytes());
-        let err = CloseProof::from_bytes(&b).unwrap_err();
-        assert!(matches!(err, CloseError::UnsupportedVersion(1)), "{err}");
-        assert!(err.to_string().contains("version 2"), "{err}");
+    fn older_versions_are_refused_with_a_clear_message() {
+        // Version 2 is the statement before the volume commitment; version 1 the
+        // monolithic close.
+        for old in [1u16, 2] {
+            let mut b = sample().to_bytes();
+            b[8..10].copy_from_slice(&old.to_le_bytes());
+            let err = CloseProof::from_bytes(&b).unwrap_err();
+            assert!(
+                matches!(err, CloseError::UnsupportedVersion(v) if v == old),
+                "{err}"
+            );
+            assert!(err.to_string().contains("version 3"), "{err}");
+        }
     }
 }

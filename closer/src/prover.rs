@@ -74,14 +74,17 @@ pub fn prove_assignment(
     prove_folded(public, &folded, keys_dir, progress)
 }
 
-/// Check `snapshot` and prove its close, using (or creating) keys in `keys_dir`.
+/// Check `snapshot` and prove its close, its volume committed with blind
+/// `volume_blind` (`channel::volume::volume_blind` of the hub's seed and the epoch),
+/// using (or creating) keys in `keys_dir`.
 pub fn prove_epoch(
     snapshot: &Snapshot,
+    volume_blind: &channel::Fe,
     keys_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<CloseProof, CloseError> {
     progress.start(Phase::Witness, 0);
-    let (public, assignment) = witness::assignment(snapshot)?;
+    let (public, assignment) = witness::assignment(snapshot, volume_blind)?;
     let folded = FoldedClose::new(&assignment)?;
     progress.finish(Phase::Witness);
     prove_folded(public, &folded, keys_dir, progress)

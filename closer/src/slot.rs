@@ -36,7 +36,7 @@ pub const AMOUNT_BITS: usize = 64;
 /// Bits of an id gap.
 pub const ID_GAP_BITS: usize = 32;
 /// Number of public inputs.
-pub const NUM_PUBLIC_INPUTS: usize = 5;
+pub const NUM_PUBLIC_INPUTS: usize = 6;
 
 /// One slot's witness, as raw field elements (so tests can feed cheating values).
 #[derive(Clone, Debug, PartialEq, Eq)]

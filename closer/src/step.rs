@@ -8,7 +8,7 @@
 //! 2. runs the slot rules ([`crate::slot`]) on its `K` slots, with `hub_id` from the
 //!    table (so every voucher signature is bound to the table's hub);
 //! 3. proves its row: first and last `(is_real, id)`, `count = Σ is_real`,
-//!    `net = Σ R − Σ S`, and both sub-roots `node[M + c]`;
+//!    `net = Σ R − Σ S`, `volume = Σ S`, and both sub-roots `node[M + c]`;
 //! 4. for `c ≥ 1` checks the inner node `node[c] = Poseidon(node[2c], node[2c + 1])` of
 //!    both trees (the `M − 1` steps with `c ≥ 1` cover the `M − 1` inner nodes).
 //!
@@ -110,6 +110,7 @@ impl StepCircuit {
             outs.iter()
                 .flat_map(|o| [(F::ONE, o.received.clone()), (-F::ONE, o.spent.clone())]),
         );
+        let volume = Expr::sum(outs.iter().map(|o| (F::ONE, o.spent.clone())));
         prove_row(
             cs,
             &row,
@@ -120,6 +121,7 @@ impl StepCircuit {
                 &last.id,
                 &count,
                 &net,
+                &volume,
             ],
         );
         for (tree, nodes, leaves) in [
@@ -184,7 +186,7 @@ pub(crate) fn select_row<CS: ConstraintSystem<F>>(
 }
 
 /// The selected `row` is what the chunk's slots show: first and last `(is_real, id)`,
-/// the count of real slots and the net, in column order.
+/// the count of real slots, the net and the volume, in column order.
 pub(crate) fn prove_row<CS: ConstraintSystem<F>>(
     cs: &mut CS,
     row: &[Expr],
@@ -197,6 +199,7 @@ pub(crate) fn prove_row<CS: ConstraintSystem<F>>(
         "row last_id",
         "row count",
         "row net",
+        "row volume",
     ];
     for ((selected, own), name) in row.iter().zip(own).zip(names) {
         enforce_equal(cs, name, selected, own);

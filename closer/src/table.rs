@@ -5,15 +5,17 @@
 //! The table holds, in this order:
 //!
 //! - `hub_id, epoch`;
-//! - a row per chunk `j`: `first_real, first_id, last_real, last_id, count, net`
-//!   (`net = Σ R − Σ S` over the chunk);
+//! - a row per chunk `j`: `first_real, first_id, last_real, last_id, count, net,
+//!   volume` (`net = Σ R − Σ S`, `volume = Σ S` over the chunk);
 //! - the top of both Merkle trees in heap order, `node[1..2M)`: `node[M + j]` is chunk
 //!   `j`'s sub-root, `node[i] = Poseidon(node[2i], node[2i + 1])` for `i < M`, and
-//!   `node[1]` is the root; deposit nodes first, then balance nodes.
+//!   `node[1]` is the root; deposit nodes first, then balance nodes;
+//! - `rv`, the blind of the volume commitment (read by the core only).
 //!
 //! Step `c` proves row `c` and sub-roots `node[M + c]` from its slots and checks the
 //! inner node `node[c]` (for `c ≥ 1`); the core checks what spans chunks. No value of
-//! the table is public: the settlement layer sees the roots and `n` only.
+//! the table is public: the settlement layer sees the roots, `n` and the volume
+//! commitment only.
 
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ use crate::layout::Layout;
 use crate::slot::SlotAssignment;
 
 /// Columns of a table row.
-pub const ROW_COLUMNS: usize = 6;
+pub const ROW_COLUMNS: usize = 7;
 
 /// One chunk's row of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub struct ChunkRow {
     pub count: F,
     /// `Σ R − Σ S` over the chunk.
     pub net: F,
+    /// The chunk's share of the volume: `Σ S` (full close), `Σ (S − S_old)`
+    /// (incremental close).
+    pub volume: F,
 }
 
 impl ChunkRow {
@@ -57,6 +62,7 @@ impl ChunkRow {
             self.last_id,
             self.count,
             self.net,
+            self.volume,
         ]
     }
 }
@@ -74,6 +80,8 @@ pub struct ChunkTable {
     pub deposit_nodes: Vec<F>,
     /// Balance tree nodes in heap order; index 0 is unused (zero).
     pub balance_nodes: Vec<F>,
+    /// `rv`, the blind of the volume commitment.
+    pub volume_blind: F,
 }
 
 /// `is_real · Poseidon(id, Ax, Ay, D)`, natively (twin of the slot gadget's leaf).
@@ -137,8 +145,15 @@ impl SharedTable for ChunkTable {
 }
 
 impl ChunkTable {
-    /// The honest table for `slots` (cut by `layout`), whatever the slots hold.
-    pub fn build(hub_id: F, epoch: F, layout: Layout, slots: &[SlotAssignment]) -> ChunkTable {
+    /// The honest table for `slots` (cut by `layout`), whatever the slots hold, with
+    /// the volume blind `volume_blind`.
+    pub fn build(
+        hub_id: F,
+        epoch: F,
+        layout: Layout,
+        volume_blind: F,
+        slots: &[SlotAssignment],
+    ) -> ChunkTable {
         assert_eq!(slots.len(), layout.slots(), "one assignment per slot");
         let mut rows = Vec::with_capacity(layout.chunks);
         let mut deposit_subs = Vec::with_capacity(layout.chunks);
@@ -152,6 +167,7 @@ impl ChunkTable {
                 last_id: last.id,
                 count: chunk.iter().map(|s| s.is_real).sum(),
                 net: chunk.iter().map(|s| s.received - s.spent).sum(),
+                volume: chunk.iter().map(|s| s.spent).sum(),
             });
             deposit_subs.push(sub_root(
                 &chunk.iter().map(deposit_leaf).collect::<Vec<_>>(),
@@ -166,6 +182,7 @@ impl ChunkTable {
             rows,
             deposit_nodes: heap_nodes(&deposit_subs),
             balance_nodes: heap_nodes(&balance_subs),
+            volume_blind,
         }
     }
 
@@ -177,13 +194,14 @@ impl ChunkTable {
         }
         out.extend_from_slice(&self.deposit_nodes[1..]);
         out.extend_from_slice(&self.balance_nodes[1..]);
+        out.push(self.volume_blind);
         out
     }
 }
 
 /// Number of table variables for `layout`.
 pub fn table_len(layout: Layout) -> usize {
-    2 + ROW_COLUMNS * layout.chunks + 2 * (2 * layout.chunks - 1)
+    2 + ROW_COLUMNS * layout.chunks + 2 * (2 * layout.chunks - 1) + 1
 }
 
 /// A table row as circuit expressions.
@@ -201,6 +219,8 @@ pub struct RowVars {
     pub count: Expr,
     /// `net`.
     pub net: Expr,
+    /// `volume`.
+    pub volume: Expr,
 }
 
 impl RowVars {
@@ -213,6 +233,7 @@ impl RowVars {
             &self.last_id,
             &self.count,
             &self.net,
+            &self.volume,
         ]
     }
 }
@@ -230,6 +251,8 @@ pub struct TableVars {
     pub deposit_nodes: Vec<Expr>,
     /// Balance nodes in heap order; index 0 is the constant zero.
     pub balance_nodes: Vec<Expr>,
+    /// `rv`.
+    pub volume_blind: Expr,
 }
 
 /// A shared witness of a folded circuit: its values in allocation order, and how many
@@ -274,19 +297,7 @@ pub fn table_vars(layout: Layout, shared: &[AllocatedNum<F>]) -> Result<TableVar
     }
     let e = |n: &AllocatedNum<F>| Expr::var(n.get_variable(), n.get_value());
     let m = layout.chunks;
-    let rows = (0..m)
-        .map(|j| {
-            let at = |t: usize| e(&shared[2 + ROW_COLUMNS * j + t]);
-            RowVars {
-                first_real: at(0),
-                first_id: at(1),
-                last_real: at(2),
-                last_id: at(3),
-                count: at(4),
-                net: at(5),
-            }
-        })
-        .collect();
+    let rows = row_vars(m, shared);
     let nodes_at = |offset: usize| {
         std::iter::once(Expr::zero())
             .chain(shared[offset..offset + 2 * m - 1].iter().map(e))
@@ -299,7 +310,27 @@ pub fn table_vars(layout: Layout, shared: &[AllocatedNum<F>]) -> Result<TableVar
         rows,
         deposit_nodes: nodes_at(first_node),
         balance_nodes: nodes_at(first_node + 2 * m - 1),
+        volume_blind: e(&shared[shared.len() - 1]),
     })
+}
+
+/// The `m` rows of a table whose rows start after `hub_id, epoch`.
+pub(crate) fn row_vars(m: usize, shared: &[AllocatedNum<F>]) -> Vec<RowVars> {
+    let e = |n: &AllocatedNum<F>| Expr::var(n.get_variable(), n.get_value());
+    (0..m)
+        .map(|j| {
+            let at = |t: usize| e(&shared[2 + ROW_COLUMNS * j + t]);
+            RowVars {
+                first_real: at(0),
+                first_id: at(1),
+                last_real: at(2),
+                last_id: at(3),
+                count: at(4),
+                net: at(5),
+                volume: at(6),
+            }
+        })
+        .collect()
 }
 
 /// A circuit of the folded close: the chunk table is its shared witness and all its

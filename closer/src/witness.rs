@@ -2,6 +2,7 @@
 //! (`channel::statement::CloseWitness`), which checks the snapshot first.
 
 use ark_ff::{BigInteger, PrimeField};
+use channel::Fe;
 use channel::crypto::{PackedSignature, PublicKey, Signature};
 use channel::ledger::Snapshot;
 use channel::statement::{CloseWitness, PublicInputs, SlotWitness, net_deposit_fe};
@@ -17,7 +18,7 @@ use crate::gadgets::eddsa::{SignatureWitness, dummy_signature};
 use crate::slot::SlotAssignment;
 
 /// The public inputs as circuit scalars, in circuit order.
-pub fn public_scalars(public: &PublicInputs) -> [F; 5] {
+pub fn public_scalars(public: &PublicInputs) -> [F; crate::slot::NUM_PUBLIC_INPUTS] {
     public.to_field_elements().map(|x| fe_to_f(&x))
 }
 
@@ -67,9 +68,13 @@ fn slot_assignment(slot: &SlotWitness) -> Result<SlotAssignment, CloseError> {
     })
 }
 
-/// Check `snapshot` (ids, balances, sums, signatures) and build the assignment.
-pub fn assignment(snapshot: &Snapshot) -> Result<(PublicInputs, CloseAssignment), CloseError> {
-    let witness = CloseWitness::from_snapshot(snapshot)?;
+/// Check `snapshot` (ids, balances, sums, signatures) and build the assignment, its
+/// volume committed with blind `volume_blind` (the hub's `channel::volume::volume_blind`).
+pub fn assignment(
+    snapshot: &Snapshot,
+    volume_blind: &Fe,
+) -> Result<(PublicInputs, CloseAssignment), CloseError> {
+    let witness = CloseWitness::from_snapshot(snapshot, volume_blind)?;
     witness.verify_signatures()?;
     let mut slots = witness
         .slots
@@ -83,6 +88,7 @@ pub fn assignment(snapshot: &Snapshot) -> Result<(PublicInputs, CloseAssignment)
         CloseAssignment {
             public: public_scalars(&public),
             slots,
+            volume_blind: fe_to_f(volume_blind),
         },
     ))
 }

@@ -22,7 +22,9 @@ use num_bigint::BigUint;
 use spartan2::traits::circuit::SpartanCircuit;
 
 fn honest3() -> CloseAssignment {
-    assignment(&snapshot3()).expect("honest snapshot").1
+    assignment(&snapshot3(), &channel::Fe::from(0x766fu64))
+        .expect("honest snapshot")
+        .1
 }
 
 /// The folded close of `a` (honest chunk table of whatever the slots hold): `Ok` or
@@ -52,7 +54,7 @@ fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
 #[test]
 fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     let snap = snapshot3();
-    let (public, a) = assignment(&snap).unwrap();
+    let (public, a) = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap();
     let folded = FoldedClose::new(&a).unwrap();
     assert_eq!(folded.check(), Ok(()));
     assert_eq!(
@@ -60,7 +62,8 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
         (2, 2)
     );
     // The core's public inputs are the native statement's, in order.
-    let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
+    let (native, _) =
+        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
     assert_eq!(public, native);
     let mut cs = TestConstraintSystem::<F>::new();
     let shared = folded.core.shared(&mut cs).unwrap();
@@ -103,14 +106,18 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
 fn a_negative_net_deposit_satisfies_and_matches_the_native_statement() {
     // A payee that withdrew 20 of the 30 it was paid: D = −20, B = 10.
     let snap = snapshot3_after_withdrawal();
-    let (public, a) = assignment(&snap).unwrap();
+    let (public, a) = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap();
     assert_eq!(a.slots[1].deposit, -F::from(20u64));
     assert_eq!(run(&a), Ok(()));
-    let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
+    let (native, _) =
+        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
     assert_eq!(public, native);
     assert_ne!(
         public.deposits_root,
-        assignment(&snapshot3()).unwrap().0.deposits_root
+        assignment(&snapshot3(), &channel::Fe::from(0x766fu64))
+            .unwrap()
+            .0
+            .deposits_root
     );
 }
 

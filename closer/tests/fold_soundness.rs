@@ -17,7 +17,12 @@ use ff::Field;
 
 /// 16 channels in 16 slots: K = 4, M = 4.
 fn honest16() -> CloseAssignment {
-    assignment(&synthetic_snapshot(HUB, EPOCH, 16)).unwrap().1
+    assignment(
+        &synthetic_snapshot(HUB, EPOCH, 16),
+        &channel::Fe::from(0x766fu64),
+    )
+    .unwrap()
+    .1
 }
 
 fn layout_of(a: &CloseAssignment) -> Layout {
@@ -25,7 +30,13 @@ fn layout_of(a: &CloseAssignment) -> Layout {
 }
 
 fn table_of(a: &CloseAssignment) -> ChunkTable {
-    ChunkTable::build(a.public[0], a.public[1], layout_of(a), &a.slots)
+    ChunkTable::build(
+        a.public[0],
+        a.public[1],
+        layout_of(a),
+        a.volume_blind,
+        &a.slots,
+    )
 }
 
 /// Every circuit's first unsatisfied constraint, with `table`.
@@ -61,8 +72,11 @@ fn the_honest_folded_close_satisfies_every_circuit() {
     );
     assert_eq!(broken_with(&a, table_of(&a)), Vec::<String>::new());
     // The table's root is the native statement's.
-    let (public, _) =
-        channel::statement::close_public_inputs(&synthetic_snapshot(HUB, EPOCH, 16)).unwrap();
+    let (public, _) = channel::statement::close_public_inputs(
+        &synthetic_snapshot(HUB, EPOCH, 16),
+        &channel::Fe::from(0x766fu64),
+    )
+    .unwrap();
     assert_eq!(
         closer::field::f_to_fe(&table_of(&a).deposit_nodes[1]),
         public.deposits_root
@@ -91,9 +105,12 @@ fn a_chunk_replayed_from_another_hub_is_rejected() {
     // Chunk 1's slots come from another hub's epoch (same keys and amounts): its
     // vouchers are signed for that hub, and the step reads hub_id from the table.
     let mut a = honest16();
-    let other = assignment(&synthetic_snapshot(HUB + 1, EPOCH, 16))
-        .unwrap()
-        .1;
+    let other = assignment(
+        &synthetic_snapshot(HUB + 1, EPOCH, 16),
+        &channel::Fe::from(0x766fu64),
+    )
+    .unwrap()
+    .1;
     a.slots[4..8].clone_from_slice(&other.slots[4..8]);
     let broken = broken_roots_aside(&mut a);
     assert!(
@@ -110,8 +127,10 @@ fn a_chunk_replayed_from_another_epoch_is_rejected() {
     let snap = synthetic_snapshot(HUB, EPOCH, 16);
     let mut earlier = snap.clone();
     earlier.channels[4].deposit -= 1000;
-    let mut a = assignment(&snap).unwrap().1;
-    let old = assignment(&earlier).unwrap().1;
+    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
+    let old = assignment(&earlier, &channel::Fe::from(0x766fu64))
+        .unwrap()
+        .1;
     a.slots[4..8].clone_from_slice(&old.slots[4..8]);
     let broken = broken_with(&a, table_of(&a));
     assert_eq!(broken, ["core/deposits_root matches"]);
@@ -181,7 +200,7 @@ fn a_duplicate_id_across_a_chunk_boundary_is_rejected() {
         spender(4, 4, 9, 0, 0, 0),
     ];
     let snap = channel::ledger::Snapshot::new(HUB, EPOCH, channels, &channel::Fe::from(1u64));
-    let mut a = assignment(&snap).unwrap().1;
+    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
     assert_eq!(layout_of(&a).slots_per_chunk, 2);
     a.slots[2].id = a.slots[1].id;
     let broken = broken_roots_aside(&mut a);
@@ -190,7 +209,7 @@ fn a_duplicate_id_across_a_chunk_boundary_is_rejected() {
         "{broken:?}"
     );
     // An id going down across the boundary.
-    let mut a = assignment(&snap).unwrap().1;
+    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
     a.slots[2].id = F::ONE;
     let broken = broken_roots_aside(&mut a);
     assert!(
@@ -204,7 +223,12 @@ fn a_real_slot_after_a_padding_chunk_boundary_is_rejected() {
     // 9 channels in 16 slots: chunk 2 ends in padding; a real channel placed at the
     // start of chunk 3 (with chunk 2's padding before it) breaks "real slots first"
     // at the boundary.
-    let mut a = assignment(&synthetic_snapshot(HUB, EPOCH, 9)).unwrap().1;
+    let mut a = assignment(
+        &synthetic_snapshot(HUB, EPOCH, 9),
+        &channel::Fe::from(0x766fu64),
+    )
+    .unwrap()
+    .1;
     let real = a.slots[8].clone();
     a.slots[8] = closer::circuit::SlotAssignment::padding();
     a.slots[12] = real;
@@ -220,7 +244,12 @@ fn a_real_slot_after_a_padding_chunk_boundary_is_rejected() {
 #[test]
 fn a_padding_chunk_carrying_value_is_rejected() {
     // 9 channels in 16 slots: chunk 3 (slots 12..16) is all padding.
-    let a = assignment(&synthetic_snapshot(HUB, EPOCH, 9)).unwrap().1;
+    let a = assignment(
+        &synthetic_snapshot(HUB, EPOCH, 9),
+        &channel::Fe::from(0x766fu64),
+    )
+    .unwrap()
+    .1;
     assert_eq!(broken_with(&a, table_of(&a)), Vec::<String>::new());
     // Value in one of its slots (kept out of sight of Σ by the row).
     let mut b = a.clone();

@@ -27,15 +27,22 @@ fn key_files(dir: &Path) -> Vec<String> {
 fn prove_verify_and_reject_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot3();
-    let proof = closer::prove_epoch(&snap, dir.path(), &NoProgress).expect("prove");
-    let (native, _) = channel::statement::close_public_inputs(&snap).unwrap();
+    let proof = closer::prove_epoch(
+        &snap,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("prove");
+    let (native, _) =
+        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
     assert_eq!(proof.public, native);
     assert_eq!(proof.layout, Layout::for_channels(3).unwrap());
 
     // Keys are cached: one .pk and one .vk, named by layout.
     let files = key_files(dir.path());
     assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files[0].starts_with("close-v2-k2-m2-") && files[0].ends_with(".pk"));
+    assert!(files[0].starts_with("close-v3-k2-m2-") && files[0].ends_with(".pk"));
 
     // The file round-trips and verifies, and says what it verified.
     let bytes = proof.to_bytes();
@@ -84,7 +91,13 @@ fn prove_verify_and_reject_tampering() {
     assert!(settlement.verify(&other, &bytes).is_err());
 
     // Proving again reuses the cached keys and gives a different (zero-knowledge) proof.
-    let again = closer::prove_epoch(&snap, dir.path(), &NoProgress).expect("prove again");
+    let again = closer::prove_epoch(
+        &snap,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("prove again");
     assert_ne!(again.snark, proof.snark);
     assert_eq!(again.key_digest, proof.key_digest);
     verifier.verify_proof(&again).expect("verify again");
@@ -92,8 +105,15 @@ fn prove_verify_and_reject_tampering() {
 
     // A payee that withdrew more than it deposited (D < 0) closes too.
     let withdrawn = snapshot3_after_withdrawal();
-    let proof = closer::prove_epoch(&withdrawn, dir.path(), &NoProgress).expect("prove D < 0");
-    let (native, _) = channel::statement::close_public_inputs(&withdrawn).unwrap();
+    let proof = closer::prove_epoch(
+        &withdrawn,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("prove D < 0");
+    let (native, _) =
+        channel::statement::close_public_inputs(&withdrawn, &channel::Fe::from(0x766fu64)).unwrap();
     assert_eq!(proof.public, native);
     verifier.verify_proof(&proof).expect("verify D < 0");
 }
@@ -102,7 +122,13 @@ fn prove_verify_and_reject_tampering() {
 fn hostile_proof_files_are_refused_without_work() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot2();
-    let proof = closer::prove_epoch(&snap, dir.path(), &NoProgress).expect("prove");
+    let proof = closer::prove_epoch(
+        &snap,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("prove");
     let good = proof.to_bytes();
     let verifier = Verifier::new(dir.path());
     verifier.verify_file(&good).expect("honest file");
@@ -181,7 +207,7 @@ fn a_key_saved_under_another_layouts_name_is_refused() {
     for f in key_files(dir.path()) {
         let ext = &f[f.len() - 2..];
         let to = format!(
-            "close-v2-k{}-m{}-{id_large}.{ext}",
+            "close-v3-k{}-m{}-{id_large}.{ext}",
             large.slots_per_chunk, large.chunks
         );
         std::fs::rename(dir.path().join(&f), dir.path().join(to)).unwrap();
@@ -211,7 +237,7 @@ fn prove_edited(
     snap: &channel::ledger::Snapshot,
     edit: impl FnOnce(&mut Vec<closer::step::StepCircuit>),
 ) -> Result<CloseProof, CloseError> {
-    let (public, a) = witness::assignment(snap).unwrap();
+    let (public, a) = witness::assignment(snap, &channel::Fe::from(0x766fu64)).unwrap();
     let mut folded = FoldedClose::new(&a).unwrap();
     let (pk, key_digest) = keys::prover_key(dir, folded.layout).unwrap();
     edit(&mut folded.steps);
@@ -258,7 +284,13 @@ fn a_step_instance_dropped_duplicated_or_reordered_is_refused() {
 fn a_proof_replayed_for_another_epoch_or_hub_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot2();
-    let proof = closer::prove_epoch(&snap, dir.path(), &NoProgress).expect("prove");
+    let proof = closer::prove_epoch(
+        &snap,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("prove");
     let settlement = KeyDirVerifier::new(dir.path());
     // The same proof submitted as the close of the next epoch, or of another hub with
     // the same channels and roots.
@@ -282,7 +314,13 @@ fn a_snapshot_that_breaks_the_statement_is_refused_before_proving() {
     let dir = tempfile::tempdir().unwrap();
     let mut snap = snapshot2();
     snap.channels[1].received += 1; // Σ R ≠ Σ S
-    let err = closer::prove_epoch(&snap, dir.path(), &NoProgress).unwrap_err();
+    let err = closer::prove_epoch(
+        &snap,
+        &channel::Fe::from(0x766fu64),
+        dir.path(),
+        &NoProgress,
+    )
+    .unwrap_err();
     assert!(matches!(err, CloseError::Statement(_)), "{err}");
     assert!(
         key_files(dir.path()).is_empty(),

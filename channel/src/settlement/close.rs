@@ -73,7 +73,8 @@ impl Settlement {
 
     /// Submit the close of a cut epoch: accepted iff `hub_id`, `epoch`, `n` and
     /// `deposits_root` equal the registry's record of the cut, the deadline has not
-    /// passed, and `verifier` accepts the proof. Then `balances_root` is stored.
+    /// passed, and `verifier` accepts the proof. Then `balances_root` is stored, with
+    /// the volume commitment (which the layer cannot check: it is hidden).
     pub fn submit_close(
         &mut self,
         inputs: &PublicInputs,
@@ -107,6 +108,7 @@ impl Settlement {
         record.close = Some(AcceptedClose {
             balances_root: inputs.balances_root,
             kind: CloseKind::Full,
+            volume_commitment: Some(inputs.volume_commitment),
             accepted,
         });
         self.assert_value_invariant();
@@ -118,7 +120,7 @@ impl Settlement {
     /// channels, `prev_root` is the state root of the previous epoch's incremental close
     /// (the empty tree's for epoch 1: the chain of state roots starts with the hub),
     /// `deposits_hash` is the one recorded at the cut, and `verifier` accepts the
-    /// proof. Then the new state root is stored for openings.
+    /// proof. Then the new state root is stored for openings, with the volume commitment.
     pub fn submit_incremental_close(
         &mut self,
         inputs: &IncrementalInputs,
@@ -163,6 +165,7 @@ impl Settlement {
         record.close = Some(AcceptedClose {
             balances_root: inputs.new_root,
             kind: CloseKind::Incremental,
+            volume_commitment: Some(inputs.volume_commitment),
             accepted,
         });
         self.assert_value_invariant();

@@ -132,6 +132,15 @@ pub struct AcceptedClose {
     /// The statement proved.
     #[serde(default)]
     pub kind: CloseKind,
+    /// The close's public input `Cv = Poseidon(VOLUME, V, rv)`, the hidden commitment
+    /// to its volume (docs/DESIGN.md §11; what a `volume::VolumeAttestation` opens).
+    /// `None` only in a record made before closes carried it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::field::dec_opt"
+    )]
+    pub volume_commitment: Option<Fe>,
     /// When it was accepted.
     pub accepted: Stamp,
 }

@@ -1,10 +1,13 @@
 //! The incremental close's core circuit: what spans chunks.
 //!
-//! Public values, in order: `hub_id, epoch, n, prev_root, new_root, deposits_hash`.
+//! Public values, in order: `hub_id, epoch, n, prev_root, new_root, deposits_hash,
+//! volume_commitment`.
 //! It enforces: the table's `hub_id` and `epoch` are the public ones; `n = Σ count`;
 //! `Σ net = 0` (over the touched channels `Σ ΔR = Σ ΔS`, so with every untouched leaf
 //! unchanged `Σ B = Σ D` carries over from the previous close); `root[0] = prev_root`,
-//! `root[M] = new_root`, `acc[0] = 0`, `acc[M] = deposits_hash`; and across each chunk
+//! `root[M] = new_root`, `acc[0] = 0`, `acc[M] = deposits_hash`;
+//! `volume_commitment = Poseidon(VOLUME, Σ volume, rv)` (each chunk's `volume = Σ ΔS`,
+//! so `V` is the epoch's volume); and across each chunk
 //! boundary real slots first and ids strictly increasing (so no leaf is updated twice).
 
 use std::sync::Arc;
@@ -13,14 +16,14 @@ use bellpepper_core::num::AllocatedNum;
 use bellpepper_core::{ConstraintSystem, SynthesisError};
 
 use super::table::{TransitionTable, transition_vars};
-use crate::core_circuit::{boundaries, totals};
+use crate::core_circuit::{boundaries, totals, volume_commitment};
 use crate::field::F;
 use crate::gadgets::{Expr, alloc_input, enforce_equal};
 use crate::layout::Layout;
 use crate::table::{TableCircuit, table_circuit};
 
 /// Number of public inputs of the incremental close.
-pub const NUM_INPUTS: usize = 6;
+pub const NUM_INPUTS: usize = 7;
 
 /// Names of the public inputs, in order.
 pub const INPUT_NAMES: [&str; NUM_INPUTS] = [
@@ -30,6 +33,7 @@ pub const INPUT_NAMES: [&str; NUM_INPUTS] = [
     "prev_root",
     "new_root",
     "deposits_hash",
+    "volume_commitment",
 ];
 
 /// The core of an incremental close, with or without a witness.
@@ -85,6 +89,7 @@ impl TransitionCore {
             &Expr::zero(),
         );
         enforce_equal(cs, "ends at deposits_hash", &table.accs[m], &public[5]);
+        volume_commitment(cs, &table.rows, &table.volume_blind, &public[6])?;
         boundaries(cs, &table.rows)
     }
 }

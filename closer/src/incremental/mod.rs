@@ -2,13 +2,16 @@
 //! channels that changed, as updates of one sparse 4-ary Poseidon state tree
 //! (`channel::state_tree`), so its cost follows the touched channels, not the hub.
 //!
-//! The statement, public inputs `hub_id, epoch, n, prev_root, new_root, deposits_hash`:
+//! The statement, public inputs `hub_id, epoch, n, prev_root, new_root, deposits_hash,
+//! volume_commitment`:
 //! there are `n` touched channels, in strictly increasing id order, each updating its
 //! leaf at position `id` by the rules of [`slot`] (signature, `B = D + R − S ≥ 0`,
 //! counters that only grow, a new leaf only where the tree was empty), applied one after
 //! another from `prev_root` (the previous close's root) to `new_root`; `Σ ΔR = Σ ΔS`;
 //! and the touched channels whose net deposit changed are exactly those the settlement
-//! layer hashed into `deposits_hash`, with its values. Every other leaf is unchanged.
+//! layer hashed into `deposits_hash`, with its values; `volume_commitment =
+//! Poseidon(VOLUME, Σ ΔS, rv)` for a hidden `rv` (the epoch's volume, committed). Every
+//! other leaf is unchanged.
 //!
 //! Folded like the full close ([`crate::circuit`]): `M` chunks of `K` slots, one
 //! [`TransitionStep`] per chunk, a [`TransitionCore`], and a shared hidden
@@ -37,10 +40,12 @@ use crate::layout::Layout;
 /// The full assignment: public inputs and every slot (padding included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransitionAssignment {
-    /// `hub_id, epoch, n, prev_root, new_root, deposits_hash`.
+    /// `hub_id, epoch, n, prev_root, new_root, deposits_hash, volume_commitment`.
     pub public: [F; NUM_INPUTS],
     /// All slots, a power of two ≥ 2 of them.
     pub slots: Vec<TouchedAssignment>,
+    /// `rv`, the blind of the volume commitment.
+    pub volume_blind: F,
 }
 
 /// An incremental close cut into chunks: the table, the steps and the core.
@@ -67,6 +72,7 @@ impl IncrementalClose {
             assignment.public[1],
             layout,
             assignment.public[3],
+            assignment.volume_blind,
             &assignment.slots,
         );
         Ok(IncrementalClose::with_table(assignment, layout, table))
@@ -129,7 +135,8 @@ pub fn step_constraints(layout: Layout) -> usize {
 
 /// Constraints of the core of `layout`.
 pub fn core_constraints(layout: Layout) -> usize {
-    8 + (layout.chunks - 1) * crate::slot::ID_ORDER_CONSTRAINTS
+    8 + crate::core_circuit::volume_commitment_constraints()
+        + (layout.chunks - 1) * crate::slot::ID_ORDER_CONSTRAINTS
 }
 
 /// Constraints of a whole incremental close over `layout` (all steps and the core).

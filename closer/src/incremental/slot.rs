@@ -119,6 +119,8 @@ pub struct TouchedOutput {
     pub id: Expr,
     /// `ΔR − ΔS`.
     pub net: Expr,
+    /// `ΔS = S − S_old` (a 64-bit number): the slot's share of the epoch's volume.
+    pub spent_delta: Expr,
     /// The state root after this slot.
     pub root_out: Expr,
     /// The deposit hash after this slot.
@@ -196,6 +198,7 @@ pub fn synthesize_touched<CS: ConstraintSystem<F>>(
         is_real: t.is_real,
         id: t.id,
         net: delta_received.sub(&delta_spent),
+        spent_delta: delta_spent,
         root_out,
         acc_out,
     })

@@ -5,7 +5,8 @@
 //!    with one-hot bits;
 //! 2. runs the touched-slot rules ([`super::slot`]) on its `K` slots in order, threading
 //!    the state root from `root[c]` and the deposit hash from `acc[c]`;
-//! 3. proves its row (first and last `(is_real, id)`, `count`, `net = Σ (ΔR − ΔS)`) and
+//! 3. proves its row (first and last `(is_real, id)`, `count`, `net = Σ (ΔR − ΔS)`,
+//!    `volume = Σ ΔS`) and
 //!    that it ends at `root[c + 1]` and `acc[c + 1]`.
 
 use std::sync::Arc;
@@ -112,6 +113,7 @@ impl TransitionStep {
         let (first, last) = (&outs[0], &outs[outs.len() - 1]);
         let count = Expr::sum(outs.iter().map(|o| (F::ONE, o.is_real.clone())));
         let net = Expr::sum(outs.iter().map(|o| (F::ONE, o.net.clone())));
+        let volume = Expr::sum(outs.iter().map(|o| (F::ONE, o.spent_delta.clone())));
         prove_row(
             cs,
             &row,
@@ -122,6 +124,7 @@ impl TransitionStep {
                 &last.id,
                 &count,
                 &net,
+                &volume,
             ],
         );
         enforce_equal(cs, "chunk ends at root[c + 1]", &root_end, &root);

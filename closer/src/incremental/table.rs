@@ -2,15 +2,17 @@
 //!
 //! In allocation order:
 //! - `hub_id, epoch`;
-//! - a row per chunk `j`: `first_real, first_id, last_real, last_id, count, net`
-//!   (`net = Σ (ΔR − ΔS)` over the chunk), as in the full close ([`crate::table`]);
+//! - a row per chunk `j`: `first_real, first_id, last_real, last_id, count, net,
+//!   volume` (`net = Σ (ΔR − ΔS)`, `volume = Σ ΔS` over the chunk), as in the full
+//!   close ([`crate::table`]);
 //! - the state roots at the chunk boundaries, `root[0..=M]`: chunk `j` takes the tree
 //!   from `root[j]` to `root[j + 1]`; `root[0]` is the previous close's root and
 //!   `root[M]` the new one;
-//! - the deposit hashes at the boundaries, `acc[0..=M]`, likewise (`acc[0] = 0`).
+//! - the deposit hashes at the boundaries, `acc[0..=M]`, likewise (`acc[0] = 0`);
+//! - `rv`, the blind of the volume commitment (read by the core only).
 //!
 //! Step `c` proves row `c` and the two transitions from its slots; the core checks the
-//! ends. Nothing here is public.
+//! ends and the volume commitment. Nothing here is public.
 
 use bellpepper_core::SynthesisError;
 use bellpepper_core::num::AllocatedNum;
@@ -21,7 +23,7 @@ use crate::field::{F, f_to_fe, fe_to_f};
 use crate::gadgets::Expr;
 use crate::gadgets::state_path::native_root;
 use crate::layout::Layout;
-use crate::table::{ChunkRow, ROW_COLUMNS, RowVars, SharedTable};
+use crate::table::{ChunkRow, ROW_COLUMNS, RowVars, SharedTable, row_vars};
 
 /// The table's values (public fields so tests can build cheating tables).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct TransitionTable {
     pub roots: Vec<F>,
     /// Deposit hashes at the `M + 1` chunk boundaries.
     pub accs: Vec<F>,
+    /// `rv`, the blind of the volume commitment.
+    pub volume_blind: F,
 }
 
 /// `Poseidon(id, Ax, Ay, D_old, B_old, Poseidon(S_old, R_old, blind_old))`, or 0 for a
@@ -86,12 +90,14 @@ fn position(s: &TouchedAssignment) -> u32 {
 }
 
 impl TransitionTable {
-    /// The honest table for `slots` cut by `layout`, from `prev_root`.
+    /// The honest table for `slots` cut by `layout`, from `prev_root`, with the volume
+    /// blind `volume_blind`.
     pub fn build(
         hub_id: F,
         epoch: F,
         layout: Layout,
         prev_root: F,
+        volume_blind: F,
         slots: &[TouchedAssignment],
     ) -> TransitionTable {
         assert_eq!(slots.len(), layout.slots(), "one assignment per slot");
@@ -110,6 +116,7 @@ impl TransitionTable {
                     .iter()
                     .map(|s| (s.new.received - s.old.received) - (s.new.spent - s.old.spent))
                     .sum(),
+                volume: chunk.iter().map(|s| s.new.spent - s.old.spent).sum(),
             });
             for s in chunk {
                 if s.is_real == F::ONE {
@@ -126,6 +133,7 @@ impl TransitionTable {
             rows,
             roots,
             accs,
+            volume_blind,
         }
     }
 }
@@ -138,11 +146,12 @@ impl SharedTable for TransitionTable {
         }
         out.extend_from_slice(&self.roots);
         out.extend_from_slice(&self.accs);
+        out.push(self.volume_blind);
         out
     }
 
     fn len(layout: Layout) -> usize {
-        2 + ROW_COLUMNS * layout.chunks + 2 * (layout.chunks + 1)
+        2 + ROW_COLUMNS * layout.chunks + 2 * (layout.chunks + 1) + 1
     }
 }
 
@@ -159,6 +168,8 @@ pub struct TransitionVars {
     pub roots: Vec<Expr>,
     /// `acc[0..=M]`.
     pub accs: Vec<Expr>,
+    /// `rv`.
+    pub volume_blind: Expr,
 }
 
 /// Structure the variables `alloc_table` returned.
@@ -171,19 +182,7 @@ pub fn transition_vars(
     }
     let e = |n: &AllocatedNum<F>| Expr::var(n.get_variable(), n.get_value());
     let m = layout.chunks;
-    let rows = (0..m)
-        .map(|j| {
-            let at = |t: usize| e(&shared[2 + ROW_COLUMNS * j + t]);
-            RowVars {
-                first_real: at(0),
-                first_id: at(1),
-                last_real: at(2),
-                last_id: at(3),
-                count: at(4),
-                net: at(5),
-            }
-        })
-        .collect();
+    let rows = row_vars(m, shared);
     let roots_at = 2 + ROW_COLUMNS * m;
     let accs_at = roots_at + m + 1;
     Ok(TransitionVars {
@@ -192,5 +191,6 @@ pub fn transition_vars(
         rows,
         roots: shared[roots_at..accs_at].iter().map(e).collect(),
         accs: shared[accs_at..accs_at + m + 1].iter().map(e).collect(),
+        volume_blind: e(&shared[accs_at + m + 1]),
     })
 }

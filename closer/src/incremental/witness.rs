@@ -62,5 +62,6 @@ pub fn assignment(witness: &IncrementalWitness) -> Result<TransitionAssignment, 
     Ok(TransitionAssignment {
         public: public_scalars(&witness.inputs),
         slots,
+        volume_blind: fe_to_f(&witness.volume_blind),
     })
 }
