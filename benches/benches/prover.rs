@@ -19,7 +19,8 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("setup/{slots}"), |b| {
             b.iter(|| keys::generate(black_box(layout)).expect("setup"))
         });
-        let (public, assignment) = witness::assignment(&snapshot, &channel::Fe::from(0x766fu64)).expect("snapshot");
+        let (public, assignment) =
+            witness::assignment(&snapshot, &channel::Fe::from(0x766fu64)).expect("snapshot");
         let folded = FoldedClose::new(&assignment).expect("layout");
         keys::setup(dir.path(), layout).expect("setup");
         group.bench_function(format!("prove/{slots}"), |b| {

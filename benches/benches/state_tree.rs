@@ -174,14 +174,22 @@ fn bench_close(c: &mut Criterion) {
     );
     let (witness, _) = timed(
         "close of epoch 2, 1,024 of 1,000,000 touched (once)",
-        || state1.close(&snapshot2, &channel::Fe::from(0x766fu64)).unwrap(),
+        || {
+            state1
+                .close(&snapshot2, &channel::Fe::from(0x766fu64))
+                .unwrap()
+        },
     );
     assert_eq!(witness.inputs.n, TOUCHED as u64);
 
     let mut group = c.benchmark_group("incremental/1M channels");
     group.sample_size(10);
     group.bench_function("close, 1,024 touched", |b| {
-        b.iter(|| state1.close(black_box(&snapshot2), &channel::Fe::from(0x766fu64)).unwrap())
+        b.iter(|| {
+            state1
+                .close(black_box(&snapshot2), &channel::Fe::from(0x766fu64))
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -343,7 +343,7 @@ mod tests {
         b[52 + 64 + 4] = 1; // n = 2^32 + 3
         cases.push(("n too large", b));
         let mut b = good.clone();
-        b[212..216].copy_from_slice(&u32::MAX.to_le_bytes());
+        b[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&u32::MAX.to_le_bytes());
         cases.push(("length beyond the bound", b));
         for (name, c) in &cases {
             assert!(

@@ -69,7 +69,7 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     let shared = folded.core.shared(&mut cs).unwrap();
     folded.core.synthesize_core(&mut cs, &shared).unwrap();
     assert!(cs.is_satisfied());
-    assert_eq!(cs.num_inputs(), 1 + 5);
+    assert_eq!(cs.num_inputs(), 1 + 6);
     for (i, want) in native.to_field_elements().iter().enumerate() {
         assert_eq!(f_to_fe(&cs.get_inputs()[i + 1].0), *want, "input {i}");
     }

@@ -272,3 +272,44 @@ fn a_padding_chunk_carrying_value_is_rejected() {
         "{broken:?}"
     );
 }
+
+/// `Poseidon(VOLUME, v, rv)` as a circuit scalar.
+fn volume_commitment(v: u128, rv: F) -> F {
+    use closer::field::{f_to_fe, fe_to_f};
+    fe_to_f(&channel::volume::volume_commitment(v, &f_to_fe(&rv)))
+}
+
+#[test]
+fn a_full_close_that_understates_its_volume_is_rejected() {
+    // Channel i spent i: Σ S over 16 channels is 136.
+    let honest = honest16();
+    assert_eq!(
+        honest.public[5],
+        volume_commitment(136, honest.volume_blind)
+    );
+    for claimed in [135, 0, 137] {
+        let mut a = honest.clone();
+        a.public[5] = volume_commitment(claimed, a.volume_blind);
+        let broken = broken_with(&a, table_of(&a));
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].starts_with("core/volume_commitment"),
+            "{broken:?}"
+        );
+    }
+    let mut a = honest;
+    a.public[5] = volume_commitment(136, a.volume_blind + F::ONE);
+    assert!(broken_with(&a, table_of(&a))[0].starts_with("core/volume_commitment"));
+}
+
+#[test]
+fn a_full_close_chunk_row_that_misstates_its_volume_is_rejected() {
+    let a = honest16();
+    let mut table = table_of(&a);
+    table.rows[0].volume -= F::ONE;
+    table.rows[2].volume += F::ONE;
+    let broken = broken_with(&a, table);
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(broken[0].starts_with("step 0/") && broken[0].contains("row volume"));
+    assert!(broken[1].starts_with("step 2/") && broken[1].contains("row volume"));
+}

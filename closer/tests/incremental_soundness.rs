@@ -330,3 +330,74 @@ fn the_fixture_touches_what_it_says() {
     assert_ne!(w.inputs.deposits_hash, Fe::from(0u64));
     let _ = f_to_fe(&F::ONE);
 }
+
+/// `Poseidon(VOLUME, v, rv)` as a circuit scalar.
+fn volume_commitment(v: u128, rv: F) -> F {
+    fe_to_f(&channel::volume::volume_commitment(v, &f_to_fe(&rv)))
+}
+
+#[test]
+fn a_close_that_understates_its_volume_is_rejected() {
+    let (_, w) = history();
+    assert_eq!(w.volume, 15, "epoch 2: channel 1 pays 15");
+    for claimed in [w.volume - 1, 0, w.volume + 1] {
+        let mut a = assignment(&w).unwrap();
+        a.public[6] = volume_commitment(claimed, a.volume_blind);
+        let why = broken(&a);
+        assert!(why.starts_with("core/volume_commitment"), "{why}");
+    }
+}
+
+#[test]
+fn a_volume_commitment_with_another_blind_than_the_close_holds_is_rejected() {
+    let (_, w) = history();
+    let mut a = assignment(&w).unwrap();
+    a.public[6] = volume_commitment(w.volume, a.volume_blind + F::ONE);
+    let why = broken(&a);
+    assert!(why.starts_with("core/volume_commitment"), "{why}");
+}
+
+#[test]
+fn a_close_carrying_another_epochs_volume_commitment_is_rejected() {
+    let seed = Fe::from(0x5eedu64);
+    let blind = |e| channel::volume::volume_blind(&seed, e);
+    let (w1, state1) = ClosedState::genesis(HUB)
+        .close(&epoch1(), &blind(1))
+        .unwrap();
+    let (w2, _) = state1.close(&epoch2(), &blind(2)).unwrap();
+    assert_ne!(w1.volume, w2.volume);
+    let mut a = assignment(&w2).unwrap();
+    a.public[6] = fe_to_f(&w1.inputs.volume_commitment);
+    assert!(broken(&a).starts_with("core/volume_commitment"));
+    // Even with epoch 1's blind in the table (a prover who knows the seed): the
+    // volume it opens to is not this epoch's.
+    a.volume_blind = fe_to_f(&w1.volume_blind);
+    assert!(broken(&a).starts_with("core/volume_commitment"));
+}
+
+#[test]
+fn a_chunk_row_that_misstates_its_volume_is_rejected() {
+    // Volume moved from the chunk that has it to another: the total (and so the
+    // commitment) is unchanged, the step of each chunk refuses its row.
+    let (_, w) = history();
+    let a = assignment(&w).unwrap();
+    let layout = closer::Layout::for_touched_slots(a.slots.len()).unwrap();
+    let mut table = closer::incremental::TransitionTable::build(
+        a.public[0],
+        a.public[1],
+        layout,
+        a.public[3],
+        a.volume_blind,
+        &a.slots,
+    );
+    assert!(table.rows.len() >= 2);
+    table.rows[0].volume -= F::ONE;
+    table.rows[1].volume += F::ONE;
+    let why = IncrementalClose::with_table(&a, layout, table)
+        .check()
+        .expect_err("a lying row");
+    assert!(
+        why.starts_with("step 0/") && why.contains("row volume"),
+        "{why}"
+    );
+}

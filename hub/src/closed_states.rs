@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use channel::incremental::{ClosedState, IncrementalError};
+use channel::incremental::{ClosedState, IncrementalError, IncrementalWitness};
 use channel::ledger::Snapshot;
 use channel::settlement::{CloseKind, Settlement};
 use channel::statement::BalanceOpening;
@@ -127,9 +127,19 @@ impl ClosedStates {
 
     /// The state after closing `snapshot` (the epoch after the latest closed one).
     pub fn next(&self, snapshot: &Snapshot) -> Result<ClosedState, RecoveryError> {
+        // The state does not depend on the volume's blind: any will do.
+        self.close(snapshot, &Fe::from(0u64)).map(|(_, next)| next)
+    }
+
+    /// The witness of closing `snapshot` (its volume committed with `volume_blind`) and
+    /// the state after it.
+    pub fn close(
+        &self,
+        snapshot: &Snapshot,
+        volume_blind: &Fe,
+    ) -> Result<(IncrementalWitness, ClosedState), RecoveryError> {
         self.latest
-            .close(snapshot)
-            .map(|(_, next)| next)
+            .close(snapshot, volume_blind)
             .map_err(|source| RecoveryError::Replay {
                 epoch: snapshot.epoch,
                 source,

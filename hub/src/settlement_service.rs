@@ -28,7 +28,10 @@ use channel::incremental::IncrementalInputs;
 use channel::ledger::{ChannelRecord, Event, Snapshot};
 use channel::settlement::{CloseKind, CloseVerifier, Params, Settlement, SettlementError};
 use channel::statement::{BalanceOpening, PublicInputs, balance_opening};
-use channel::{Amount, ChannelId, Epoch, HubId};
+use channel::volume::{
+    SettledVolume, VolumeAttestation, epoch_volume, volume_blind, volume_commitment,
+};
+use channel::{Amount, ChannelId, Epoch, Fe, HubId};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -242,6 +245,10 @@ pub struct Operator {
     inner: Mutex<Inner>,
     ledger: Arc<dyn LedgerPort>,
     close: Option<CloseVerifierRef>,
+    /// The hub's blind seed: derives each epoch's volume blind `rv`
+    /// ([`channel::volume::volume_blind`]) to check a close's volume commitment and to
+    /// attest its volume. `None`: neither is done.
+    blind_seed: Option<Fe>,
 }
 
 /// Result of a deposit.
@@ -311,6 +318,11 @@ pub struct EpochSummary {
     pub deposits_root: String,
     /// Accepted balances root (decimal), if closed.
     pub balances_root: Option<String>,
+    /// The accepted close's statement, if closed.
+    pub close_kind: Option<CloseKind>,
+    /// The accepted close's volume commitment `Cv` (decimal), if closed (docs/DESIGN.md
+    /// §11: what a volume attestation opens).
+    pub volume_commitment: Option<String>,
 }
 
 impl Operator {
@@ -360,6 +372,7 @@ impl Operator {
             }),
             ledger,
             close,
+            blind_seed: None,
         };
         let inner = operator.inner.lock().await;
         let all: Vec<ChannelId> = (1..=inner.settlement.channel_count() as ChannelId).collect();
@@ -496,10 +509,44 @@ impl Operator {
         Ok((epoch, path))
     }
 
+    /// Use the hub's blind `seed` (`hub::store::blind_seed` of its key) to check every
+    /// submitted close's volume commitment and to attest volumes
+    /// ([`Operator::attestation`]).
+    pub fn with_blind_seed(mut self, seed: Fe) -> Operator {
+        self.blind_seed = Some(seed);
+        self
+    }
+
+    /// A close whose volume commitment is not `Poseidon(VOLUME, V, rv)` of this hub's
+    /// own `V` (from its snapshots) and `rv` (from its seed) is refused before it is
+    /// verified: the settlement layer cannot see inside `Cv`, and an accepted close
+    /// whose `Cv` the hub cannot open could never be attested.
+    fn check_volume(&self, epoch: Epoch, volume: u128, got: &Fe) -> Result<(), OperatorError> {
+        let Some(seed) = &self.blind_seed else {
+            return Ok(());
+        };
+        let expected = volume_commitment(volume, &volume_blind(seed, epoch));
+        if expected != *got {
+            return Err(OperatorError::BadRequest(format!(
+                "the proof's volume commitment is not this hub's for epoch {epoch} \
+                 (Poseidon(VOLUME, V, rv) with V from its snapshot and rv from its seed)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Submit a close proof file for its epoch.
     pub async fn close(&self, file: &[u8]) -> Result<PublicInputs, OperatorError> {
         let backend = self.close.as_ref().ok_or(OperatorError::NoVerifier)?;
         let (inputs, proof) = backend.parse(file).map_err(OperatorError::BadRequest)?;
+        if self.blind_seed.is_some() {
+            let snapshot = self
+                .ledger
+                .snapshot(inputs.epoch)
+                .map_err(OperatorError::BadRequest)?;
+            let volume = epoch_volume(CloseKind::Full, &snapshot, None);
+            self.check_volume(inputs.epoch, volume, &inputs.volume_commitment)?;
+        }
         let mut inner = self.inner.lock().await;
         // Verifying a proof is CPU work (~0.1–0.7 s): keep it off the async workers'
         // schedule where the runtime allows it.
@@ -540,7 +587,11 @@ impl Operator {
             .snapshot(inputs.epoch)
             .map_err(OperatorError::BadRequest)?;
         let closed = inner.closed().await?;
-        let next = off_the_workers(|| closed.next(&snapshot))
+        let blind = self
+            .blind_seed
+            .as_ref()
+            .map_or(Fe::from(0u64), |seed| volume_blind(seed, inputs.epoch));
+        let (witness, next) = off_the_workers(|| closed.close(&snapshot, &blind))
             .map_err(|e| OperatorError::BadRequest(e.to_string()))?;
         drop(snapshot);
         if next.root() != inputs.new_root {
@@ -549,6 +600,8 @@ impl Operator {
                 inputs.epoch
             )));
         }
+        self.check_volume(inputs.epoch, witness.volume, &inputs.volume_commitment)?;
+        drop(witness);
         off_the_workers(|| {
             inner
                 .settlement
@@ -594,6 +647,43 @@ impl Operator {
         }
         let snapshot = self.ledger.snapshot(epoch).map_err(OperatorError::Ledger)?;
         balance_opening(&snapshot, channel).map_err(|e| OperatorError::BadRequest(e.to_string()))
+    }
+
+    /// The operator's attestation of epoch `epoch`'s volume (docs/DESIGN.md §11): `V`
+    /// from the hub's snapshots (the epoch's own for an incremental close, `Σ S` for a
+    /// full one) and `rv` from its seed, checked against the `Cv` the settlement layer
+    /// stored before it is handed out. For a regulator only: it reveals `V`.
+    pub async fn attestation(&self, epoch: Epoch) -> Result<VolumeAttestation, OperatorError> {
+        let seed = self.blind_seed.as_ref().ok_or_else(|| {
+            OperatorError::BadRequest("this hub was started without its blind seed".into())
+        })?;
+        let settled = {
+            let inner = self.inner.lock().await;
+            SettledVolume::from_settlement(&inner.settlement, epoch)
+        }
+        .ok_or_else(|| {
+            OperatorError::BadRequest(format!(
+                "epoch {epoch} has no accepted close with a volume commitment"
+            ))
+        })?;
+        let snapshot = self.ledger.snapshot(epoch).map_err(OperatorError::Ledger)?;
+        let previous = match settled.kind {
+            CloseKind::Incremental if epoch > 1 => Some(
+                self.ledger
+                    .snapshot(epoch - 1)
+                    .map_err(OperatorError::Ledger)?,
+            ),
+            _ => None,
+        };
+        let volume = epoch_volume(settled.kind, &snapshot, previous.as_ref());
+        let attestation =
+            VolumeAttestation::from_seed(self.hub_id, epoch, settled.kind, volume, seed);
+        attestation.verify(&settled).map_err(|e| {
+            OperatorError::Ledger(format!(
+                "the hub cannot open its own volume commitment: {e}"
+            ))
+        })?;
+        Ok(attestation)
     }
 
     /// The settlement record fields of epoch `epoch`, if its close was accepted (what a
@@ -643,6 +733,12 @@ impl Operator {
                     .close
                     .as_ref()
                     .map(|c| channel::field::fe_to_dec(&c.balances_root)),
+                close_kind: r.close.as_ref().map(|c| c.kind),
+                volume_commitment: r
+                    .close
+                    .as_ref()
+                    .and_then(|c| c.volume_commitment.as_ref())
+                    .map(channel::field::fe_to_dec),
             })
             .collect();
         SettlementSummary {

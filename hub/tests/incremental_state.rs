@@ -24,7 +24,9 @@ fn with_test_proofs(c: &mut hub::HubConfig) {
 /// epoch's snapshot. Returns the proof file (test format) and the state after it.
 fn prove(previous: &ClosedState, dir: &std::path::Path, epoch: u64) -> (String, ClosedState) {
     let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
-    let (witness, next) = previous.close(&snapshot, &channel::Fe::from(0x766fu64)).expect("witness");
+    let (witness, next) = previous
+        .close(&snapshot, &channel::Fe::from(0x766fu64))
+        .expect("witness");
     let file = serde_json::json!({
         "statement": "incremental",
         "inputs": witness.inputs,

@@ -101,7 +101,9 @@ fn prove_incremental(
     epoch: u64,
 ) -> (String, channel::incremental::ClosedState) {
     let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
-    let (witness, next) = previous.close(&snapshot, &channel::Fe::from(0x766fu64)).expect("witness");
+    let (witness, next) = previous
+        .close(&snapshot, &channel::Fe::from(0x766fu64))
+        .expect("witness");
     let file = serde_json::json!({
         "statement": "incremental",
         "inputs": witness.inputs,

@@ -80,6 +80,31 @@ pub enum AuditCommand {
         #[arg(long, conflicts_with = "roots")]
         no_anchor: bool,
     },
+    /// Ask the hub for the operator's attestation of an accepted epoch's volume (for a
+    /// regulator: it reveals the volume) and write it.
+    Attest {
+        /// Epoch (its close must be accepted).
+        #[arg(long)]
+        epoch: u64,
+        /// Where to write the file.
+        #[arg(long, default_value = "volume-attestation.json")]
+        out: PathBuf,
+        /// The hub's HTTP base URL (its operator interface).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        hub: String,
+    },
+    /// Check a volume attestation against the volume commitment the settlement layer
+    /// stored with the accepted close; print the volume (exit 0 only when it holds).
+    VerifyVolume {
+        /// The attestation file.
+        file: PathBuf,
+        /// A saved settlement summary (`zkhub chain status --json`); default: ask the hub.
+        #[arg(long)]
+        settlement: Option<PathBuf>,
+        /// The hub's HTTP base URL (serves the modelled settlement layer).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        hub: String,
+    },
 }
 
 /// `zkhub audit prove`: one bound or two on one counter.
@@ -148,6 +173,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
             roots,
             no_anchor,
         } => verify(&file, roots.as_deref(), no_anchor),
+        AuditCommand::Attest { epoch, out, hub } => super::attest::attest(epoch, &out, &hub),
+        AuditCommand::VerifyVolume {
+            file,
+            settlement,
+            hub,
+        } => super::attest::verify_volume(&file, settlement.as_deref(), &hub),
     }
 }
 
@@ -283,7 +314,7 @@ fn roots(out: &Path, hub: &str) -> anyhow::Result<()> {
 }
 
 /// Read at most `limit` bytes of `path`, refusing a longer file.
-fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+pub(super) fn read_bounded(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)

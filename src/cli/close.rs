@@ -137,7 +137,8 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
                 )
             })?
         };
-        let (witness, _) = previous.close(&snapshot).with_context(|| {
+        let blind = super::attest::volume_blind_of(&args.data, epoch)?;
+        let (witness, _) = previous.close(&snapshot, &blind).with_context(|| {
             format!(
                 "the snapshot of epoch {epoch} against the state closed at epoch {}",
                 epoch - 1
@@ -158,7 +159,8 @@ pub fn run_close(args: CloseArgs) -> anyhow::Result<()> {
             snapshot.hub_id,
             snapshot.channels.len()
         );
-        let proof = closer::prove_epoch(&snapshot, &keys, &CloserBars::default())?;
+        let blind = super::attest::volume_blind_of(&args.data, epoch)?;
+        let proof = closer::prove_epoch(&snapshot, &blind, &keys, &CloserBars::default())?;
         (proof.to_bytes(), proof.layout)
     };
     let out = args.out.unwrap_or_else(|| {

@@ -356,8 +356,9 @@ async fn full_close(hub: &HubHandle, data: &Path, keys: &Path) -> anyhow::Result
     let channels = snapshot.channels.len();
     let prove_started = Instant::now();
     let keys_for_prover = keys.to_path_buf();
+    let blind = super::attest::volume_blind_of(data, epoch)?;
     let proof = tokio::task::spawn_blocking(move || {
-        closer::prove_epoch(&snapshot, &keys_for_prover, &CloserBars::default())
+        closer::prove_epoch(&snapshot, &blind, &keys_for_prover, &CloserBars::default())
     })
     .await??;
     let prove = prove_started.elapsed();

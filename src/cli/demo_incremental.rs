@@ -110,8 +110,9 @@ pub async fn cut_and_close(
     let snapshot = hub::store::read_snapshot(data, epoch).context("reading the snapshot")?;
     let hub_channels = snapshot.channels.len();
     let started = Instant::now();
+    let blind = super::attest::volume_blind_of(data, epoch)?;
     let (witness, next) = state
-        .close(&snapshot)
+        .close(&snapshot, &blind)
         .with_context(|| format!("the snapshot of epoch {epoch} against the closed state"))?;
     let cut = started.elapsed();
     drop(snapshot);

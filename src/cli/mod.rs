@@ -1,5 +1,6 @@
 //! Subcommands of the `zkhub` binary, one module each.
 
+pub mod attest;
 pub mod audit;
 pub mod chain;
 pub mod close;

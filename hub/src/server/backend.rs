@@ -82,7 +82,8 @@ impl Backend {
             shared: OnceLock::new(),
             snapshots: snapshots_tx,
         });
-        let mut writer_config = WriterConfig::new(blind_seed(&key));
+        let seed = blind_seed(&key);
+        let mut writer_config = WriterConfig::new(seed);
         writer_config.queue_capacity = config.commit.queue.max(1);
         writer_config.max_batch_payments = config.commit.max_batch as u64;
         writer_config.timeline = Arc::clone(&metrics.timeline);
@@ -134,7 +135,8 @@ impl Backend {
             config.close_verifier.clone(),
         )
         .await
-        .map_err(|e| HubError::Settlement(e.to_string()))?;
+        .map_err(|e| HubError::Settlement(e.to_string()))?
+        .with_blind_seed(seed);
         Ok((
             shared,
             Backend {

@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/operator/opening", get(opening))
         .route("/operator/disclosure", get(disclosure))
         .route("/operator/settlement", get(settlement))
+        .route("/operator/attestation", get(attestation))
 }
 
 fn error(e: OperatorError) -> Response {
@@ -296,6 +297,25 @@ async fn disclosure(
         .await
     {
         Ok(d) => Json(d).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttestationQuery {
+    epoch: Epoch,
+}
+
+/// `GET /operator/attestation?epoch=E`: the operator's volume attestation of an
+/// accepted close (`channel::volume::VolumeAttestation`, docs/OPERATOR.md).
+async fn attestation(
+    State(state): State<AppState>,
+    _: Operator,
+    Query(q): Query<AttestationQuery>,
+) -> Response {
+    match state.operator.attestation(q.epoch).await {
+        Ok(a) => Json(a).into_response(),
         Err(e) => error(e),
     }
 }
