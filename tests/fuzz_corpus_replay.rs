@@ -181,6 +181,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             n: 3,
             deposits_root: Fe::from(11u64),
             balances_root: Fe::from(12u64),
+            volume_commitment: Fe::from(13u64),
         },
         snark: vec![0; 16],
     };
@@ -195,6 +196,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             prev_root: Fe::from(1u64),
             new_root: Fe::from(2u64),
             deposits_hash: Fe::from(0u64),
+            volume_commitment: Fe::from(3u64),
         },
         snark: vec![0; 16],
     };

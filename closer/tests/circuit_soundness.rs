@@ -79,7 +79,14 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
         .collect();
     assert_eq!(
         names,
-        ["hub_id", "epoch", "n", "deposits_root", "balances_root"]
+        [
+            "hub_id",
+            "epoch",
+            "n",
+            "deposits_root",
+            "balances_root",
+            "volume_commitment"
+        ]
     );
     assert_eq!(cs.num_constraints(), core_constraints(folded.layout));
     // Each step's only public input is its chunk index.

@@ -25,7 +25,7 @@ fn with_test_proofs(c: &mut hub::HubConfig) {
 fn prove(previous: &ClosedState, dir: &std::path::Path, epoch: u64) -> (String, ClosedState) {
     let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
     let (witness, next) = previous
-        .close(&snapshot, &channel::Fe::from(0x766fu64))
+        .close(&snapshot, &server_util::volume_blind(dir, epoch))
         .expect("witness");
     let file = serde_json::json!({
         "statement": "incremental",
@@ -183,4 +183,72 @@ async fn a_close_whose_new_root_is_not_the_hubs_state_is_refused_before_verifica
     // The hub's own root is accepted afterwards.
     let reply = post(hub.handle.local_addr(), "/operator/close", &file).await;
     assert_eq!(reply["accepted"], true, "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_whose_volume_commitment_is_not_the_hubs_is_refused() {
+    let hub = TestHub::start_with(with_test_proofs).await;
+    first_epoch(&hub).await;
+    let dir = hub.dir.path();
+    let snapshot = hub::store::read_snapshot(dir, 1).expect("snapshot");
+    let genesis = ClosedState::genesis(hub.hub_id());
+    // The right volume with another blind (another epoch's, or a seed's not the hub's),
+    // and the right blind with an understated volume.
+    let right = server_util::volume_blind(dir, 1);
+    let (witness, _) = genesis.close(&snapshot, &right).expect("witness");
+    assert_eq!(witness.volume, 300, "Alice paid Bob 300 in epoch 1");
+    let mut forgeries = Vec::new();
+    for blind in [
+        server_util::volume_blind(dir, 2),
+        channel::volume::volume_blind(&channel::Fe::from(1u64), 1),
+    ] {
+        forgeries.push(genesis.close(&snapshot, &blind).expect("witness").0.inputs);
+    }
+    let mut understated = witness.inputs;
+    understated.volume_commitment = channel::volume::volume_commitment(299, &right);
+    forgeries.push(understated);
+    for inputs in forgeries {
+        let file = serde_json::json!({
+            "statement": "incremental", "inputs": inputs, "proof": "proof",
+        });
+        let (status, resp) = http(
+            hub.handle.local_addr(),
+            "POST",
+            "/operator/close",
+            &file.to_string(),
+        )
+        .await;
+        assert_eq!(status, 422, "{resp}");
+        assert!(
+            resp.contains("volume commitment is not this hub's"),
+            "{resp}"
+        );
+    }
+
+    // The hub's own is accepted, and the operator attests its volume.
+    let (file, _) = prove(&genesis, dir, 1);
+    post(hub.handle.local_addr(), "/operator/close", &file).await;
+    let (status, resp) = http_get(hub.handle.local_addr(), "/operator/attestation?epoch=1").await;
+    assert_eq!(status, 200, "{resp}");
+    let attestation =
+        channel::volume::VolumeAttestation::from_json(resp.as_bytes()).expect("attestation");
+    assert_eq!(attestation.volume, 300);
+    let (_, summary) = http_get(hub.handle.local_addr(), "/operator/settlement").await;
+    let summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    let settled = channel::volume::SettledVolume {
+        hub_id: hub.hub_id(),
+        epoch: 1,
+        kind: channel::settlement::CloseKind::Incremental,
+        volume_commitment: channel::field::fe_from_dec(
+            summary["epochs"][0]["volume_commitment"]
+                .as_str()
+                .expect("Cv"),
+        )
+        .expect("decimal"),
+    };
+    assert_eq!(
+        summary["epochs"][0]["close_kind"], "Incremental",
+        "{summary}"
+    );
+    assert_eq!(attestation.verify(&settled).expect("holds").volume, 300);
 }

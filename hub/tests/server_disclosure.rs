@@ -102,7 +102,7 @@ fn prove_incremental(
 ) -> (String, channel::incremental::ClosedState) {
     let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
     let (witness, next) = previous
-        .close(&snapshot, &channel::Fe::from(0x766fu64))
+        .close(&snapshot, &server_util::volume_blind(dir, epoch))
         .expect("witness");
     let file = serde_json::json!({
         "statement": "incremental",

@@ -466,9 +466,17 @@ pub async fn close(
     proof: &str,
 ) -> (u16, String) {
     let snapshot = hub::store::read_snapshot(dir, epoch).expect("snapshot");
-    let (inputs, _) = channel::statement::close_public_inputs(&snapshot).expect("inputs");
+    let (inputs, _) = channel::statement::close_public_inputs(&snapshot, &volume_blind(dir, epoch))
+        .expect("inputs");
     let body = serde_json::json!({ "inputs": inputs, "proof": proof }).to_string();
     http(addr, "POST", "/operator/close", &body).await
+}
+
+/// The hub's volume blind of `epoch` (from the key in its data directory `dir`), as
+/// `zkhub close` derives it.
+pub fn volume_blind(dir: &std::path::Path, epoch: u64) -> channel::Fe {
+    let key = hub::store::hub_key(dir).expect("the hub's key");
+    channel::volume::volume_blind(&hub::store::blind_seed(&key), epoch)
 }
 
 /// A key's packed public key, hex.
