@@ -312,12 +312,12 @@ impl VolumeAttestation {
 
     /// [`VolumeAttestation::verify`] against the settlement layer itself.
     pub fn verify_on(&self, settlement: &Settlement) -> Result<VolumeReport, AttestationError> {
-        let not_settled = AttestationError::NotSettled {
-            hub_id: self.hub_id,
-            epoch: self.epoch,
-        };
-        let settled =
-            SettledVolume::from_settlement(settlement, self.epoch).ok_or(not_settled.clone())?;
+        let settled = SettledVolume::from_settlement(settlement, self.epoch).ok_or(
+            AttestationError::NotSettled {
+                hub_id: self.hub_id,
+                epoch: self.epoch,
+            },
+        )?;
         self.verify(&settled)
     }
 

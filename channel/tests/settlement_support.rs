@@ -157,6 +157,11 @@ impl World {
         });
     }
 
+    /// The hub's volume blind of `epoch` (from its blind seed, as the hub derives it).
+    pub fn volume_blind(&self, epoch: Epoch) -> Fe {
+        channel::volume::volume_blind(&self.blind_seed, epoch)
+    }
+
     pub fn snapshot(&self, epoch: Epoch) -> Snapshot {
         Snapshot::new(HUB_ID, epoch, self.ledger.records(), &self.blind_seed)
     }
@@ -171,7 +176,7 @@ impl World {
             "the snapshot holds exactly the events before the cut"
         );
         let snap = self.snapshot(epoch);
-        let witness = CloseWitness::from_snapshot(&snap, &channel::Fe::from(5u64)).unwrap();
+        let witness = CloseWitness::from_snapshot(&snap, &self.volume_blind(epoch)).unwrap();
         witness.verify_signatures().unwrap();
         assert_eq!(
             Some(witness.public.deposits_root),
@@ -197,7 +202,7 @@ impl World {
         self.mirror();
         self.chain.cut_epoch(epoch).unwrap();
         let snap = self.snapshot(epoch);
-        let (witness, next) = state.close(&snap, &channel::Fe::from(5u64)).unwrap();
+        let (witness, next) = state.close(&snap, &self.volume_blind(epoch)).unwrap();
         assert_eq!(
             witness.inputs.deposits_hash,
             self.chain.epoch(epoch).unwrap().deposits_hash.unwrap(),
