@@ -11,9 +11,11 @@
 //! [`proof_file`].
 //!
 //! ```no_run
-//! # fn demo(snapshot: &channel::ledger::Snapshot) -> Result<(), closer::CloseError> {
+//! # fn demo(snapshot: &channel::ledger::Snapshot, seed: &channel::Fe) -> Result<(), closer::CloseError> {
 //! let dir = std::path::Path::new("keys");
-//! let proof = closer::prove_epoch(snapshot, dir, &closer::NoProgress)?;
+//! // The volume commitment's blind, from the hub's blind seed (docs/DESIGN.md §11).
+//! let blind = channel::volume::volume_blind(seed, snapshot.epoch);
+//! let proof = closer::prove_epoch(snapshot, &blind, dir, &closer::NoProgress)?;
 //! let bytes = proof.to_bytes();
 //! let verified = closer::Verifier::new(dir).verify_file(&bytes)?;
 //! # let _ = verified; Ok(()) }

@@ -137,7 +137,7 @@ fn hostile_proof_files_are_refused_without_work() {
     let mut appended = good.clone();
     appended.extend_from_slice(&[0u8; 16]);
     let len = (appended.len() - HEADER_LEN) as u32;
-    appended[212..216].copy_from_slice(&len.to_le_bytes());
+    appended[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     let err = verifier.verify_file(&appended).unwrap_err();
     assert!(
         matches!(err, CloseError::Invalid(ref why) if why.starts_with("decoding")),
@@ -187,12 +187,18 @@ fn hostile_proof_files_are_refused_without_work() {
     v1[8] = 1;
     let err = verifier.verify_file(&v1).unwrap_err();
     assert!(matches!(err, CloseError::UnsupportedVersion(1)), "{err}");
+    // So do version 2 files (the statement before the volume commitment).
+    let mut v2 = good.clone();
+    v2[8] = 2;
+    let err = verifier.verify_file(&v2).unwrap_err();
+    assert!(matches!(err, CloseError::UnsupportedVersion(2)), "{err}");
+    assert!(err.to_string().contains("version 3"), "{err}");
 
     // A proof cut short.
     let mut short = good.clone();
     short.truncate(good.len() - 100);
     let len = (short.len() - HEADER_LEN) as u32;
-    short[212..216].copy_from_slice(&len.to_le_bytes());
+    short[HEADER_LEN - 4..HEADER_LEN].copy_from_slice(&len.to_le_bytes());
     assert!(verifier.verify_file(&short).is_err());
 }
 
