@@ -20,10 +20,10 @@ fn the_settlement_layer_keeps_each_closes_volume_commitment_and_an_attestation_o
     w.pay(1, 2, 100);
     w.pay(3, 2, 50);
     let first = w.cut_and_close_incremental(1, &mut state);
-    let snapshots = vec![w.snapshot(1)];
+    let snapshot1 = w.snapshot(1);
     w.pay(1, 2, 200);
     let second = w.cut_and_close_incremental(2, &mut state);
-    let snapshots = [snapshots[0].clone(), w.snapshot(2)];
+    let snapshots = [snapshot1, w.snapshot(2)];
     assert_eq!(
         (first.volume, second.volume),
         (150, 200),
