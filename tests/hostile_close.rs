@@ -66,16 +66,18 @@ fn post_close(port: u16, body: &[u8]) -> (u16, String) {
     )
 }
 
-/// A version-2 header for `n` channels naming layout (`k`, `m`), with `proof` after it.
+/// A header of the current version (`closer::proof_file::VERSION`) for a full close of
+/// `n` channels naming layout (`k`, `m`), with `proof` after it.
 fn file(n: u64, k: u32, m: u32, proof: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(b"ZKHUBCLS");
-    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&closer::proof_file::VERSION.to_le_bytes());
     f.extend_from_slice(&0u16.to_le_bytes());
     f.extend_from_slice(&k.to_le_bytes());
     f.extend_from_slice(&m.to_le_bytes());
     f.extend_from_slice(&[0u8; 32]); // key digest
-    for x in [1u64, 1, n, 0, 0] {
+    // hub, epoch, n, deposits root, balances root, volume commitment.
+    for x in [1u64, 1, n, 0, 0, 0] {
         let mut le = [0u8; 32];
         le[..8].copy_from_slice(&x.to_le_bytes());
         f.extend_from_slice(&le);
