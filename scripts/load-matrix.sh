@@ -52,6 +52,7 @@ run max-1000conn-k1   1000     1 $((payments / 10)) max 64
 run half-1000conn-k1  1000     1 $((payments / 10)) "$(rate_of max-1000conn-k1)" 64
 # A tipping site: 10,000 fans connected, 1,000 tipping at any moment in bursts of 5 tips,
 # each tip its own signed frame (as the browser tip page sends them), at half the signed
-# maximum; about 30 s.
+# maximum; sized to end within the 30 s (a fan's burst cycle is about 4 s, the fans start
+# staggered over one cycle).
 tip_rate=$(rate_of max-1000conn-k1)
-run tipping-10k-1k-k1 10000 1 $((tip_rate * 30)) "$tip_rate" 64 --active 1000 --burst-frames 5 --frame-vouchers 1
+run tipping-10k-1k-k1 10000 1 $((tip_rate * 25)) "$tip_rate" 64 --active 1000 --burst-frames 5 --frame-vouchers 1

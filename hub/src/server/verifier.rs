@@ -143,11 +143,12 @@ impl VerifierPool {
 }
 
 /// Most jobs verified as one batch. A group's verdicts reach the sink together, after
-/// the whole group, so groups stay short (64 × about 20 µs) instead of holding the first
-/// acks of a 1,024-job wake-up behind all of it; 64 signatures already amortize the
-/// batch's shared chain of doublings (`cargo bench -p benches --bench crypto`,
-/// `eddsa/verify_batch`).
-const BATCH_GROUP: usize = 64;
+/// the whole group, so the first job of a group waits for all of it: batching saves
+/// only ~4 % per signature here (the exact subgroup test eats the shared doublings,
+/// docs/PROFILE.md), so groups stay short. 16 rather than 64: in ten 100-connection
+/// half-rate runs each (`scripts/load-matrix.sh 1000000 half-100conn`, quiet machine),
+/// slices made slow by verification fell from 20 to 7.
+const BATCH_GROUP: usize = 16;
 
 /// Verify a group of jobs: those with a prepared key as one batch
 /// ([`channel::crypto::verify_batch`], which names the bad ones exactly), any other
