@@ -46,7 +46,9 @@ fn bench_merkle(c: &mut Criterion) {
     let mut group = c.benchmark_group("statement");
     group.sample_size(10);
     group.bench_function("close public inputs, 1024 channels", |b| {
-        b.iter(|| CloseWitness::from_snapshot(black_box(&snapshot), &channel::Fe::from(0x766fu64)))
+        b.iter(|| {
+            CloseWitness::from_snapshot(black_box(&snapshot), &closer::testing::volume_blind())
+        })
     });
     group.finish();
 }

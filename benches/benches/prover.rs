@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| keys::generate(black_box(layout)).expect("setup"))
         });
         let (public, assignment) =
-            witness::assignment(&snapshot, &channel::Fe::from(0x766fu64)).expect("snapshot");
+            witness::assignment(&snapshot, &closer::testing::volume_blind()).expect("snapshot");
         let folded = FoldedClose::new(&assignment).expect("layout");
         keys::setup(dir.path(), layout).expect("setup");
         group.bench_function(format!("prove/{slots}"), |b| {

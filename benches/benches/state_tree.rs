@@ -176,7 +176,7 @@ fn bench_close(c: &mut Criterion) {
         "close of epoch 2, 1,024 of 1,000,000 touched (once)",
         || {
             state1
-                .close(&snapshot2, &channel::Fe::from(0x766fu64))
+                .close(&snapshot2, &closer::testing::volume_blind())
                 .unwrap()
         },
     );
@@ -187,7 +187,7 @@ fn bench_close(c: &mut Criterion) {
     group.bench_function("close, 1,024 touched", |b| {
         b.iter(|| {
             state1
-                .close(black_box(&snapshot2), &channel::Fe::from(0x766fu64))
+                .close(black_box(&snapshot2), &closer::testing::volume_blind())
                 .unwrap()
         })
     });

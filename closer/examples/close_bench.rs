@@ -34,7 +34,7 @@ fn main() {
         drop(keys.pk);
         let t = Instant::now();
         let (public, assignment) =
-            witness::assignment(&snapshot, &channel::Fe::from(0x766fu64)).expect("snapshot");
+            witness::assignment(&snapshot, &closer::testing::volume_blind()).expect("snapshot");
         let folded = FoldedClose::new(&assignment).expect("layout");
         let witness_s = t.elapsed().as_secs_f64();
         let t = Instant::now();

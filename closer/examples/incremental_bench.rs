@@ -32,7 +32,7 @@ fn main() {
         let build = start.elapsed().as_secs_f64();
         let start = Instant::now();
         let (witness, next) = state
-            .close(&snapshot, &channel::Fe::from(0x766fu64))
+            .close(&snapshot, &closer::testing::volume_blind())
             .expect("close");
         let cut = start.elapsed().as_secs_f64();
         assert_eq!(witness.inputs.n, u64::from(t));

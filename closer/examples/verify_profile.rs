@@ -26,9 +26,13 @@ fn main() {
         Ok(b) => b,
         Err(_) => {
             let snapshot = closer::testing::synthetic_snapshot(1, 1, slots);
-            let proof =
-                closer::prove_epoch(&snapshot, &channel::Fe::from(0x766fu64), &dir, &NoProgress)
-                    .expect("prove");
+            let proof = closer::prove_epoch(
+                &snapshot,
+                &closer::testing::volume_blind(),
+                &dir,
+                &NoProgress,
+            )
+            .expect("prove");
             let b = proof.to_bytes();
             std::fs::write(&proof_path, &b).expect("write proof");
             b

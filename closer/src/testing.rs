@@ -104,3 +104,9 @@ pub fn synthetic_hub(
     };
     (state, snapshot)
 }
+
+/// The volume blind the tests and examples close synthetic epochs with (a hub derives
+/// its own from its seed: `channel::volume::volume_blind`).
+pub fn volume_blind() -> Fe {
+    Fe::from(0x766f_u64)
+}

@@ -22,7 +22,7 @@ use num_bigint::BigUint;
 use spartan2::traits::circuit::SpartanCircuit;
 
 fn honest3() -> CloseAssignment {
-    assignment(&snapshot3(), &channel::Fe::from(0x766fu64))
+    assignment(&snapshot3(), &closer::testing::volume_blind())
         .expect("honest snapshot")
         .1
 }
@@ -54,7 +54,7 @@ fn sign(seed: u8, id: u64, seq: u64, spent: u64, chain: F) -> SignatureWitness {
 #[test]
 fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     let snap = snapshot3();
-    let (public, a) = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap();
+    let (public, a) = assignment(&snap, &closer::testing::volume_blind()).unwrap();
     let folded = FoldedClose::new(&a).unwrap();
     assert_eq!(folded.check(), Ok(()));
     assert_eq!(
@@ -63,7 +63,7 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
     );
     // The core's public inputs are the native statement's, in order.
     let (native, _) =
-        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
+        channel::statement::close_public_inputs(&snap, &closer::testing::volume_blind()).unwrap();
     assert_eq!(public, native);
     let mut cs = TestConstraintSystem::<F>::new();
     let shared = folded.core.shared(&mut cs).unwrap();
@@ -113,15 +113,15 @@ fn honest_snapshot_satisfies_and_roots_match_the_native_statement() {
 fn a_negative_net_deposit_satisfies_and_matches_the_native_statement() {
     // A payee that withdrew 20 of the 30 it was paid: D = −20, B = 10.
     let snap = snapshot3_after_withdrawal();
-    let (public, a) = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap();
+    let (public, a) = assignment(&snap, &closer::testing::volume_blind()).unwrap();
     assert_eq!(a.slots[1].deposit, -F::from(20u64));
     assert_eq!(run(&a), Ok(()));
     let (native, _) =
-        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
+        channel::statement::close_public_inputs(&snap, &closer::testing::volume_blind()).unwrap();
     assert_eq!(public, native);
     assert_ne!(
         public.deposits_root,
-        assignment(&snapshot3(), &channel::Fe::from(0x766fu64))
+        assignment(&snapshot3(), &closer::testing::volume_blind())
             .unwrap()
             .0
             .deposits_root

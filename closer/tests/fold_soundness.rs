@@ -19,7 +19,7 @@ use ff::Field;
 fn honest16() -> CloseAssignment {
     assignment(
         &synthetic_snapshot(HUB, EPOCH, 16),
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
     )
     .unwrap()
     .1
@@ -74,7 +74,7 @@ fn the_honest_folded_close_satisfies_every_circuit() {
     // The table's root is the native statement's.
     let (public, _) = channel::statement::close_public_inputs(
         &synthetic_snapshot(HUB, EPOCH, 16),
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
     )
     .unwrap();
     assert_eq!(
@@ -107,7 +107,7 @@ fn a_chunk_replayed_from_another_hub_is_rejected() {
     let mut a = honest16();
     let other = assignment(
         &synthetic_snapshot(HUB + 1, EPOCH, 16),
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
     )
     .unwrap()
     .1;
@@ -127,8 +127,10 @@ fn a_chunk_replayed_from_another_epoch_is_rejected() {
     let snap = synthetic_snapshot(HUB, EPOCH, 16);
     let mut earlier = snap.clone();
     earlier.channels[4].deposit -= 1000;
-    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
-    let old = assignment(&earlier, &channel::Fe::from(0x766fu64))
+    let mut a = assignment(&snap, &closer::testing::volume_blind())
+        .unwrap()
+        .1;
+    let old = assignment(&earlier, &closer::testing::volume_blind())
         .unwrap()
         .1;
     a.slots[4..8].clone_from_slice(&old.slots[4..8]);
@@ -200,7 +202,9 @@ fn a_duplicate_id_across_a_chunk_boundary_is_rejected() {
         spender(4, 4, 9, 0, 0, 0),
     ];
     let snap = channel::ledger::Snapshot::new(HUB, EPOCH, channels, &channel::Fe::from(1u64));
-    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
+    let mut a = assignment(&snap, &closer::testing::volume_blind())
+        .unwrap()
+        .1;
     assert_eq!(layout_of(&a).slots_per_chunk, 2);
     a.slots[2].id = a.slots[1].id;
     let broken = broken_roots_aside(&mut a);
@@ -209,7 +213,9 @@ fn a_duplicate_id_across_a_chunk_boundary_is_rejected() {
         "{broken:?}"
     );
     // An id going down across the boundary.
-    let mut a = assignment(&snap, &channel::Fe::from(0x766fu64)).unwrap().1;
+    let mut a = assignment(&snap, &closer::testing::volume_blind())
+        .unwrap()
+        .1;
     a.slots[2].id = F::ONE;
     let broken = broken_roots_aside(&mut a);
     assert!(
@@ -225,7 +231,7 @@ fn a_real_slot_after_a_padding_chunk_boundary_is_rejected() {
     // at the boundary.
     let mut a = assignment(
         &synthetic_snapshot(HUB, EPOCH, 9),
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
     )
     .unwrap()
     .1;
@@ -246,7 +252,7 @@ fn a_padding_chunk_carrying_value_is_rejected() {
     // 9 channels in 16 slots: chunk 3 (slots 12..16) is all padding.
     let a = assignment(
         &synthetic_snapshot(HUB, EPOCH, 9),
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
     )
     .unwrap()
     .1;

@@ -14,10 +14,10 @@ use common::{HUB, epoch1, epoch2};
 fn two_epochs_prove_and_verify_and_tampering_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (w1, state1) = ClosedState::genesis(HUB)
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .unwrap();
     let (w2, _) = state1
-        .close(&epoch2(), &channel::Fe::from(0x766fu64))
+        .close(&epoch2(), &closer::testing::volume_blind())
         .unwrap();
     let p1 = closer::prove_transition(&w1, dir.path(), &NoProgress).expect("prove epoch 1");
     let p2 = closer::prove_transition(&w2, dir.path(), &NoProgress).expect("prove epoch 2");
@@ -105,7 +105,7 @@ fn a_verifier_without_the_key_makes_none() {
     let keys = tempfile::tempdir().unwrap();
     let empty = tempfile::tempdir().unwrap();
     let (w1, _) = ClosedState::genesis(HUB)
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .unwrap();
     let proof = closer::prove_transition(&w1, keys.path(), &NoProgress).unwrap();
     let err = Verifier::new(empty.path())

@@ -21,10 +21,10 @@ use ff::Field;
 /// The closed state after epoch 1 and the witness of epoch 2.
 fn history() -> (ClosedState, IncrementalWitness) {
     let (_, state1) = ClosedState::genesis(HUB)
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .expect("epoch 1 closes");
     let (witness2, _) = state1
-        .close(&epoch2(), &channel::Fe::from(0x766fu64))
+        .close(&epoch2(), &closer::testing::volume_blind())
         .expect("epoch 2 closes");
     (state1, witness2)
 }
@@ -71,14 +71,14 @@ fn rechain(tree: &StateTree, a: &mut TransitionAssignment) {
 fn two_honest_epochs_satisfy_every_circuit() {
     let genesis = ClosedState::genesis(HUB);
     let (w1, state1) = genesis
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .unwrap();
     assert_eq!(w1.inputs.n, 5, "the first close touches every channel");
     let a1 = assignment(&w1).unwrap();
     IncrementalClose::new(&a1).unwrap().check().unwrap();
 
     let (w2, _) = state1
-        .close(&epoch2(), &channel::Fe::from(0x766fu64))
+        .close(&epoch2(), &closer::testing::volume_blind())
         .unwrap();
     let touched: Vec<u32> = w2.slots.iter().map(|s| s.id).collect();
     assert_eq!(
@@ -93,11 +93,13 @@ fn two_honest_epochs_satisfy_every_circuit() {
 #[test]
 fn an_epoch_where_nothing_moved_is_all_padding() {
     let (_, state1) = ClosedState::genesis(HUB)
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .unwrap();
     let mut same = epoch1();
     same.epoch = 2;
-    let (w, _) = state1.close(&same, &channel::Fe::from(0x766fu64)).unwrap();
+    let (w, _) = state1
+        .close(&same, &closer::testing::volume_blind())
+        .unwrap();
     assert_eq!(w.inputs.n, 0);
     assert_eq!(w.inputs.prev_root, w.inputs.new_root);
     IncrementalClose::new(&assignment(&w).unwrap())
@@ -277,7 +279,7 @@ fn a_new_channel_with_a_history_is_rejected() {
 fn padding_with_old_value_is_rejected() {
     // Epoch 1 touches five channels: three padding slots of eight.
     let (w1, _) = ClosedState::genesis(HUB)
-        .close(&epoch1(), &channel::Fe::from(0x766fu64))
+        .close(&epoch1(), &closer::testing::volume_blind())
         .unwrap();
     let mut a = assignment(&w1).unwrap();
     let last = a.slots.len() - 1;

@@ -29,13 +29,13 @@ fn prove_verify_and_reject_tampering() {
     let snap = snapshot3();
     let proof = closer::prove_epoch(
         &snap,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
     .expect("prove");
     let (native, _) =
-        channel::statement::close_public_inputs(&snap, &channel::Fe::from(0x766fu64)).unwrap();
+        channel::statement::close_public_inputs(&snap, &closer::testing::volume_blind()).unwrap();
     assert_eq!(proof.public, native);
     assert_eq!(proof.layout, Layout::for_channels(3).unwrap());
 
@@ -93,7 +93,7 @@ fn prove_verify_and_reject_tampering() {
     // Proving again reuses the cached keys and gives a different (zero-knowledge) proof.
     let again = closer::prove_epoch(
         &snap,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
@@ -107,13 +107,14 @@ fn prove_verify_and_reject_tampering() {
     let withdrawn = snapshot3_after_withdrawal();
     let proof = closer::prove_epoch(
         &withdrawn,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
     .expect("prove D < 0");
     let (native, _) =
-        channel::statement::close_public_inputs(&withdrawn, &channel::Fe::from(0x766fu64)).unwrap();
+        channel::statement::close_public_inputs(&withdrawn, &closer::testing::volume_blind())
+            .unwrap();
     assert_eq!(proof.public, native);
     verifier.verify_proof(&proof).expect("verify D < 0");
 }
@@ -124,7 +125,7 @@ fn hostile_proof_files_are_refused_without_work() {
     let snap = snapshot2();
     let proof = closer::prove_epoch(
         &snap,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
@@ -243,7 +244,7 @@ fn prove_edited(
     snap: &channel::ledger::Snapshot,
     edit: impl FnOnce(&mut Vec<closer::step::StepCircuit>),
 ) -> Result<CloseProof, CloseError> {
-    let (public, a) = witness::assignment(snap, &channel::Fe::from(0x766fu64)).unwrap();
+    let (public, a) = witness::assignment(snap, &closer::testing::volume_blind()).unwrap();
     let mut folded = FoldedClose::new(&a).unwrap();
     let (pk, key_digest) = keys::prover_key(dir, folded.layout).unwrap();
     edit(&mut folded.steps);
@@ -292,7 +293,7 @@ fn a_proof_replayed_for_another_epoch_or_hub_is_refused() {
     let snap = snapshot2();
     let proof = closer::prove_epoch(
         &snap,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
@@ -322,7 +323,7 @@ fn a_snapshot_that_breaks_the_statement_is_refused_before_proving() {
     snap.channels[1].received += 1; // Σ R ≠ Σ S
     let err = closer::prove_epoch(
         &snap,
-        &channel::Fe::from(0x766fu64),
+        &closer::testing::volume_blind(),
         dir.path(),
         &NoProgress,
     )
