@@ -151,6 +151,11 @@ pub struct TimelineReport {
     pub slices: Vec<SliceStats>,
 }
 
+/// A duration in µs, as the `*_us` stats count it.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Unix time in ms (0 before 1970: a clock that wrong gives an empty timeline).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -160,12 +165,15 @@ pub fn unix_ms(t: SystemTime) -> u64 {
 impl Timeline {
     /// Record `value` for `stat` in the slice of now.
     pub fn record(&self, stat: Stat, value: u64) {
-        self.record_at(unix_ms(SystemTime::now()), stat, value);
+        self.record_all(&[(stat, value)]);
     }
 
-    /// Record a duration in µs.
-    pub fn record_duration(&self, stat: Stat, d: Duration) {
-        self.record(stat, u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    /// Record several stats of one event in the slice of now (one clock read).
+    pub fn record_all(&self, stats: &[(Stat, u64)]) {
+        let now = unix_ms(SystemTime::now());
+        for &(stat, value) in stats {
+            self.record_at(now, stat, value);
+        }
     }
 
     /// Record `value` for `stat` in the slice holding Unix time `now_ms`.

@@ -96,11 +96,6 @@ impl Schedule {
             }
         }
     }
-
-    /// Whether frames are sent on a schedule (latency from the intended time).
-    pub fn is_scheduled(&self) -> bool {
-        !matches!(self, Schedule::AsAcked)
-    }
 }
 
 #[cfg(test)]

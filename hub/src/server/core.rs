@@ -25,7 +25,7 @@ use super::verifier::{VerifierPool, VerifyJob, VerifySink};
 use crate::config::HubConfig;
 use crate::metrics::Metrics;
 use crate::state::Channels;
-use crate::timeline::Stat;
+use crate::timeline::{Stat, micros};
 use crate::writer::WriterMetrics;
 
 /// Everything the tasks of one hub share.
@@ -334,8 +334,10 @@ impl VerifySink for Sink {
             return;
         };
         let timeline = &shared.metrics.timeline;
-        timeline.record(Stat::Verified, 1);
-        timeline.record_duration(Stat::VerifyMaxUs, job.queued_at.elapsed());
+        timeline.record_all(&[
+            (Stat::Verified, 1),
+            (Stat::VerifyMaxUs, micros(job.queued_at.elapsed())),
+        ]);
         let registry = &shared.registry;
         let verdict = shared
             .channels

@@ -21,7 +21,7 @@ use dashmap::DashMap;
 use tokio::sync::{Notify, mpsc};
 
 use crate::metrics::Metrics;
-use crate::timeline::{Stat, Timeline};
+use crate::timeline::{Stat, Timeline, micros};
 
 /// Something the hub sends a session: a protocol message, encoded on the session's
 /// writer task (acks and rejects as binary frames once the client sent binary).
@@ -80,10 +80,8 @@ impl SessionCtl {
                 break;
             }
             q.pop_front();
-            let us = u64::try_from(now.duration_since(read_at).as_micros()).unwrap_or(u64::MAX);
-            timeline.record(Stat::Acked, 1);
-            timeline.record(Stat::AckMaxUs, us);
-            timeline.record(Stat::AckSumUs, us);
+            let us = micros(now.duration_since(read_at));
+            timeline.record_all(&[(Stat::Acked, 1), (Stat::AckMaxUs, us), (Stat::AckSumUs, us)]);
         }
     }
 

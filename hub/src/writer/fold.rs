@@ -16,7 +16,7 @@ use channel::ledger::ChannelRecord;
 use channel::types::ChannelId;
 
 use super::{Core, Fatal};
-use crate::timeline::Stat;
+use crate::timeline::{Stat, micros};
 
 /// A fold round in progress: every batch up to `through` is reflected in the rows
 /// once `todo` is written.
@@ -83,10 +83,11 @@ impl Core {
         m.fold_deleted.fetch_add(stats.deleted, Relaxed);
         let took = started.elapsed();
         m.fold_us.observe_duration(took);
-        let t = &self.config.timeline;
-        t.record(Stat::FoldSlices, 1);
-        t.record(Stat::FoldDeleted, stats.deleted);
-        t.record_duration(Stat::FoldMaxUs, took);
+        self.config.timeline.record_all(&[
+            (Stat::FoldSlices, 1),
+            (Stat::FoldDeleted, stats.deleted),
+            (Stat::FoldMaxUs, micros(took)),
+        ]);
         if let Some(through) = complete {
             self.round = None;
             self.folded_through = through;

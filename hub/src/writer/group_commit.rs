@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{CommitRequest, Core, Fatal, Msg};
 use crate::store::CommitError;
-use crate::timeline::Stat;
+use crate::timeline::{Stat, micros};
 
 /// What one drain of the queue gathered.
 pub(super) struct Gathered {
@@ -147,11 +147,12 @@ impl Core {
         self.listener.committed(batch.number, applied);
         let batch_time = gathered.started.elapsed();
         m.batch_us.observe_duration(batch_time);
-        let t = &self.config.timeline;
-        t.record(Stat::Commits, 1);
-        t.record(Stat::Payments, payments);
-        t.record_duration(Stat::CommitMaxUs, stats.commit);
-        t.record_duration(Stat::BatchMaxUs, batch_time);
+        self.config.timeline.record_all(&[
+            (Stat::Commits, 1),
+            (Stat::Payments, payments),
+            (Stat::CommitMaxUs, micros(stats.commit)),
+            (Stat::BatchMaxUs, micros(batch_time)),
+        ]);
         Ok(())
     }
 }
