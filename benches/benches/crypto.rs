@@ -5,7 +5,9 @@
 use std::hint::black_box;
 
 use channel::Fe;
-use channel::crypto::{BatchEntry, PrivateKey, Signature, chain_next, poseidon, verify_batch};
+use channel::crypto::{
+    BatchEntry, PrivateKey, Signature, chain_next, poseidon, poseidon_many, verify_batch,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -23,6 +25,30 @@ fn bench_crypto(c: &mut Criterion) {
     c.bench_function("poseidon/6", |b| b.iter(|| poseidon(black_box(&six))));
     let five = &six[..5];
     c.bench_function("poseidon/5", |b| b.iter(|| poseidon(black_box(five))));
+
+    // Many hashes of one arity at once (eight per AVX-512 IFMA pass where the CPU has it;
+    // one by one elsewhere): per hash, as the verifier pool hashes vouchers and challenges.
+    let mut many = c.benchmark_group("poseidon_many");
+    let batch6: Vec<[Fe; 6]> = (0..64u64)
+        .map(|k| {
+            std::array::from_fn(|i| Fe::from(k * 7 + i as u64) * Fe::from(0x1234_5678_9abc_def1u64))
+        })
+        .collect();
+    for n in [8usize, 64] {
+        let mut out = vec![Fe::from(0u64); n];
+        many.throughput(Throughput::Elements(n as u64));
+        many.bench_with_input(BenchmarkId::new("6", n), &n, |b, &n| {
+            b.iter(|| poseidon_many(black_box(&batch6[..n]), &mut out))
+        });
+        let batch5: Vec<[Fe; 5]> = batch6[..n]
+            .iter()
+            .map(|x| std::array::from_fn(|i| x[i]))
+            .collect();
+        many.bench_with_input(BenchmarkId::new("5", n), &n, |b, _| {
+            b.iter(|| poseidon_many(black_box(&batch5), &mut out))
+        });
+    }
+    many.finish();
 
     let prv = PrivateKey::random(&mut rng);
     let sk = prv.signing_key();

@@ -36,14 +36,60 @@ pub fn voucher_message(
     spent: Amount,
     chain: &Fe,
 ) -> Fe {
-    poseidon(&[
-        *TAG_VOUCHER,
-        Fe::from(hub_id),
-        Fe::from(channel),
-        Fe::from(seq),
-        Fe::from(spent),
-        *chain,
-    ])
+    VoucherMessage {
+        hub_id,
+        channel,
+        seq,
+        spent,
+        chain: *chain,
+    }
+    .hash()
+}
+
+/// The fields of a [`voucher_message`] before hashing. Admission hands a checkpoint's
+/// message on in this form so that the verifier can hash many at once
+/// ([`voucher_messages`]: eight per pass on CPUs with AVX-512 IFMA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoucherMessage {
+    /// Hub id (domain).
+    pub hub_id: HubId,
+    /// Paying channel.
+    pub channel: ChannelId,
+    /// Voucher seq.
+    pub seq: Seq,
+    /// Cumulative spent after the voucher.
+    pub spent: Amount,
+    /// Payment chain after the voucher.
+    pub chain: Fe,
+}
+
+impl VoucherMessage {
+    /// The Poseidon inputs, in order.
+    pub fn inputs(&self) -> [Fe; 6] {
+        [
+            *TAG_VOUCHER,
+            Fe::from(self.hub_id),
+            Fe::from(self.channel),
+            Fe::from(self.seq),
+            Fe::from(self.spent),
+            self.chain,
+        ]
+    }
+
+    /// `M`, what the payer signed.
+    pub fn hash(&self) -> Fe {
+        poseidon(&self.inputs())
+    }
+}
+
+/// `out[i] = msgs[i].hash()` for every `i`, many at once (see
+/// [`crate::crypto::poseidon_many`]).
+///
+/// # Panics
+/// If `out.len() != msgs.len()`.
+pub fn voucher_messages(msgs: &[VoucherMessage], out: &mut [Fe]) {
+    let inputs: Vec<[Fe; 6]> = msgs.iter().map(VoucherMessage::inputs).collect();
+    crate::crypto::poseidon_many(&inputs, out);
 }
 
 /// `Poseidon(RECEIPT, hub_id, epoch, channel, received)`: what the hub signs for a payee.

@@ -241,6 +241,7 @@ impl World {
                     client.admitted = v.seq;
                 }
                 Ok(Admit::Checkpoint { msg, sig }) => {
+                    let msg = msg.hash();
                     assert_eq!(msg, v.message(HUB_ID), "admit derives the signed message");
                     assert_eq!(Some(sig), v.sig);
                     client.admitted = v.seq;

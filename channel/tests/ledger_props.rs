@@ -327,6 +327,7 @@ impl Hub {
                 Ok(Admit::AlreadyCommitted) => Outcome::AlreadyCommitted,
                 Ok(Admit::AlreadyStaged) => Outcome::AlreadyStaged,
                 Ok(Admit::Checkpoint { msg, sig }) => {
+                    let msg = msg.hash();
                     assert_eq!(msg, v.message(HUB_ID), "admit computes the signed message");
                     if c.record.pk.verify(&msg, &sig).is_ok() {
                         // A refusal (an exit queued in this batch) is reported at commit.

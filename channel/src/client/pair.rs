@@ -285,7 +285,7 @@ impl MemHub {
                 break;
             };
             n += 1;
-            let valid = cp.pk.verify(&cp.msg, &cp.sig).is_ok();
+            let valid = cp.pk.verify(&cp.msg.hash(), &cp.sig).is_ok();
             let sessions = &mut self.sessions;
             let verdict = self.ledger.with_channel(channel, |c| {
                 let current = sessions.get(&channel).copied();

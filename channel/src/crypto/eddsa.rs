@@ -298,8 +298,13 @@ impl VerifyingKey {
 
     /// `h = Poseidon(R8.x, R8.y, A.x, A.y, msg)`.
     pub(crate) fn challenge(&self, msg: &Fe, sig: &Signature) -> Fe {
+        poseidon(&self.challenge_inputs(msg, sig))
+    }
+
+    /// The inputs of [`VerifyingKey::challenge`], to hash many at once.
+    pub(crate) fn challenge_inputs(&self, msg: &Fe, sig: &Signature) -> [Fe; 5] {
         let a = self.pk.0;
-        poseidon(&[sig.r8.x, sig.r8.y, a.x, a.y, *msg])
+        [sig.r8.x, sig.r8.y, a.x, a.y, *msg]
     }
 
     /// `S·Base8 − h·(8·A) = R8` for an on-curve `R8` and its challenge `h`.

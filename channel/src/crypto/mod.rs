@@ -5,13 +5,16 @@ pub mod babyjub;
 pub mod batch;
 pub mod chain;
 pub mod eddsa;
+mod field_x8;
 pub mod poseidon;
+pub mod poseidon_x8;
 pub mod torsion;
 
-pub use batch::{BatchEntry, verify_batch};
+pub use batch::{BatchEntry, verify_batch, verify_each};
 pub use chain::chain_next;
 pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature, SigningKey, VerifyingKey};
 pub use poseidon::poseidon;
+pub use poseidon_x8::poseidon_many;
 
 /// Why a key, point or signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -69,19 +69,19 @@ pub struct PoseidonParams {
 }
 
 /// circomlibjs's optimized constants for one width, laid out for the hot path.
-struct OptParams {
-    partial_rounds: usize,
+pub(super) struct OptParams {
+    pub(super) partial_rounds: usize,
     /// `C`: `t` constants for each full round but the last, plus one per partial round
     /// (`(R_F / 2 + 1) * t` before the partial rounds, `R_P` for them, the rest after).
-    c: Vec<Fe>,
+    pub(super) c: Vec<Fe>,
     /// `S`: per partial round, `t` coefficients for the new `state[0]` then `t - 1`
     /// coefficients by which the old `state[0]` enters `state[1..]`.
-    s: Vec<Fe>,
+    pub(super) s: Vec<Fe>,
     /// The dense MDS, row-major as in [`PoseidonParams::mds`].
-    m: Vec<Fe>,
+    pub(super) m: Vec<Fe>,
     /// The pre-partial-rounds matrix, stored so that `new[i] = Σ_j p[i * t + j] · old[j]`
     /// (circomlibjs reads its `P` as `P[j][i]`; this is its transpose).
-    p: Vec<Fe>,
+    pub(super) p: Vec<Fe>,
 }
 
 struct Tables {
@@ -185,6 +185,11 @@ pub fn params(arity: usize) -> &'static PoseidonParams {
         "poseidon arity {arity} outside 1..=16"
     );
     &TABLES.params[arity - 1]
+}
+
+/// The optimized tables of width `t` (2..=17), for the eight-lane path.
+pub(super) fn opt_params(t: usize) -> &'static OptParams {
+    &TABLES.opt[t - 2]
 }
 
 /// Force the lazy parse of the constants (about 1 MB). Optional: call it at start-up to

@@ -2,8 +2,7 @@
 
 use crate::codec::ErrorCode;
 use crate::crypto::{Signature, chain_next};
-use crate::field::Fe;
-use crate::types::{Amount, ChannelId, HubId, Seq, VoucherIn, voucher_message};
+use crate::types::{Amount, ChannelId, HubId, Seq, VoucherIn, VoucherMessage};
 
 use super::Debit;
 use super::state::{ChannelState, Covered, Head, Staged};
@@ -53,11 +52,11 @@ pub struct AdmitContext<'a> {
 pub enum Admit {
     /// Staged as pending; covered by a later checkpoint.
     Pending,
-    /// A checkpoint: verify `sig` over `msg` with the channel key, then call
+    /// A checkpoint: verify `sig` over `msg.hash()` with the channel key, then call
     /// [`ChannelState::cover`] or [`ChannelState::refuse_checkpoint`].
     Checkpoint {
-        /// The voucher message (`Poseidon(VOUCHER, hub_id, channel, seq, spent, chain)`).
-        msg: Fe,
+        /// The voucher message's fields, unhashed (the verifier hashes many at once).
+        msg: VoucherMessage,
         /// The signature to verify.
         sig: Signature,
     },
@@ -222,7 +221,13 @@ impl ChannelState {
         match v.sig {
             None => Ok(Admit::Pending),
             Some(sig) => Ok(Admit::Checkpoint {
-                msg: voucher_message(ctx.hub_id, self.record.id, v.seq, spent, &chain),
+                msg: VoucherMessage {
+                    hub_id: ctx.hub_id,
+                    channel: self.record.id,
+                    seq: v.seq,
+                    spent,
+                    chain,
+                },
                 sig,
             }),
         }

@@ -25,13 +25,12 @@
 
 use crate::codec::ErrorCode;
 use crate::crypto::{PublicKey, Signature};
-use crate::field::Fe;
 use crate::types::{Seq, VoucherIn};
 
 use super::rules::{Admit, AdmitContext, VoucherError};
 use super::state::{ChannelState, Covered, Head};
 
-/// A checkpoint admitted by [`admit_message`]: verify `sig` over `msg` with `pk`,
+/// A checkpoint admitted by [`admit_message`]: verify `sig` over `msg.hash()` with `pk`,
 /// then call [`on_verified`] with the result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint<G> {
@@ -41,8 +40,8 @@ pub struct Checkpoint<G> {
     pub seq: Seq,
     /// The channel key.
     pub pk: PublicKey,
-    /// The voucher message (`Poseidon(VOUCHER, hub_id, channel, seq, spent, chain)`).
-    pub msg: Fe,
+    /// The voucher message's fields, unhashed (the verifier hashes many at once).
+    pub msg: crate::types::VoucherMessage,
     /// The signature to verify.
     pub sig: Signature,
 }
@@ -294,6 +293,7 @@ pub fn on_exited(state: &mut ChannelState, first_seq: Seq) -> Dropped {
 mod tests {
     use super::*;
     use crate::crypto::{PrivateKey, chain_next};
+    use crate::field::Fe;
     use crate::ledger::{ChannelRecord, Limits};
     use crate::types::voucher_message;
 

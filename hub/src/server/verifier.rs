@@ -4,9 +4,12 @@
 //! call) and hand each checkpoint's signature to this pool. A verification costs far
 //! more than admission, so it runs on dedicated OS threads, batched across every
 //! connection: a worker wakes, drains up to [`MAX_BATCH`] jobs from its queue and
-//! verifies them back to back, each with its channel's prepared key (batch
-//! verification, `channel::crypto::verify_batch`, gives the same verdicts but does not
-//! pay here: see [`verify`]). Every job carries its channel's
+//! verifies them [`GROUP`] at a time, each on its own with its channel's prepared key;
+//! only the two Poseidon hashes of a group (the voucher messages, which sessions hand
+//! over unhashed, then the challenges) are computed together, eight per pass on CPUs
+//! with AVX-512 IFMA (`channel::crypto::poseidon_many`). Batch verification,
+//! `channel::crypto::verify_batch`, gives the same verdicts but does not pay here: see
+//! [`verify_group`]. Every job carries its channel's
 //! key already prepared: the session prepares it when the channel says `hello` (and
 //! verifies the hello with it), so no checkpoint, not even a channel's first, waits for
 //! a key to be prepared or is verified the slow way, and the pool keeps no key cache.
@@ -21,7 +24,8 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use channel::crypto::{PublicKey, Signature, VerifyingKey};
+use channel::crypto::{BatchEntry, PublicKey, Signature, VerifyingKey, verify_each};
+use channel::types::{VoucherMessage, voucher_messages};
 use channel::{ChannelId, Fe, Seq};
 use tokio::sync::mpsc;
 
@@ -29,6 +33,10 @@ use crate::metrics::Metrics;
 
 /// Most jobs a worker takes per wake-up.
 pub const MAX_BATCH: usize = 1024;
+
+/// Jobs verified together: their hashes computed at once (one eight-lane pass each),
+/// their verdicts handed to the sink as soon as the group is done.
+pub const GROUP: usize = 8;
 
 /// One checkpoint to verify.
 #[derive(Debug, Clone)]
@@ -46,8 +54,8 @@ pub struct VerifyJob {
     /// channel's first checkpoint is verified with a prepared key, in a batch). `None`
     /// (a key that could not be prepared) is verified alone, and fails.
     pub key: Option<Arc<VerifyingKey>>,
-    /// Voucher message.
-    pub msg: Fe,
+    /// The voucher message's fields (hashed here, many at once).
+    pub msg: VoucherMessage,
     /// Signature to verify.
     pub sig: Signature,
     /// When the session handed it over (for the timeline's verification wait).
@@ -140,23 +148,51 @@ impl VerifierPool {
     }
 }
 
-/// A job's verdict, exactly single verification's: with the key the session prepared,
-/// or (a key that could not be prepared) the plain one.
+/// The verdicts of a group of jobs, each exactly single verification's: with the key the
+/// session prepared, or (a key that could not be prepared, or another channel's) the
+/// plain one. `msgs` is scratch space.
 ///
-/// Not batched: `channel::crypto::verify_batch` gives the same verdicts but costs more
-/// per signature here (43.6 µs at 16 signatures, 43.3 µs at 64, against 35.1 µs for a
-/// prepared single verification; quiet machine, `cargo bench -p benches --bench crypto`):
-/// the exact subgroup test every `R8` needs in a batch costs more than the shared
-/// doublings save. A verdict also reaches the sink as soon as it is known.
-fn verify(job: &VerifyJob) -> bool {
-    match &job.key {
-        Some(key) if key.public_key() == job.pk => key.verify(&job.msg, &job.sig).is_ok(),
-        _ => job.pk.verify(&job.msg, &job.sig).is_ok(),
+/// Each signature is verified on its own; only the hashes are shared. Not batched:
+/// `channel::crypto::verify_batch` gives the same verdicts but costs more per signature
+/// here (43.6 µs at 16 signatures, 43.3 µs at 64, against 35.1 µs for a prepared single
+/// verification; quiet machine, `cargo bench -p benches --bench crypto`): the exact
+/// subgroup test every `R8` needs in a batch costs more than the shared doublings save.
+fn verify_group(jobs: &[VerifyJob], msgs: &mut Vec<Fe>, valid: &mut Vec<bool>) {
+    msgs.clear();
+    msgs.resize(jobs.len(), Fe::from(0u64));
+    let fields: Vec<VoucherMessage> = jobs.iter().map(|j| j.msg).collect();
+    voucher_messages(&fields, msgs);
+    let entries: Vec<BatchEntry<'_>> = jobs
+        .iter()
+        .zip(msgs.iter())
+        .filter_map(|(j, msg)| {
+            prepared(j).map(|key| BatchEntry {
+                key,
+                msg: *msg,
+                sig: j.sig,
+            })
+        })
+        .collect();
+    let mut verdicts = verify_each(&entries).into_iter();
+    valid.clear();
+    for (j, msg) in jobs.iter().zip(msgs.iter()) {
+        let ok = match prepared(j) {
+            Some(_) => verdicts.next().is_some_and(|v| v.is_ok()),
+            None => j.pk.verify(msg, &j.sig).is_ok(),
+        };
+        valid.push(ok);
     }
+    debug_assert!(verdicts.next().is_none(), "one verdict per prepared job");
+}
+
+/// The job's prepared key, if it is the job's channel key.
+fn prepared(j: &VerifyJob) -> Option<&VerifyingKey> {
+    j.key.as_deref().filter(|k| k.public_key() == j.pk)
 }
 
 fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let (mut msgs, mut valid) = (Vec::with_capacity(GROUP), Vec::with_capacity(GROUP));
     loop {
         batch.clear();
         match rx.blocking_recv() {
@@ -171,12 +207,16 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
         }
         metrics.verify_batch_size.observe(batch.len() as f64);
         // In submission order, so each channel's results stay in seq order.
-        for job in batch.drain(..) {
-            let valid = verify(&job);
+        let mut jobs = batch.drain(..).peekable();
+        while jobs.peek().is_some() {
+            let group: Vec<VerifyJob> = jobs.by_ref().take(GROUP).collect();
+            verify_group(&group, &mut msgs, &mut valid);
             metrics
                 .signatures_verified
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            sink.verified(job, valid);
+                .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            for (job, ok) in group.into_iter().zip(valid.iter()) {
+                sink.verified(job, *ok);
+            }
         }
     }
 }
@@ -194,8 +234,14 @@ mod tests {
         seq: Seq,
         good: bool,
     ) -> VerifyJob {
-        let msg = Fe::from(seq * 1000 + channel as u64);
-        let sig = sk.sign(&msg);
+        let msg = VoucherMessage {
+            hub_id: 7,
+            channel,
+            seq,
+            spent: seq * 3,
+            chain: Fe::from(seq * 1000 + channel as u64),
+        };
+        let sig = sk.sign(&msg.hash());
         VerifyJob {
             channel,
             generation: super::super::registry::Generation {
@@ -206,7 +252,14 @@ mod tests {
             queued_at: std::time::Instant::now(),
             pk: sk.public(),
             key: Some(Arc::new(key.clone())),
-            msg: if good { msg } else { msg + Fe::from(1u64) },
+            msg: if good {
+                msg
+            } else {
+                VoucherMessage {
+                    spent: msg.spent + 1,
+                    ..msg
+                }
+            },
             sig,
         }
     }
@@ -233,12 +286,24 @@ mod tests {
                     j
                 })
                 .collect();
-            valid = jobs.iter().map(verify).collect();
+            valid = Vec::new();
+            let mut msgs = Vec::new();
+            let mut got = Vec::new();
+            // Groups of every size from 1 to past a full eight-lane pass.
+            let mut rest = &jobs[..];
+            let mut size = 1;
+            while !rest.is_empty() {
+                let (group, tail) = rest.split_at(size.min(rest.len()));
+                verify_group(group, &mut msgs, &mut valid);
+                got.extend_from_slice(&valid);
+                rest = tail;
+                size = size % 11 + 1;
+            }
             let want: Vec<bool> = jobs
                 .iter()
-                .map(|j| j.pk.verify(&j.msg, &j.sig).is_ok())
+                .map(|j| j.pk.verify(&j.msg.hash(), &j.sig).is_ok())
                 .collect();
-            assert_eq!(valid, want, "round {round}");
+            assert_eq!(got, want, "round {round}");
             assert!(want.iter().any(|v| !v) && want.iter().any(|v| *v));
         }
     }
