@@ -7,6 +7,7 @@ use std::hint::black_box;
 use channel::Fe;
 use channel::crypto::{
     BatchEntry, PrivateKey, Signature, chain_next, poseidon, poseidon_many, verify_batch,
+    verify_each,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
@@ -88,6 +89,7 @@ fn bench_crypto(c: &mut Criterion) {
         .iter()
         .map(|s| s.public().prepare().expect("valid key"))
         .collect();
+    let mut all_entries = Vec::new();
     let mut group = c.benchmark_group("eddsa/verify_batch");
     for n in [1usize, 4, 16, 64, 256] {
         let signed: Vec<(usize, Fe, Signature)> = (0..n)
@@ -108,6 +110,17 @@ fn bench_crypto(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &entries, |b, e| {
             let mut r = StdRng::seed_from_u64(7);
             b.iter(|| verify_batch(black_box(e), &mut r))
+        });
+        all_entries.push((n, entries));
+    }
+    group.finish();
+
+    // Each signature on its own, eight per pass (the verifier pool's path): per signature.
+    let mut group = c.benchmark_group("eddsa/verify_each");
+    for (n, entries) in &all_entries {
+        group.throughput(Throughput::Elements(*n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), entries, |b, e| {
+            b.iter(|| verify_each(black_box(e)))
         });
     }
     group.finish();

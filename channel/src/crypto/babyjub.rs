@@ -562,6 +562,18 @@ impl PreparedPoint {
     pub fn mul_bigint(&self, k: &[u64; 4]) -> ExtendedPoint {
         split_chain(&[SplitTerm::new::<PREP_W>(&self.table, k, false)])
     }
+
+    /// The table as `(x, y, a·x, d·x·y)`: for each 64-bit limb `j`, the odd multiples
+    /// `1, 3, …, 15` of `2^(64·j)·P` (limb-major), for the eight-lane verifier.
+    pub(crate) fn niels_coords(&self) -> impl Iterator<Item = [Fe; 4]> + '_ {
+        self.table.iter().map(|n| [n.x, n.y, n.ax, n.dxy])
+    }
+}
+
+/// [`PreparedPoint::niels_coords`] of `BASE8` with the odd multiples `1, 3, …, 127`
+/// (the static table of the verification equation), for the eight-lane verifier.
+pub(crate) fn base8_niels_coords() -> impl Iterator<Item = [Fe; 4]> {
+    BASE8_SPLIT.iter().map(|n| [n.x, n.y, n.ax, n.dxy])
 }
 
 /// `a·BASE8 − b·P` for 256-bit `a`, `b` (little-endian limbs), in one chain of 64

@@ -95,9 +95,10 @@ pub fn verify_batch<R: RngCore + CryptoRng>(
 
 /// Verify each entry on its own: the result for entry `i` is exactly
 /// `entries[i].key.verify(&entries[i].msg, &entries[i].sig)`, with no randomness and no
-/// shared equation; only the challenge hashes are computed together
-/// ([`poseidon_many`](super::poseidon_many): eight per pass with AVX-512 IFMA, which is
-/// where the saving is; see the `crypto` bench).
+/// shared equation. On CPUs with AVX-512 IFMA the work is done eight signatures per
+/// pass (the challenge hashes by [`poseidon_many`](super::poseidon_many), the equations
+/// by the eight-lane verifier), each lane deciding its own signature; elsewhere one by
+/// one. See the `crypto` bench.
 pub fn verify_each(entries: &[BatchEntry<'_>]) -> Vec<Result<(), CryptoError>> {
     let inputs: Vec<[Fe; 5]> = entries
         .iter()
@@ -105,17 +106,54 @@ pub fn verify_each(entries: &[BatchEntry<'_>]) -> Vec<Result<(), CryptoError>> {
         .collect();
     let mut h = vec![Fe::zero(); entries.len()];
     super::poseidon_many(&inputs, &mut h);
-    entries
+    let mut results: Vec<Result<(), CryptoError>> = entries
         .iter()
-        .zip(&h)
-        .map(|(e, h)| {
+        .map(|e| {
             if e.sig.r8.is_on_curve() {
-                e.key.check_equation(h, &e.sig)
+                Ok(())
             } else {
                 Err(CryptoError::NotOnCurve)
             }
         })
-        .collect()
+        .collect();
+    let eight_lanes = super::field_x8::available();
+    for start in (0..entries.len()).step_by(8) {
+        let end = (start + 8).min(entries.len());
+        // The on-curve entries whose key has the eight-lane table.
+        let mut lanes = Vec::with_capacity(8);
+        let mut at = Vec::with_capacity(8);
+        for i in start..end {
+            let e = &entries[i];
+            if results[i].is_err() {
+                continue;
+            }
+            match e.key.a8_x8() {
+                Some(table) if eight_lanes => {
+                    lanes.push(super::eddsa_x8::Lane {
+                        table,
+                        s: e.sig.s.into_bigint().0,
+                        h: h[i].into_bigint().0,
+                        r8: e.sig.r8,
+                    });
+                    at.push(i);
+                }
+                _ => results[i] = e.key.check_equation(&h[i], &e.sig),
+            }
+        }
+        if lanes.len() < super::eddsa_x8::MIN_LANES {
+            for &i in &at {
+                results[i] = entries[i].key.check_equation(&h[i], &entries[i].sig);
+            }
+        } else {
+            let holds = super::eddsa_x8::check_equations(&lanes);
+            for (bit, &i) in at.iter().enumerate() {
+                if holds & (1 << bit) == 0 {
+                    results[i] = Err(CryptoError::BadSignature);
+                }
+            }
+        }
+    }
+    results
 }
 
 /// Whether `(Σ z_i·S_i)·Base8 − Σ (z_i·h_i)·(8·A_i) − Σ z_i·R8_i = O` over the

@@ -261,10 +261,20 @@ impl PublicKey {
 /// channel: it holds a 4 KiB table of multiples of `8·A`, so that verification costs one
 /// Poseidon(5) and a joint `S·Base8 − h·(8·A)` with 64 doublings (instead of ~254).
 /// Building it costs about three verifications; same results as [`PublicKey::verify`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct VerifyingKey {
     pk: PublicKey,
     a8: PreparedPoint,
+    /// The same table for the eight-lane verifier, where the CPU runs it.
+    a8_x8: Option<Box<[super::eddsa_x8::NielsX8]>>,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("pk", &self.pk)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifyingKey {
@@ -277,9 +287,11 @@ impl VerifyingKey {
         if a8.is_identity() {
             return Err(CryptoError::WeakPublicKey);
         }
+        let a8 = PreparedPoint::new(&a8.to_affine());
         Ok(VerifyingKey {
             pk: *pk,
-            a8: PreparedPoint::new(&a8.to_affine()),
+            a8_x8: super::eddsa_x8::key_table(&a8),
+            a8,
         })
     }
 
@@ -321,6 +333,11 @@ impl VerifyingKey {
     /// The prepared `8·A`.
     pub(crate) fn a8(&self) -> &PreparedPoint {
         &self.a8
+    }
+
+    /// The prepared `8·A` for the eight-lane verifier (`None` where the CPU lacks it).
+    pub(crate) fn a8_x8(&self) -> Option<&[super::eddsa_x8::NielsX8]> {
+        self.a8_x8.as_deref()
     }
 }
 

@@ -100,12 +100,10 @@ mod imp {
 
     /// `p`.
     pub const MODULUS: Limbs = split(<Fe as PrimeField>::MODULUS.0);
-    /// `2p`, `3p`, `4p`: what [`sub`] adds before subtracting.
+    /// `2p` and `3p`: what [`sub`] adds before subtracting.
     pub const P2: Limbs = times_p(2);
     /// `3p`.
     pub const P3: Limbs = times_p(3);
-    /// `4p`.
-    pub const P4: Limbs = times_p(4);
 
     /// `−p^{-1} mod 2^52`.
     const P_INV: u64 = {
@@ -147,11 +145,6 @@ mod imp {
     /// `x` in this module's form (`x · 2^260 mod p`, canonical), for constant tables.
     pub fn constant(x: &Fe) -> Limbs {
         limbs_of(*x * CONVERSIONS.r)
-    }
-
-    /// Force the lazy conversion constants (a few exponentiations).
-    pub fn warm_up() {
-        Lazy::force(&CONVERSIONS);
     }
 
     /// The same constant in every lane.
@@ -257,7 +250,7 @@ mod imp {
         carry(s)
     }
 
-    /// `a + kp − b` where `kp` is a multiple of `p` above `b` ([`P2`], [`P3`], [`P4`]):
+    /// `a + kp − b` where `kp` is a multiple of `p` above `b` ([`P2`], [`P3`]):
     /// congruent to `a − b`, below `a + kp`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]

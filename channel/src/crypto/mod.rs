@@ -5,6 +5,7 @@ pub mod babyjub;
 pub mod batch;
 pub mod chain;
 pub mod eddsa;
+mod eddsa_x8;
 mod field_x8;
 pub mod poseidon;
 pub mod poseidon_x8;
@@ -34,4 +35,14 @@ pub enum CryptoError {
     /// A packed encoding is malformed or not canonical.
     #[error("non-canonical or malformed encoding")]
     BadEncoding,
+}
+
+/// Build every lazily computed table now (Poseidon constants, the `Base8` tables, and
+/// their eight-lane forms where the CPU runs them: a few milliseconds), so that the
+/// first request does not pay for them.
+pub fn warm_up() {
+    poseidon::warm_up();
+    poseidon_x8::warm_up();
+    babyjub::warm_up();
+    eddsa_x8::warm_up();
 }

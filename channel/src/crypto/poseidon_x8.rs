@@ -65,6 +65,15 @@ pub fn poseidon_x8<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
     };
 }
 
+/// Force the lazy conversion of the constants to the eight-lane form (about 1 ms), where
+/// the CPU runs it.
+pub(super) fn warm_up() {
+    #[cfg(target_arch = "x86_64")]
+    if x8_available() {
+        ifma::warm_up();
+    }
+}
+
 fn scalar<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
     for (i, o) in inputs.iter().zip(out) {
         *o = super::poseidon(i);
@@ -105,6 +114,10 @@ mod ifma {
             })
             .collect()
     });
+
+    pub(super) fn warm_up() {
+        Lazy::force(&TABLES);
+    }
 
     /// `x^5`.
     #[inline]

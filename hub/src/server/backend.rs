@@ -99,6 +99,8 @@ impl Backend {
         let writer_metrics = writer.metrics();
 
         let hub_pk = key.public();
+        // The crypto tables (a few ms), before the first session needs them.
+        channel::crypto::warm_up();
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let verifier = VerifierPool::start(
                 config.verifier_threads(),
