@@ -37,6 +37,12 @@ pub enum CryptoError {
     BadEncoding,
 }
 
+/// Whether this CPU runs the eight-lane paths ([`poseidon_many`], [`verify_each`]: AVX-512
+/// IFMA); elsewhere they work one by one.
+pub fn eight_lanes_available() -> bool {
+    field_x8::available()
+}
+
 /// Build every lazily computed table now (Poseidon constants, the `Base8` tables, and
 /// their eight-lane forms where the CPU runs them: a few milliseconds), so that the
 /// first request does not pay for them.
