@@ -101,6 +101,16 @@ impl Backend {
         let hub_pk = key.public();
         // The crypto tables (a few ms), before the first session needs them.
         channel::crypto::warm_up();
+        let eight_lanes = channel::crypto::eight_lanes_available();
+        info!(
+            eight_lanes,
+            "signature verification: {}",
+            if eight_lanes {
+                "eight per pass (AVX-512 IFMA)"
+            } else {
+                "one by one (this CPU has no AVX-512 IFMA: about 4x the CPU per signature)"
+            }
+        );
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let verifier = VerifierPool::start(
                 config.verifier_threads(),
