@@ -42,6 +42,10 @@ pub(crate) struct Shared {
     pub epoch: AtomicU64,
     /// Payees credited since their last automatic receipt.
     pub receipts_due: Mutex<HashSet<ChannelId>>,
+    /// Hellos preparing their channel's key (~150 µs of CPU each) off the I/O threads,
+    /// at most this many at once (one per verifier thread): a burst of new connections
+    /// then queues for these slots instead of holding up the sessions already paying.
+    pub hello_slots: Arc<tokio::sync::Semaphore>,
     stopping: AtomicBool,
     stop_tx: watch::Sender<bool>,
 }
@@ -82,6 +86,7 @@ impl Shared {
             epoch,
         } = parts;
         let (stop_tx, _) = watch::channel(false);
+        let hello_slots = Arc::new(tokio::sync::Semaphore::new(config.verifier_threads()));
         Shared {
             config,
             channels,
@@ -93,6 +98,7 @@ impl Shared {
             hub_key,
             epoch: AtomicU64::new(epoch),
             receipts_due: Mutex::new(HashSet::new()),
+            hello_slots,
             stopping: AtomicBool::new(false),
             stop_tx,
         }

@@ -511,7 +511,7 @@ impl Session {
 
     async fn on_request(&mut self, request: Request) -> Result<Reply, RpcError> {
         match request {
-            Request::Hello(hello) => self.on_hello(hello.channel, &hello.sig),
+            Request::Hello(hello) => self.on_hello(hello.channel, &hello.sig).await,
             Request::Status => {
                 let ch = self.require_bound()?;
                 self.shared.status(ch).map(Reply::Status)
@@ -541,7 +541,7 @@ impl Session {
             .ok_or_else(|| RpcError::new(ErrorCode::NotAuthenticated, "say hello first"))
     }
 
-    fn on_hello(
+    async fn on_hello(
         &mut self,
         channel: ChannelId,
         sig: &channel::crypto::Signature,
@@ -559,16 +559,28 @@ impl Session {
             .ok_or_else(|| RpcError::new(ErrorCode::UnknownChannel, "no such channel"))?;
         let msg = hello_message(self.shared.config.hub_id, &self.nonce, channel);
         // Prepared now, off the payment path: every checkpoint of this session is then
-        // verified with it (the hello too, which pays for most of the preparing).
-        let key = record.pk.prepare().map_err(|_| {
-            RpcError::new(ErrorCode::HelloFailed, "the channel's key is not usable")
-        })?;
-        if key.verify(&msg, sig).is_err() {
-            return Err(RpcError::new(
-                ErrorCode::HelloFailed,
-                "hello signature does not verify",
-            ));
-        }
+        // verified with it (the hello too, which pays for most of the preparing). On a
+        // blocking thread, a few at a time (`hello_slots`), so that a burst of hellos
+        // does not hold the I/O threads from the sessions already paying.
+        let pk = record.pk;
+        let sig = *sig;
+        let prepared = {
+            let _slot = Arc::clone(&self.shared.hello_slots)
+                .acquire_owned()
+                .await
+                .map_err(|_| RpcError::new(ErrorCode::InternalError, "hub shutting down"))?;
+            tokio::task::spawn_blocking(move || {
+                let key = pk
+                    .prepare()
+                    .map_err(|_| "the channel's key is not usable")?;
+                key.verify(&msg, &sig)
+                    .map_err(|_| "hello signature does not verify")?;
+                Ok::<_, &'static str>(key)
+            })
+            .await
+            .map_err(|_| RpcError::new(ErrorCode::InternalError, "hello preparation failed"))?
+        };
+        let key = prepared.map_err(|why| RpcError::new(ErrorCode::HelloFailed, why))?;
         let registry = &self.shared.registry;
         let peer = self.peer.clone();
         let taken = self.shared.channels.with_channel(channel, |c| {
