@@ -7,12 +7,25 @@ mod common;
 
 use std::path::Path;
 
+use channel::ledger::Snapshot;
 use channel::settlement::CloseVerifier;
 use closer::circuit::FoldedClose;
 use closer::proof_file::HEADER_LEN;
 use closer::{CloseError, CloseProof, KeyDirVerifier, Layout, NoProgress, Verifier, keys};
 use closer::{prover, witness};
 use common::*;
+
+/// Prove `snap` with the tests' volume blind, keys in `keys`.
+fn prove(snap: &Snapshot, keys: &Path) -> Result<CloseProof, CloseError> {
+    closer::prove_epoch(snap, &closer::testing::volume_blind(), keys, &NoProgress)
+}
+
+/// The public inputs the settlement layer expects for `snap`.
+fn public_inputs(snap: &Snapshot) -> channel::statement::PublicInputs {
+    channel::statement::close_public_inputs(snap, &closer::testing::volume_blind())
+        .unwrap()
+        .0
+}
 
 fn key_files(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(dir)
@@ -27,15 +40,8 @@ fn key_files(dir: &Path) -> Vec<String> {
 fn prove_verify_and_reject_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot3();
-    let proof = closer::prove_epoch(
-        &snap,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("prove");
-    let (native, _) =
-        channel::statement::close_public_inputs(&snap, &closer::testing::volume_blind()).unwrap();
+    let proof = prove(&snap, dir.path()).expect("prove");
+    let native = public_inputs(&snap);
     assert_eq!(proof.public, native);
     assert_eq!(proof.layout, Layout::for_channels(3).unwrap());
 
@@ -91,13 +97,7 @@ fn prove_verify_and_reject_tampering() {
     assert!(settlement.verify(&other, &bytes).is_err());
 
     // Proving again reuses the cached keys and gives a different (zero-knowledge) proof.
-    let again = closer::prove_epoch(
-        &snap,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("prove again");
+    let again = prove(&snap, dir.path()).expect("prove again");
     assert_ne!(again.snark, proof.snark);
     assert_eq!(again.key_digest, proof.key_digest);
     verifier.verify_proof(&again).expect("verify again");
@@ -105,16 +105,8 @@ fn prove_verify_and_reject_tampering() {
 
     // A payee that withdrew more than it deposited (D < 0) closes too.
     let withdrawn = snapshot3_after_withdrawal();
-    let proof = closer::prove_epoch(
-        &withdrawn,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("prove D < 0");
-    let (native, _) =
-        channel::statement::close_public_inputs(&withdrawn, &closer::testing::volume_blind())
-            .unwrap();
+    let proof = prove(&withdrawn, dir.path()).expect("prove D < 0");
+    let native = public_inputs(&withdrawn);
     assert_eq!(proof.public, native);
     verifier.verify_proof(&proof).expect("verify D < 0");
 }
@@ -123,13 +115,7 @@ fn prove_verify_and_reject_tampering() {
 fn hostile_proof_files_are_refused_without_work() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot2();
-    let proof = closer::prove_epoch(
-        &snap,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("prove");
+    let proof = prove(&snap, dir.path()).expect("prove");
     let good = proof.to_bytes();
     let verifier = Verifier::new(dir.path());
     verifier.verify_file(&good).expect("honest file");
@@ -291,13 +277,7 @@ fn a_step_instance_dropped_duplicated_or_reordered_is_refused() {
 fn a_proof_replayed_for_another_epoch_or_hub_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot2();
-    let proof = closer::prove_epoch(
-        &snap,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("prove");
+    let proof = prove(&snap, dir.path()).expect("prove");
     let settlement = KeyDirVerifier::new(dir.path());
     // The same proof submitted as the close of the next epoch, or of another hub with
     // the same channels and roots.
@@ -321,13 +301,7 @@ fn a_snapshot_that_breaks_the_statement_is_refused_before_proving() {
     let dir = tempfile::tempdir().unwrap();
     let mut snap = snapshot2();
     snap.channels[1].received += 1; // Σ R ≠ Σ S
-    let err = closer::prove_epoch(
-        &snap,
-        &closer::testing::volume_blind(),
-        dir.path(),
-        &NoProgress,
-    )
-    .unwrap_err();
+    let err = prove(&snap, dir.path()).unwrap_err();
     assert!(matches!(err, CloseError::Statement(_)), "{err}");
     assert!(
         key_files(dir.path()).is_empty(),
