@@ -357,25 +357,37 @@ fn verify(file: &Path, roots: Option<&Path>, no_anchor: bool) -> anyhow::Result<
         );
     }
     let disclosure = Disclosure::from_json(&bytes)?;
-    let report = match roots {
-        Some(path) => disclosure.verify(&read_roots(path)?),
-        None if no_anchor => disclosure.check(),
-        None => bail!("give --roots (the settled roots) or --no-anchor"),
-    }
+    let report = anchored(
+        roots,
+        no_anchor,
+        |r| disclosure.verify(r),
+        || disclosure.check(),
+    )?
     .map_err(|e| anyhow::anyhow!("the disclosure does not hold: {e}"))?;
     println!("valid disclosure");
     print!("{report}");
     Ok(())
 }
 
-fn verify_range(bytes: &[u8], roots: Option<&Path>, no_anchor: bool) -> anyhow::Result<()> {
-    let proof = RangeProof::from_bytes(bytes)?;
-    let report = match roots {
-        Some(path) => proof.verify(&read_roots(path)?),
-        None if no_anchor => proof.check(),
+/// Checks a statement against the settled roots in the file `roots`, or on its own when
+/// the user said `--no-anchor`. The outer error is the file's; the inner, the statement's.
+fn anchored<R, E>(
+    roots: Option<&Path>,
+    no_anchor: bool,
+    against: impl FnOnce(&PublishedRoots) -> Result<R, E>,
+    alone: impl FnOnce() -> Result<R, E>,
+) -> anyhow::Result<Result<R, E>> {
+    match roots {
+        Some(path) => Ok(against(&read_roots(path)?)),
+        None if no_anchor => Ok(alone()),
         None => bail!("give --roots (the settled roots) or --no-anchor"),
     }
-    .map_err(|e| anyhow::anyhow!("the range proof does not hold: {e}"))?;
+}
+
+fn verify_range(bytes: &[u8], roots: Option<&Path>, no_anchor: bool) -> anyhow::Result<()> {
+    let proof = RangeProof::from_bytes(bytes)?;
+    let report = anchored(roots, no_anchor, |r| proof.verify(r), || proof.check())?
+        .map_err(|e| anyhow::anyhow!("the range proof does not hold: {e}"))?;
     println!("valid range proof");
     print!("{report}");
     Ok(())
