@@ -86,9 +86,9 @@ impl VoucherMessage {
 /// [`crate::crypto::poseidon_many`]).
 ///
 /// # Panics
-/// If `out.len() != msgs.len()`.
-pub fn voucher_messages(msgs: &[VoucherMessage], out: &mut [Fe]) {
-    let inputs: Vec<[Fe; 6]> = msgs.iter().map(VoucherMessage::inputs).collect();
+/// If `out` is not as long as `msgs`.
+pub fn voucher_messages<'a>(msgs: impl IntoIterator<Item = &'a VoucherMessage>, out: &mut [Fe]) {
+    let inputs: Vec<[Fe; 6]> = msgs.into_iter().map(VoucherMessage::inputs).collect();
     crate::crypto::poseidon_many(&inputs, out);
 }
 

@@ -35,7 +35,7 @@ const BASE_DIGITS: usize = 10;
 
 /// Fewer lanes than this are checked one by one: a pass costs about as much as three
 /// scalar equations whatever the number of lanes in use.
-pub(crate) const MIN_LANES: usize = 3;
+pub const MIN_LANES: usize = 3;
 
 /// Entries per limb in a key's table and in `Base8`'s.
 const KEY_ODD: usize = 1 << (KEY_W - 1);

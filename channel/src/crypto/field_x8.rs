@@ -105,18 +105,8 @@ mod imp {
     /// `3p`.
     pub const P3: Limbs = times_p(3);
 
-    /// `−p^{-1} mod 2^52`.
-    const P_INV: u64 = {
-        // Newton iteration for p0^{-1} mod 2^64, then negate and cut to 52 bits.
-        let p0 = MODULUS[0];
-        let mut inv = 1u64;
-        let mut i = 0;
-        while i < 6 {
-            inv = inv.wrapping_mul(2u64.wrapping_sub(p0.wrapping_mul(inv)));
-            i += 1;
-        }
-        inv.wrapping_neg() & MASK
-    };
+    /// `−p^{-1} mod 2^52`: the 64-bit one of the scalar path, cut to 52 bits.
+    const P_INV: u64 = super::super::poseidon::P_INV & MASK;
 
     struct Conversions {
         /// `2^264 mod p`: arkworks' Montgomery form (`x · 2^256`) times it, reduced by

@@ -14,6 +14,8 @@ pub mod torsion;
 pub use batch::{BatchEntry, verify_batch, verify_each};
 pub use chain::chain_next;
 pub use eddsa::{PackedSignature, PrivateKey, PublicKey, Signature, SigningKey, VerifyingKey};
+/// Fewer signatures than this are verified one by one even on the eight-lane path.
+pub use eddsa_x8::MIN_LANES as EIGHT_LANE_MIN_GROUP;
 pub use poseidon::poseidon;
 pub use poseidon_x8::poseidon_many;
 

@@ -277,7 +277,7 @@ fn mix<const T: usize>(state: &mut [Fe; T], matrix: &[Fe]) {
 /// BN254 scalar modulus, little-endian limbs.
 const P: [u64; 4] = <Fe as PrimeField>::MODULUS.0;
 /// `-P^{-1} mod 2^64` for Montgomery reduction.
-const P_INV: u64 = {
+pub(super) const P_INV: u64 = {
     // Newton iteration for the inverse of P[0] modulo 2^64.
     let mut inv = 1u64;
     let mut i = 0;

@@ -18,11 +18,6 @@ use crate::field::Fe;
 /// IFMA pass costs the same for 1 lane as for 8, about 1.7 scalar hashes).
 const MIN_LANES_FOR_X8: usize = 2;
 
-/// Whether this CPU runs the eight-lane path (AVX-512 F + IFMA).
-pub fn x8_available() -> bool {
-    super::field_x8::available()
-}
-
 /// `out[i] = poseidon(&inputs[i])` for every `i`, eight at a time where the CPU allows.
 ///
 /// # Panics
@@ -34,7 +29,7 @@ pub fn poseidon_many<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
         "poseidon arity {N} outside 1..=16"
     );
     #[cfg(target_arch = "x86_64")]
-    if inputs.len() >= MIN_LANES_FOR_X8 && x8_available() {
+    if inputs.len() >= MIN_LANES_FOR_X8 && super::field_x8::available() {
         for (ins, outs) in inputs.chunks(8).zip(out.chunks_mut(8)) {
             if ins.len() < MIN_LANES_FOR_X8 {
                 scalar(ins, outs);
@@ -48,14 +43,18 @@ pub fn poseidon_many<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
     scalar(inputs, out);
 }
 
-/// The eight-lane path for up to eight inputs, whatever their number (tests and
-/// benches use it to compare with the scalar path on every lane count).
+/// The eight-lane path for up to eight inputs, whatever their number (the tests compare
+/// it with the scalar path on every lane count).
 ///
 /// # Panics
-/// If the CPU lacks AVX-512 IFMA (check [`x8_available`]), if `inputs.len()` is not
-/// 1..=8, or if `out.len() != inputs.len()`.
-pub fn poseidon_x8<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
-    assert!(x8_available(), "AVX-512 IFMA is not available on this CPU");
+/// If the CPU lacks AVX-512 IFMA, if `inputs.len()` is not 1..=8, or if
+/// `out.len() != inputs.len()`.
+#[cfg(test)]
+fn poseidon_x8<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
+    assert!(
+        super::field_x8::available(),
+        "AVX-512 IFMA is not available on this CPU"
+    );
     assert!((1..=8).contains(&inputs.len()), "one to eight inputs");
     assert_eq!(inputs.len(), out.len(), "one output per input");
     #[cfg(target_arch = "x86_64")]
@@ -69,7 +68,7 @@ pub fn poseidon_x8<const N: usize>(inputs: &[[Fe; N]], out: &mut [Fe]) {
 /// the CPU runs it.
 pub(super) fn warm_up() {
     #[cfg(target_arch = "x86_64")]
-    if x8_available() {
+    if super::field_x8::available() {
         ifma::warm_up();
     }
 }
@@ -273,7 +272,7 @@ mod tests {
 
     #[test]
     fn eight_lanes_equal_the_scalar_path_for_every_arity_and_lane_count() {
-        if !x8_available() {
+        if !crate::crypto::field_x8::available() {
             eprintln!("AVX-512 IFMA not available: only the scalar path runs here");
             return;
         }
@@ -327,7 +326,7 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
         #[test]
         fn eight_lanes_equal_scalar_on_random_voucher_shaped_inputs(seed in proptest::prelude::any::<u64>()) {
-            if x8_available() {
+            if crate::crypto::field_x8::available() {
                 let mut r = rng(seed);
                 let inputs: Vec<[Fe; 6]> = (0..8)
                     .map(|_| std::array::from_fn(|_| Fe::rand(&mut r)))

@@ -147,9 +147,9 @@ impl VerifierPool {
     }
 }
 
-/// The verdicts of a group of jobs, each exactly single verification's: with the key the
-/// session prepared, or (a key that could not be prepared, or another channel's) the
-/// plain one. `msgs` and `valid` are scratch space; `valid[i]` is job `i`'s verdict.
+/// The verdicts of a group of jobs (`[i]` for job `i`), each exactly single
+/// verification's: with the key the session prepared, or (a key that could not be
+/// prepared, or another channel's) the plain one.
 ///
 /// Eight lanes instead of one: 8.7 µs per signature at 16 or more (the challenge hash
 /// included) against 38.1 µs for a prepared single verification (quiet machine, `cargo
@@ -157,14 +157,12 @@ impl VerifierPool {
 /// (`channel::crypto::verify_batch`, one random linear combination) costs more per
 /// signature here (43 µs): the exact subgroup test every `R8` needs in a batch costs more
 /// than the shared doublings save.
-fn verify_group(jobs: &[VerifyJob], msgs: &mut Vec<Fe>, valid: &mut Vec<bool>) {
-    msgs.clear();
-    msgs.resize(jobs.len(), Fe::from(0u64));
-    let fields: Vec<VoucherMessage> = jobs.iter().map(|j| j.msg).collect();
-    voucher_messages(&fields, msgs);
+fn verify_group(jobs: &[VerifyJob]) -> Vec<bool> {
+    let mut msgs = vec![Fe::from(0u64); jobs.len()];
+    voucher_messages(jobs.iter().map(|j| &j.msg), &mut msgs);
     let entries: Vec<BatchEntry<'_>> = jobs
         .iter()
-        .zip(msgs.iter())
+        .zip(&msgs)
         .filter_map(|(j, msg)| {
             prepared(j).map(|key| BatchEntry {
                 key,
@@ -174,15 +172,16 @@ fn verify_group(jobs: &[VerifyJob], msgs: &mut Vec<Fe>, valid: &mut Vec<bool>) {
         })
         .collect();
     let mut verdicts = verify_each(&entries).into_iter();
-    valid.clear();
-    for (j, msg) in jobs.iter().zip(msgs.iter()) {
-        let ok = match prepared(j) {
+    let valid = jobs
+        .iter()
+        .zip(&msgs)
+        .map(|(j, msg)| match prepared(j) {
             Some(_) => verdicts.next().is_some_and(|v| v.is_ok()),
             None => j.pk.verify(msg, &j.sig).is_ok(),
-        };
-        valid.push(ok);
-    }
+        })
+        .collect();
     debug_assert!(verdicts.next().is_none(), "one verdict per prepared job");
+    valid
 }
 
 /// The job's prepared key, if it is the job's channel key.
@@ -192,10 +191,6 @@ fn prepared(j: &VerifyJob) -> Option<&VerifyingKey> {
 
 /// How long a busy worker waits for a short group to fill (see [`run_worker`]).
 pub const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
-
-/// Below this many jobs a group is verified one by one (the eight-lane pass costs about
-/// as much as three single verifications whatever the number of lanes in use).
-const FEW: usize = 3;
 
 /// Take every queued job (up to [`MAX_BATCH`]).
 fn drain(rx: &mut mpsc::Receiver<VerifyJob>, batch: &mut Vec<VerifyJob>) {
@@ -209,14 +204,13 @@ fn drain(rx: &mut mpsc::Receiver<VerifyJob>, batch: &mut Vec<VerifyJob>) {
 
 /// The worker loop. It verifies what is queued at once, except in one case: when jobs
 /// were already waiting as it finished the previous group (it is busy) and fewer than
-/// [`FEW`] are queued, it waits up to [`LINGER`] for a group of eight. Jobs that trickle
+/// `channel::crypto::EIGHT_LANE_MIN_GROUP` are queued, it waits up to [`LINGER`] for a group of eight. Jobs that trickle
 /// in one at a time (a tipping site: every tip its own signed frame, from thousands of
 /// connections) would otherwise each pay a single verification, 4.4× the per-signature
 /// cost of a full eight-lane pass, and a busy pool would stay busy. An idle worker never
 /// waits: a lone checkpoint is verified at once.
 fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let (mut msgs, mut valid) = (Vec::with_capacity(GROUP), Vec::with_capacity(GROUP));
     loop {
         batch.clear();
         let busy = match rx.try_recv() {
@@ -234,7 +228,10 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
             },
         };
         drain(&mut rx, &mut batch);
-        if busy && batch.len() < FEW && channel::crypto::eight_lanes_available() {
+        if busy
+            && batch.len() < channel::crypto::EIGHT_LANE_MIN_GROUP
+            && channel::crypto::eight_lanes_available()
+        {
             let deadline = std::time::Instant::now() + LINGER;
             while batch.len() < GROUP && std::time::Instant::now() < deadline {
                 std::thread::sleep(LINGER / 6);
@@ -246,12 +243,12 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
         let mut jobs = batch.drain(..).peekable();
         while jobs.peek().is_some() {
             let group: Vec<VerifyJob> = jobs.by_ref().take(GROUP).collect();
-            verify_group(&group, &mut msgs, &mut valid);
+            let valid = verify_group(&group);
             metrics
                 .signatures_verified
                 .fetch_add(group.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            for (job, ok) in group.into_iter().zip(valid.iter()) {
-                sink.verified(job, *ok);
+            for (job, ok) in group.into_iter().zip(valid) {
+                sink.verified(job, ok);
             }
         }
     }
@@ -308,7 +305,6 @@ mod tests {
             .iter()
             .map(|k| k.public().prepare().expect("a usable key"))
             .collect();
-        let mut valid: Vec<bool>;
         for round in 0..3u64 {
             let jobs: Vec<VerifyJob> = (0..40u64)
                 .map(|i| {
@@ -322,16 +318,13 @@ mod tests {
                     j
                 })
                 .collect();
-            valid = Vec::new();
-            let mut msgs = Vec::new();
             let mut got = Vec::new();
             // Groups of every size from 1 to past a full eight-lane pass.
             let mut rest = &jobs[..];
             let mut size = 1;
             while !rest.is_empty() {
                 let (group, tail) = rest.split_at(size.min(rest.len()));
-                verify_group(group, &mut msgs, &mut valid);
-                got.extend_from_slice(&valid);
+                got.extend(verify_group(group));
                 rest = tail;
                 size = size % 11 + 1;
             }
