@@ -236,20 +236,16 @@ mod imp {
         let n = lanes.len();
         let lane = |l: usize| &lanes[l.min(n - 1)];
         let base = base_table();
-        let identity: NielsX8 = [
-            constant(&Fe::from(0u64)),
-            constant(&Fe::from(1u64)),
-            constant(&Fe::from(0u64)),
-            constant(&Fe::from(0u64)),
-        ];
+        let one = constant(&Fe::from(1u64));
+        let zero: Limbs = [0; 5];
+        // The neutral element as a table entry: (x, y, a·x, d·x·y) = (0, 1, 0, 0).
+        let identity: NielsX8 = [zero, one, zero, zero];
         let a_const = splat(&constant(&A));
         let s_digits: [_; 8] =
             std::array::from_fn(|l| limb_digits::<BASE_W, BASE_DIGITS>(&lane(l).s));
         let h_digits: [_; 8] =
             std::array::from_fn(|l| limb_digits::<KEY_W, KEY_DIGITS>(&lane(l).h));
 
-        let one = constant(&Fe::from(1u64));
-        let zero: Limbs = [0; 5];
         let mut acc = Ext {
             x: splat(&zero),
             y: splat(&one),
