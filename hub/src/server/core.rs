@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     /// Hellos preparing their channel's key (~150 µs of CPU each) off the I/O threads,
     /// at most this many at once (one per verifier thread): a burst of new connections
     /// then queues for these slots instead of holding up the sessions already paying.
-    pub hello_slots: Arc<tokio::sync::Semaphore>,
+    pub hello_slots: tokio::sync::Semaphore,
     stopping: AtomicBool,
     stop_tx: watch::Sender<bool>,
 }
@@ -86,7 +86,7 @@ impl Shared {
             epoch,
         } = parts;
         let (stop_tx, _) = watch::channel(false);
-        let hello_slots = Arc::new(tokio::sync::Semaphore::new(config.verifier_threads()));
+        let hello_slots = tokio::sync::Semaphore::new(config.verifier_threads());
         Shared {
             config,
             channels,

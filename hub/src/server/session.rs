@@ -564,22 +564,23 @@ impl Session {
         // does not hold the I/O threads from the sessions already paying.
         let pk = record.pk;
         let sig = *sig;
-        let prepared = {
-            let _slot = Arc::clone(&self.shared.hello_slots)
-                .acquire_owned()
+        let prepared =
+            {
+                let _slot =
+                    self.shared.hello_slots.acquire().await.map_err(|_| {
+                        RpcError::new(ErrorCode::InternalError, "hub shutting down")
+                    })?;
+                tokio::task::spawn_blocking(move || {
+                    let key = pk
+                        .prepare()
+                        .map_err(|_| "the channel's key is not usable")?;
+                    key.verify(&msg, &sig)
+                        .map_err(|_| "hello signature does not verify")?;
+                    Ok::<_, &'static str>(key)
+                })
                 .await
-                .map_err(|_| RpcError::new(ErrorCode::InternalError, "hub shutting down"))?;
-            tokio::task::spawn_blocking(move || {
-                let key = pk
-                    .prepare()
-                    .map_err(|_| "the channel's key is not usable")?;
-                key.verify(&msg, &sig)
-                    .map_err(|_| "hello signature does not verify")?;
-                Ok::<_, &'static str>(key)
-            })
-            .await
-            .map_err(|_| RpcError::new(ErrorCode::InternalError, "hello preparation failed"))?
-        };
+                .map_err(|_| RpcError::new(ErrorCode::InternalError, "hello preparation failed"))?
+            };
         let key = prepared.map_err(|why| RpcError::new(ErrorCode::HelloFailed, why))?;
         let registry = &self.shared.registry;
         let peer = self.peer.clone();
