@@ -28,6 +28,8 @@ pub struct ConnectionOutcome {
     pub rejects: BTreeMap<i32, u64>,
     /// Why the connection stopped early, if it did.
     pub error: Option<String>,
+    /// From the first send to this connection's last ack (or its failure).
+    pub streamed: Duration,
 }
 
 impl ConnectionOutcome {
@@ -40,6 +42,7 @@ impl ConnectionOutcome {
             timeline: Vec::new(),
             rejects: BTreeMap::new(),
             error: None,
+            streamed: Duration::ZERO,
         }
     }
 
@@ -117,6 +120,10 @@ pub struct Report {
     pub acked: u64,
     /// Seconds from the first send to the last ack.
     pub elapsed_s: f64,
+    /// Seconds from the last ack until every connection was closed. Connections close
+    /// together once all have finished, as they all connect before the first send: one
+    /// connection's close handshake never loads the hub while others still stream.
+    pub teardown_s: f64,
     /// Acked payments per second.
     pub payments_per_s: f64,
     /// Ack latency of frames (each frame ends in a signed checkpoint), from the
@@ -149,7 +156,7 @@ impl Report {
         hub_id: HubId,
         planned: u64,
         started_unix_ms: u64,
-        elapsed: Duration,
+        (elapsed, teardown): (Duration, Duration),
         outcomes: Vec<ConnectionOutcome>,
     ) -> Report {
         let mut hist = latency_histogram();
@@ -191,6 +198,7 @@ impl Report {
             planned,
             acked,
             elapsed_s: secs,
+            teardown_s: teardown.as_secs_f64(),
             payments_per_s: acked as f64 / secs,
             latency: Latency {
                 p50_ms: ms(0.5),
@@ -218,7 +226,7 @@ impl Report {
             HubId::default(),
             0,
             0,
-            Duration::from_secs(1),
+            (Duration::from_secs(1), Duration::ZERO),
             Vec::new(),
         );
         r.timeline = timeline;
