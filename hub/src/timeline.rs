@@ -94,7 +94,7 @@ stats! {
     fold_slices: FoldSlices, sum;
     /// Longest fold slice, µs (the writer commits nothing meanwhile).
     fold_max_us: FoldMaxUs, max;
-    /// Log records deleted by folds.
+    /// Folded log records deleted (trimmed by group commits and idle slices).
     fold_deleted: FoldDeleted, sum;
     /// Checkpoints verified.
     verified: Verified, sum;

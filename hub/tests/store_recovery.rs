@@ -74,8 +74,9 @@ fn fold_then_reload_equals_reload_without_fold() {
     let last = batches.last().unwrap().number;
     sa.fold(&rows[..10], last, None).unwrap();
     sa.fold(&rows[10..20], last, None).unwrap();
-    let stats = sa.fold(&rows[20..], last, Some(last)).unwrap();
-    assert_eq!(stats.deleted, last);
+    sa.fold(&rows[20..], last, Some(last)).unwrap();
+    assert_eq!(sa.log_records().unwrap(), last, "folded, not trimmed yet");
+    assert_eq!(sa.trim_log(1..=last, true).unwrap(), last);
     assert_eq!(sa.log_records().unwrap(), 0);
     drop((sa, sb));
 
@@ -116,7 +117,7 @@ fn a_deferred_fold_is_durable_with_the_next_commit_and_a_crash_before_it_loses_n
     let stats = store
         .fold_deferred(&reference.records(), last, Some(last))
         .unwrap();
-    assert_eq!(stats.deleted, last);
+    assert_eq!(stats.rows, 20);
 
     let before = crash_copy(dir.path());
     let loaded = Store::open(before.path(), HUB).unwrap().load().unwrap();
@@ -179,6 +180,58 @@ fn crash_in_the_middle_of_a_fold_round_loses_and_duplicates_nothing() {
     let loaded = Store::open(dir.path(), HUB).unwrap().load().unwrap();
     assert_eq!(loaded.recovery.replayed, 4);
     assert_eq!(sorted(loaded.channels.records()), reference.records());
+    reference.totals();
+}
+
+/// Trimming deletes only folded records: a group commit asked to trim past
+/// `folded_through` stops there, in the same transaction as its append, and a crash
+/// that leaves folded records untrimmed loses nothing: replay starts after
+/// `folded_through`, and the load says where trimming resumes.
+#[test]
+fn a_commit_trims_only_folded_records_and_untrimmed_ones_survive_a_restart_harmlessly() {
+    let dir = fast_tempdir();
+    let reference = Ledger::new();
+    let mut wl = Gen::new(6);
+    let store = Store::open(dir.path(), HUB).unwrap();
+    let batches = workload(&mut wl, 20, 9); // batches 1..=10
+    append_all(&store, &reference, &batches);
+    store.fold(&reference.records(), 10, Some(10)).unwrap();
+    let more: Vec<Batch> = (11..=14).map(|n| wl.batch(n, 4, 2)).collect();
+    apply_ref(&reference, &more[0]);
+    let stats = store.append_batch_and_trim(&more[0], Some(1..=4)).unwrap();
+    assert_eq!(stats.trimmed, 4);
+    assert_eq!(store.log_records().unwrap(), 10 - 4 + 1);
+    // Asked for far more than is folded: only 5..=10 go, never 11 (unfolded).
+    apply_ref(&reference, &more[1]);
+    let stats = store
+        .append_batch_and_trim(&more[1], Some(5..=1_000))
+        .unwrap();
+    assert_eq!(stats.trimmed, 6);
+    assert_eq!(store.log_records().unwrap(), 2, "batches 11 and 12 stay");
+    assert_eq!(store.trim_log(1..=u64::MAX, true).unwrap(), 0);
+    drop(store);
+
+    let store = Store::open(dir.path(), HUB).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.recovery.replayed, 2);
+    assert_eq!(loaded.recovery.trimmed_through, 10);
+    assert_eq!(sorted(loaded.channels.records()), reference.records());
+
+    // A fold whose records were never trimmed (a crash right after it): the load
+    // skips them and names the first one to trim.
+    store.fold(&reference.records(), 12, Some(12)).unwrap();
+    append_all(&store, &reference, &more[2..]);
+    drop(store);
+    let store = Store::open(dir.path(), HUB).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.recovery.meta.folded_through, 12);
+    assert_eq!(
+        loaded.recovery.trimmed_through, 10,
+        "11 and 12 are still there"
+    );
+    assert_eq!(loaded.recovery.replayed, 2, "only 13 and 14");
+    assert_eq!(sorted(loaded.channels.records()), reference.records());
+    assert_eq!(store.trim_log(11..=12, false).unwrap(), 2);
     reference.totals();
 }
 

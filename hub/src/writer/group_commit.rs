@@ -127,12 +127,14 @@ impl Core {
                 return Err(self.fatal(CommitError::Invalid { number, source }));
             }
         };
-        let stats = match self.store.append_batch(&batch) {
+        let trim = self.trim_for_commit();
+        let stats = match self.store.append_batch_and_trim(&batch, trim.clone()) {
             Ok(s) => s,
             Err(e) => return Err(self.fatal(e)),
         };
         self.last_batch = batch.number;
         let applied = prepared.apply();
+        self.trimmed(trim, stats.trimmed);
         self.dirty.extend(crate::store::batch_channels(&batch));
         let m = &self.metrics;
         m.batches.fetch_add(1, Relaxed);

@@ -182,7 +182,7 @@ pub struct WriterMetrics {
     pub fold_slices: AtomicU64,
     /// Channel rows written by folds.
     pub fold_rows: AtomicU64,
-    /// Log records deleted by folds.
+    /// Folded log records deleted (trimmed by group commits and idle slices).
     pub fold_deleted: AtomicU64,
     /// Epoch snapshots written.
     pub snapshots: AtomicU64,
@@ -376,6 +376,7 @@ impl Writer {
             metrics: metrics.clone(),
             last_batch: recovery.meta.last_batch,
             folded_through: recovery.meta.folded_through,
+            trimmed_through: recovery.trimmed_through,
             dirty: recovery.dirty.iter().copied().collect(),
             round: None,
             last_fold: Instant::now(),
@@ -464,6 +465,8 @@ struct Core {
     config: WriterConfig,
     last_batch: u64,
     folded_through: u64,
+    /// Every log record up to this one is deleted (≤ `folded_through`).
+    trimmed_through: u64,
     /// Channels touched by batches after the current round's start.
     dirty: HashSet<ChannelId>,
     round: Option<fold::Round>,
@@ -481,11 +484,17 @@ impl Core {
     fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut shutdown = false;
         while !shutdown {
-            let first = if self.fold_due(true) {
+            let first = if self.fold_due(true) || self.trim_due() {
                 match rx.try_recv() {
                     Ok(m) => m,
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        if self.fold_step(false).is_err() {
+                        // Idle: fold first (it makes records trimmable), then trim.
+                        let step = if self.fold_due(true) {
+                            self.fold_step(false)
+                        } else {
+                            self.trim_step(false, fold::TRIM_IDLE)
+                        };
+                        if step.is_err() {
                             return self.fail_drain(rx);
                         }
                         continue;
