@@ -5,7 +5,9 @@
 # ten consecutive half-rate runs with 100 connections; and a tipping site's shape: 10,000
 # connected fans of whom 1,000 tip at any moment, in bursts, every tip signed.
 # Writes JSON reports to target/load/ and prints one line per run: rate, latency over the
-# whole run (start-up included), the p99 after the first 500 ms, the slices whose p99 was
+# whole run (start-up included: from the first send, every connection already open and
+# authenticated, to the last ack; the connections close together after it), the p99
+# after the first 500 ms, the slices whose p99 was
 # above 10 ms by cause (from the hub's /metrics/timeline), and dropped connections.
 # Loopback only; bounded. Usage: scripts/load-matrix.sh [payments] [only-these-runs-regex]
 # (default 1,000,000 payments per max-rate run; e.g. `scripts/load-matrix.sh 300000 tipping`)
