@@ -7,12 +7,18 @@ use std::time::Duration;
 use hub::{Hub, HubConfig};
 use loadtest::{HttpOperator, LoadConfig, Rate, Silent};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_run_acks_everything_and_every_slice_has_the_hubs_timeline() {
+/// A hub on 127.0.0.1 over a fresh data directory (kept while the hub runs).
+async fn hub() -> (tempfile::TempDir, hub::HubHandle) {
     let data = tempfile::tempdir().expect("tempdir");
     let hub = Hub::start(HubConfig::ephemeral(data.path()))
         .await
         .expect("hub starts");
+    (data, hub)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_run_acks_everything_and_every_slice_has_the_hubs_timeline() {
+    let (_data, hub) = hub().await;
     // 40 fans, 8 tipping at any moment in bursts of 2 frames of 4 vouchers, 800/s: a
     // tipping fan sends 100/s (a frame every 40 ms), a burst every 40 ms · 2 / (8 / 40)
     // = 400 ms; 16 payments each is 2 bursts.
@@ -71,10 +77,7 @@ async fn a_burst_run_acks_everything_and_every_slice_has_the_hubs_timeline() {
 async fn no_connection_closes_before_every_payment_of_the_run_is_acked() {
     use std::sync::atomic::Ordering::Relaxed;
 
-    let data = tempfile::tempdir().expect("tempdir");
-    let hub = Hub::start(HubConfig::ephemeral(data.path()))
-        .await
-        .expect("hub starts");
+    let (_data, hub) = hub().await;
     // 8 connections of 50 payments in frames of 5 at 400/s: a frame every 100 ms per
     // connection, the connections 12.5 ms apart.
     let cfg = LoadConfig {
