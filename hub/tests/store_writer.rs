@@ -5,6 +5,7 @@
 mod store_common;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use channel::field::Fe;
@@ -387,4 +388,40 @@ fn a_batch_that_would_overdraw_is_never_appended() {
     drop(run);
     let reloaded = Store::open(dir.path(), HUB).unwrap().load().unwrap();
     assert_eq!(sorted(reloaded.channels.records()), before);
+}
+
+/// What is committed just before a quiet spell (deposits before a load run) is folded
+/// during it: the writer wakes when the idle fold comes due instead of waiting for the
+/// next request, which then found a fold round of every new channel in its way.
+#[test]
+fn a_writer_left_idle_folds_what_it_committed_without_waiting_for_the_next_request() {
+    let dir = fast_tempdir();
+    let reference = Ledger::new();
+    let mut wl = Gen::new(16);
+    let mut c = config();
+    c.fold_idle_interval = Duration::from_millis(100);
+    let Running {
+        store,
+        writer,
+        rec: _rec,
+        ..
+    } = start(dir.path(), c);
+    // Within the interval of the writer's start: no fold is due when the queue empties.
+    submit_workload(&writer, &mut wl, &reference, 30, 0);
+    let last = writer.handle().flush_blocking().unwrap();
+    assert!(last >= 1);
+    let state = || {
+        let folded = writer.metrics().folded_through.load(Ordering::Relaxed);
+        (folded, store.log_records().unwrap())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while state() != (last, 0) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        state(),
+        (last, 0),
+        "folded and trimmed while idle, no request needed"
+    );
+    writer.shutdown();
 }

@@ -14,7 +14,7 @@
 
 use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use channel::ledger::ChannelRecord;
 use channel::types::ChannelId;
@@ -51,6 +51,18 @@ impl Core {
         unfolded > 0
             && (unfolded >= self.config.fold_after_records
                 || (idle && self.last_fold.elapsed() >= self.config.fold_idle_interval))
+    }
+
+    /// How long until an idle fold comes due, if records are unfolded and no snapshot
+    /// is pending ([`Core::fold_due`] with `idle`).
+    pub(super) fn idle_fold_in(&self) -> Option<Duration> {
+        (self.snapshots_pending.load(Relaxed) == 0 && self.last_batch > self.folded_through).then(
+            || {
+                self.config
+                    .fold_idle_interval
+                    .saturating_sub(self.last_fold.elapsed())
+            },
+        )
     }
 
     /// Write one slice of the current fold round (starting one if none). Between

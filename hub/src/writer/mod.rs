@@ -482,6 +482,12 @@ impl Core {
     /// The thread's loop: one batch per turn, then its control request, then a fold
     /// slice if one is due; until shutdown or a failure.
     fn run(&mut self, mut rx: mpsc::Receiver<Msg>) {
+        // Waits for the next request with a timeout when an idle fold will come due
+        // (the queue is tokio's: its senders are async sessions and blocking verifiers).
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok();
         let mut shutdown = false;
         while !shutdown {
             let first = if self.fold_due(true) || self.trim_due() {
@@ -500,6 +506,15 @@ impl Core {
                         continue;
                     }
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else if let (Some(wait), Some(timer)) = (self.idle_fold_in(), &timer) {
+                // Records are unfolded: wake when an idle fold is due, so that what
+                // was committed before a quiet spell (deposits before a run) is folded
+                // during it, not when payments resume.
+                match timer.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(_elapsed) => continue,
                 }
             } else {
                 match rx.blocking_recv() {
