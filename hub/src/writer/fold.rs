@@ -103,11 +103,7 @@ impl Core {
         let m = &self.metrics;
         m.fold_slices.fetch_add(1, Relaxed);
         m.fold_rows.fetch_add(stats.rows as u64, Relaxed);
-        let took = started.elapsed();
-        m.fold_us.observe_duration(took);
-        self.config
-            .timeline
-            .record_all(&[(Stat::FoldSlices, 1), (Stat::FoldMaxUs, micros(took))]);
+        self.record_slice(started.elapsed());
         if let Some(through) = complete {
             self.round = None;
             self.folded_through = through;
@@ -137,22 +133,20 @@ impl Core {
     /// The folded records the next group commit deletes in its transaction, if any
     /// wait.
     pub(super) fn trim_for_commit(&self) -> Option<RangeInclusive<u64>> {
-        Some(self.trimmed_range(TRIM_PER_COMMIT)).filter(|r| !r.is_empty())
+        self.trim_range(TRIM_PER_COMMIT)
     }
 
-    /// Up to `most` folded records, oldest first.
-    fn trimmed_range(&self, most: u64) -> RangeInclusive<u64> {
-        let from = self.trimmed_through + 1;
-        from..=self
+    /// Up to `most` folded records not deleted yet, oldest first (`None`: none wait).
+    fn trim_range(&self, most: u64) -> Option<RangeInclusive<u64>> {
+        let last = self
             .folded_through
-            .min(self.trimmed_through.saturating_add(most))
+            .min(self.trimmed_through.saturating_add(most));
+        let range = self.trimmed_through + 1..=last;
+        (!range.is_empty()).then_some(range)
     }
 
     /// Records that `trimmed` log records (all of `range`, which held them) are gone.
-    pub(super) fn trimmed(&mut self, range: Option<RangeInclusive<u64>>, trimmed: u64) {
-        let Some(range) = range.filter(|r| !r.is_empty()) else {
-            return;
-        };
+    pub(super) fn trimmed(&mut self, range: RangeInclusive<u64>, trimmed: u64) {
         debug_assert!(*range.end() <= self.folded_through, "only folded records");
         self.trimmed_through = *range.end();
         self.metrics.fold_deleted.fetch_add(trimmed, Relaxed);
@@ -164,21 +158,24 @@ impl Core {
     /// Delete up to `most` folded log records in a transaction of their own (between
     /// batches while idle, or durably at shutdown).
     pub(super) fn trim_step(&mut self, durable: bool, most: u64) -> Result<(), Fatal> {
-        let range = self.trimmed_range(most);
-        if range.is_empty() {
+        let Some(range) = self.trim_range(most) else {
             return Ok(());
-        }
+        };
         let started = Instant::now();
         let trimmed = match self.store.trim_log(range.clone(), durable) {
             Ok(n) => n,
             Err(e) => return Err(self.fatal(e)),
         };
-        self.trimmed(Some(range), trimmed);
-        let took = started.elapsed();
+        self.trimmed(range, trimmed);
+        self.record_slice(started.elapsed());
+        Ok(())
+    }
+
+    /// A fold or trim slice took `took` (the writer committed nothing meanwhile).
+    fn record_slice(&self, took: Duration) {
         self.metrics.fold_us.observe_duration(took);
         self.config
             .timeline
             .record_all(&[(Stat::FoldSlices, 1), (Stat::FoldMaxUs, micros(took))]);
-        Ok(())
     }
 }

@@ -134,7 +134,9 @@ impl Core {
         };
         self.last_batch = batch.number;
         let applied = prepared.apply();
-        self.trimmed(trim, stats.trimmed);
+        if let Some(range) = trim {
+            self.trimmed(range, stats.trimmed);
+        }
         self.dirty.extend(crate::store::batch_channels(&batch));
         let m = &self.metrics;
         m.batches.fetch_add(1, Relaxed);
