@@ -10,6 +10,7 @@ use channel::codec::{ClientMessage, Id, ServerFrame, ServerMessage, decode_serve
 use channel::crypto::PrivateKey;
 use channel::types::hello_message;
 use channel::{Amount, ChannelId, Fe, HubId};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt, stream};
 use hdrhistogram::Histogram;
 use tokio::net::TcpStream;
@@ -205,13 +206,13 @@ async fn stream_all(
         let window = cfg.window as u64;
         let teardown = Arc::clone(&teardown);
         tasks.push(tokio::spawn(async move {
-            let (out, ws) = drive(
+            let (out, mut sink) = drive(
                 ws, frames, started, schedule, window, send_until, deadline, live,
             )
             .await;
             // Bounded: a task that failed before the barrier cannot hold the others.
             let _ = tokio::time::timeout_at(deadline.into(), teardown.wait()).await;
-            close(ws).await;
+            let _ = sink.close().await;
             out
         }));
     }
@@ -339,16 +340,9 @@ async fn connect_and_hello(
     }
 }
 
-/// Close a connection (its close handshake, then the socket).
-async fn close((mut sink, _source): (WsSink, WsSource)) {
-    let _ = sink.close().await;
-}
-
-type WsSink = futures_util::stream::SplitSink<Ws, Message>;
-type WsSource = futures_util::stream::SplitStream<Ws>;
-
 /// One connection: send frames (on schedule or as the window allows), match acks.
-/// Returns the outcome and the connection, still open ([`close`] it).
+/// Returns the outcome and the connection's sending half, still open (closing it
+/// sends the close frame).
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     ws: Ws,
@@ -359,7 +353,7 @@ async fn drive(
     send_until: Instant,
     deadline: Instant,
     live: Arc<LiveStats>,
-) -> (ConnectionOutcome, (WsSink, WsSource)) {
+) -> (ConnectionOutcome, SplitSink<Ws, Message>) {
     let mut out = ConnectionOutcome::new();
     let (mut sink, mut source) = ws.split();
     let total_frames = frames.len();
@@ -432,7 +426,7 @@ async fn drive(
     out.sent_frames = sent_frames;
     out.unsent_frames = total_frames - sent_frames;
     out.streamed = started.elapsed();
-    (out, (sink, source))
+    (out, sink)
 }
 
 /// A sent frame awaiting its ack: last seq, vouchers, intended or actual send time.
