@@ -8,7 +8,8 @@
 //! signature on its own, with its channel's prepared key, eight per pass on CPUs with
 //! AVX-512 IFMA (the voucher messages, which sessions hand over unhashed, the challenge
 //! hashes and the curve equations, each lane deciding its own signature; one by one
-//! elsewhere). See [`verify_group`]. Every job carries its channel's
+//! elsewhere). See [`verify_group`]. A short group waits for more jobs while more are
+//! due ([`fill`]), at most [`fill::MAX_WAIT`]. Every job carries its channel's
 //! key already prepared: the session prepares it when the channel says `hello` (and
 //! verifies the hello with it), so no checkpoint, not even a channel's first, waits for
 //! a key to be prepared or is verified the slow way, and the pool keeps no key cache.
@@ -29,6 +30,10 @@ use channel::{ChannelId, Fe, Seq};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
+
+pub mod fill;
+
+use fill::GroupFill;
 
 /// Most jobs a worker takes per wake-up.
 pub const MAX_BATCH: usize = 1024;
@@ -189,58 +194,68 @@ fn prepared(j: &VerifyJob) -> Option<&VerifyingKey> {
     j.key.as_deref().filter(|k| k.public_key() == j.pk)
 }
 
-/// How long a busy worker waits for a short group to fill (see [`run_worker`]).
-pub const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
-
-/// Take every queued job (up to [`MAX_BATCH`]).
-fn drain(rx: &mut mpsc::Receiver<VerifyJob>, batch: &mut Vec<VerifyJob>) {
+/// Take every queued job (up to [`MAX_BATCH`] in all), noting each arrival.
+fn drain(rx: &mut mpsc::Receiver<VerifyJob>, batch: &mut Vec<VerifyJob>, fill: &mut GroupFill) {
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(job) => batch.push(job),
+            Ok(job) => {
+                fill.arrived(job.queued_at);
+                batch.push(job);
+            }
             Err(_) => break,
         }
     }
 }
 
-/// The worker loop. It verifies what is queued at once, except in one case: when jobs
-/// were already waiting as it finished the previous group (it is busy) and fewer than
-/// `channel::crypto::EIGHT_LANE_MIN_GROUP` are queued, it waits up to [`LINGER`] for a group of eight. Jobs that trickle
-/// in one at a time (a tipping site: every tip its own signed frame, from thousands of
-/// connections) would otherwise each pay a single verification, 4.4× the per-signature
-/// cost of a full eight-lane pass, and a busy pool would stay busy. An idle worker never
-/// waits: a lone checkpoint is verified at once.
+/// How often a worker waiting for its group looks at its queue again.
+const POLL: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The worker loop: take what is queued; while a group is short, wait for more if the
+/// recent arrivals say more are due ([`fill`]: a checkpoint waits at most
+/// [`fill::MAX_WAIT`] more, and a lone checkpoint on a quiet hub not at all); verify
+/// every full group, in submission order, and keep a short tail for the next group
+/// unless it has waited long enough.
 fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut fill = GroupFill::new();
+    let eight_lanes = channel::crypto::eight_lanes_available();
     loop {
-        batch.clear();
-        let busy = match rx.try_recv() {
-            Ok(job) => {
-                batch.push(job);
-                true
-            }
-            Err(mpsc::error::TryRecvError::Disconnected) => return,
-            Err(mpsc::error::TryRecvError::Empty) => match rx.blocking_recv() {
+        if batch.is_empty() {
+            match rx.blocking_recv() {
                 Some(job) => {
+                    fill.arrived(job.queued_at);
                     batch.push(job);
-                    false
                 }
                 None => return,
-            },
-        };
-        drain(&mut rx, &mut batch);
-        if busy
-            && batch.len() < channel::crypto::EIGHT_LANE_MIN_GROUP
-            && channel::crypto::eight_lanes_available()
-        {
-            let deadline = std::time::Instant::now() + LINGER;
-            while batch.len() < GROUP && std::time::Instant::now() < deadline {
-                std::thread::sleep(LINGER / 6);
-                drain(&mut rx, &mut batch);
             }
         }
-        metrics.verify_batch_size.observe(batch.len() as f64);
+        drain(&mut rx, &mut batch, &mut fill);
+        let tail_due = |batch: &[VerifyJob], fill: &GroupFill| {
+            let short = batch.len() % GROUP;
+            let oldest = batch[batch.len() - short..]
+                .iter()
+                .map(|j| j.queued_at)
+                .min()?;
+            fill.wait_until(short, oldest, std::time::Instant::now())
+        };
+        if eight_lanes && batch.len() < GROUP {
+            while let Some(deadline) = tail_due(&batch, &fill) {
+                let now = std::time::Instant::now();
+                std::thread::sleep(POLL.min(deadline.saturating_duration_since(now)));
+                drain(&mut rx, &mut batch, &mut fill);
+            }
+        }
+        // Full groups now; a short tail too, unless more jobs are due to fill it (the
+        // next round waits for them, its oldest job's limit still counting).
+        let keep = if eight_lanes && batch.len() > GROUP && tail_due(&batch, &fill).is_some() {
+            batch.len() % GROUP
+        } else {
+            0
+        };
+        let take = batch.len() - keep;
+        metrics.verify_batch_size.observe(take as f64);
         // In submission order, so each channel's results stay in seq order.
-        let mut jobs = batch.drain(..).peekable();
+        let mut jobs = batch.drain(..take).peekable();
         while jobs.peek().is_some() {
             let group: Vec<VerifyJob> = jobs.by_ref().take(GROUP).collect();
             let valid = verify_group(&group);
