@@ -8,8 +8,10 @@
 //!
 //! Latency is measured from each frame's *intended* send time when a rate is set
 //! (coordinated-omission correction, as wrk2 does): a stalled hub is charged for the
-//! frames it delayed, not only for the ones it eventually saw. At `--rate max` there
-//! is no schedule, so latency is from the actual send.
+//! frames it delayed, not only for the ones it eventually saw; a frame sent early
+//! (the timer ticks in milliseconds, so a frame goes at the last tick before its time)
+//! counts from its send. At `--rate max` there is no schedule, so latency is from the
+//! actual send.
 //!
 //! Everything is bounded: total payments, wall time (`duration` plus a drain
 //! timeout), in-flight vouchers per connection; it only targets the URL it is given

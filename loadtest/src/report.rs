@@ -20,7 +20,8 @@ pub struct ConnectionOutcome {
     pub sent_frames: usize,
     /// Frames never sent (time ran out or the connection failed).
     pub unsent_frames: usize,
-    /// Per acked frame: (intended send time since the start, ms; ack latency, µs). The
+    /// Per acked frame: (send time since the start, ms; ack latency, µs), both from the
+    /// earlier of the intended and the actual send time. The
     /// run's latency histogram is built from these at the end (one histogram per
     /// connection would be 170 KB each: 1.7 GB at 10,000 connections).
     pub timeline: Vec<(u32, u32)>,
@@ -127,7 +128,8 @@ pub struct Report {
     /// Acked payments per second.
     pub payments_per_s: f64,
     /// Ack latency of frames (each frame ends in a signed checkpoint), from the
-    /// intended send time when a rate is set (coordinated-omission corrected).
+    /// intended send time when a rate is set (coordinated-omission corrected), or the
+    /// actual send if that was earlier.
     pub latency: Latency,
     /// The same latency over the frames sent [`WARM_UP_MS`] or more after the start
     /// (`None` if there are none): the steady state, without the connection ramp and
