@@ -353,7 +353,7 @@ impl Metrics {
         self.verify_batch_size.render(
             &mut out,
             "zkhub_verify_batch_size",
-            "Checkpoints verified per verifier wake-up.",
+            "Checkpoints verified per verifier round (the groups verified together after a wait).",
         );
         counter(
             &mut out,

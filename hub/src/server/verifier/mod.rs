@@ -35,7 +35,7 @@ pub mod fill;
 
 use fill::GroupFill;
 
-/// Most jobs a worker takes per wake-up.
+/// Most jobs a worker holds at once.
 pub const MAX_BATCH: usize = 1024;
 
 /// Jobs verified together: their hashes computed at once (one eight-lane pass each),
