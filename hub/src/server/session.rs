@@ -448,7 +448,11 @@ impl Session {
     /// Admit `vouchers` in order, up to the first refusal, and return the checkpoints
     /// to verify (synchronous: the decoded vouchers are not held across an await).
     /// `named` is the channel the message names (JSON), if any.
-    fn admit(&mut self, named: Option<ChannelId>, vouchers: &[VoucherIn]) -> Vec<VerifyJob> {
+    fn admit(
+        &mut self,
+        named: Option<ChannelId>,
+        vouchers: &[VoucherIn],
+    ) -> Vec<session::Checkpoint<Generation>> {
         let Some(first) = vouchers.first() else {
             return Vec::new();
         };
@@ -510,11 +514,17 @@ impl Session {
         if let Some(last) = outcome.checkpoints.last() {
             self.peer.ctl.track(last.seq, read_at);
         }
-        let queued_at = std::time::Instant::now();
-        outcome
-            .checkpoints
-            .into_iter()
-            .map(|cp| VerifyJob {
+        outcome.checkpoints
+    }
+
+    /// Hand admitted checkpoints to the verifier pool, waiting while its queue is full.
+    async fn verify(&mut self, checkpoints: Vec<session::Checkpoint<Generation>>) {
+        // Only a bound session admits anything.
+        let Some(channel) = self.channel else {
+            return;
+        };
+        for cp in checkpoints {
+            let job = VerifyJob {
                 channel,
                 generation: cp.generation,
                 seq: cp.seq,
@@ -522,14 +532,8 @@ impl Session {
                 pk: cp.pk,
                 msg: cp.msg,
                 sig: cp.sig,
-                queued_at,
-            })
-            .collect()
-    }
-
-    /// Hand admitted checkpoints to the verifier pool, waiting while its queue is full.
-    async fn verify(&mut self, jobs: Vec<VerifyJob>) {
-        for job in jobs {
+                queued_at: std::time::Instant::now(),
+            };
             if self.shared.verifier.submit(job).await.is_err() {
                 // The pool only stops at shutdown; the client resends after reconnecting.
                 self.peer.ctl.close(CloseCode::Shutdown);
