@@ -210,11 +210,10 @@ fn drain(rx: &mut mpsc::Receiver<VerifyJob>, batch: &mut Vec<VerifyJob>, fill: &
 /// How often a worker waiting for its group looks at its queue again.
 const POLL: std::time::Duration = std::time::Duration::from_micros(50);
 
-/// The worker loop: take what is queued; while a group is short, wait for more if the
+/// The worker loop: take what is queued, verify every full group in submission order,
+/// and keep a short tail (or a whole batch below eight) for the next round while the
 /// recent arrivals say more are due ([`fill`]: a checkpoint waits at most
-/// [`fill::MAX_WAIT`] more, and a lone checkpoint on a quiet hub not at all); verify
-/// every full group, in submission order, and keep a short tail for the next group
-/// unless it has waited long enough.
+/// [`fill::MAX_WAIT`] more, and a lone checkpoint on a quiet hub not at all).
 fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics: &Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut fill = GroupFill::new();
@@ -230,27 +229,26 @@ fn run_worker(mut rx: mpsc::Receiver<VerifyJob>, sink: &dyn VerifySink, metrics:
             }
         }
         drain(&mut rx, &mut batch, &mut fill);
-        let tail_due = |batch: &[VerifyJob], fill: &GroupFill| {
-            let short = batch.len() % GROUP;
-            let oldest = batch[batch.len() - short..]
-                .iter()
-                .map(|j| j.queued_at)
-                .min()?;
-            fill.wait_until(short, oldest, std::time::Instant::now())
+        // Full groups now; a short tail (a whole batch below eight included) waits for
+        // the next round while more jobs are due to fill it, its oldest job's limit
+        // counting from when it was handed over.
+        let short = batch.len() % GROUP;
+        let tail = &batch[batch.len() - short..];
+        let tail_due = match tail.iter().map(|j| j.queued_at).min() {
+            Some(oldest) if eight_lanes => {
+                fill.wait_until(short, oldest, std::time::Instant::now())
+            }
+            _ => None,
         };
-        if eight_lanes && batch.len() < GROUP {
-            while let Some(deadline) = tail_due(&batch, &fill) {
+        let keep = match tail_due {
+            // Nothing to verify yet: look at the queue again soon.
+            Some(deadline) if short == batch.len() => {
                 let now = std::time::Instant::now();
                 std::thread::sleep(POLL.min(deadline.saturating_duration_since(now)));
-                drain(&mut rx, &mut batch, &mut fill);
+                continue;
             }
-        }
-        // Full groups now; a short tail too, unless more jobs are due to fill it (the
-        // next round waits for them, its oldest job's limit still counting).
-        let keep = if eight_lanes && batch.len() > GROUP && tail_due(&batch, &fill).is_some() {
-            batch.len() % GROUP
-        } else {
-            0
+            Some(_) => short,
+            None => 0,
         };
         let take = batch.len() - keep;
         metrics.verify_batch_size.observe(take as f64);
