@@ -133,6 +133,9 @@ pub struct HubConfig {
     pub verifier_threads: usize,
     /// Capacity of the queue in front of the verifier pool.
     pub verifier_queue: usize,
+    /// Scheduler slice the verifier threads and the writer ask for
+    /// ([`crate::thread_slice`]); `None` leaves the kernel's default.
+    pub thread_slice: Option<Duration>,
     /// Minimum interval between automatic receipts pushed to one subscribed payee.
     pub receipt_interval: Duration,
     /// Operator interface access.
@@ -168,6 +171,7 @@ impl HubConfig {
             commit: CommitConfig::default(),
             verifier_threads: 0,
             verifier_queue: 65_536,
+            thread_slice: Some(crate::thread_slice::DEFAULT),
             receipt_interval: Duration::from_secs(1),
             operator: OperatorAccess::Loopback,
             static_dir: None,

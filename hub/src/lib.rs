@@ -15,6 +15,7 @@ pub mod server;
 pub mod settlement_service;
 pub mod state;
 pub mod store;
+pub mod thread_slice;
 pub mod timeline;
 pub mod writer;
 

@@ -119,6 +119,12 @@ pub struct ServeArgs {
     /// Tokio worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub worker_threads: usize,
+
+    /// Scheduler slice, in microseconds, that the I/O, verifier and writer threads ask
+    /// the kernel for, so that each runs soon after it wakes (Linux 6.12 or later;
+    /// 100 to 100,000; 0 keeps the kernel's default). See docs/PROFILE.md.
+    #[arg(long, default_value_t = 100)]
+    pub thread_slice_us: u64,
 }
 
 /// `--operator` values.
@@ -168,10 +174,18 @@ impl ServeArgs {
             read_buffer_bytes: self.read_buffer_bytes.max(1024),
         };
         config.verifier_threads = self.verifier_threads;
+        config.thread_slice = self.thread_slice();
         config.commit.max_batch = self.max_batch;
         config.receipt_interval = Duration::from_millis(self.receipt_interval_ms.max(1));
         config.bond = self.bond;
         config
+    }
+}
+
+impl ServeArgs {
+    /// `--thread-slice-us` as a duration (`None` for 0).
+    fn thread_slice(&self) -> Option<Duration> {
+        (self.thread_slice_us > 0).then(|| Duration::from_micros(self.thread_slice_us))
     }
 }
 
@@ -180,7 +194,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     super::logging::init();
     let config = args.config();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all().thread_name("zkhub-io");
+    let slice = args.thread_slice();
+    runtime
+        .enable_all()
+        .thread_name("zkhub-io")
+        .on_thread_start(move || hub::thread_slice::apply(slice, "io"));
     if args.worker_threads > 0 {
         runtime.worker_threads(args.worker_threads);
     }

@@ -87,6 +87,7 @@ impl Backend {
         writer_config.queue_capacity = config.commit.queue.max(1);
         writer_config.max_batch_payments = config.commit.max_batch as u64;
         writer_config.timeline = Arc::clone(&metrics.timeline);
+        writer_config.thread_slice = config.thread_slice;
         let writer = Writer::spawn(
             store,
             Arc::clone(&channels),
@@ -117,6 +118,7 @@ impl Backend {
                 config.verifier_queue,
                 Arc::new(Sink(weak.clone())),
                 Arc::clone(&metrics),
+                config.thread_slice,
             );
             Shared::new(SharedParts {
                 config: Arc::clone(&config),

@@ -140,6 +140,9 @@ pub struct WriterConfig {
     /// Where each commit and fold slice is recorded by wall-clock slice (shared with
     /// the server's [`crate::metrics::Metrics::timeline`]).
     pub timeline: Arc<Timeline>,
+    /// Scheduler slice the writer thread asks for ([`crate::thread_slice`]); `None`
+    /// leaves the kernel's default.
+    pub thread_slice: Option<Duration>,
 }
 
 impl WriterConfig {
@@ -155,6 +158,7 @@ impl WriterConfig {
             fold_on_shutdown: true,
             blind_seed,
             timeline: Arc::default(),
+            thread_slice: None,
         }
     }
 }
@@ -386,9 +390,11 @@ impl Writer {
         };
         let pending: Vec<EpochRecord> = recovery.pending_snapshots().copied().collect();
         let on_panic = (core.listener.clone(), metrics.clone());
+        let slice = core.config.thread_slice;
         let thread = std::thread::Builder::new()
             .name("zkhub-writer".into())
             .spawn(move || {
+                crate::thread_slice::apply(slice, "writer");
                 // A panic fail-stops like an I/O error (the queue closes as `core` and
                 // `rx` unwind; nothing more is acked), and the listener is told.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {

@@ -89,12 +89,14 @@ pub struct VerifierPool {
 }
 
 impl VerifierPool {
-    /// Start `threads` workers, each with a queue of `queue / threads` jobs.
+    /// Start `threads` workers, each with a queue of `queue / threads` jobs, each
+    /// asking the scheduler for `slice` ([`crate::thread_slice`]) if set.
     pub fn start(
         threads: usize,
         queue: usize,
         sink: Arc<dyn VerifySink>,
         metrics: Arc<Metrics>,
+        slice: Option<std::time::Duration>,
     ) -> Self {
         assert!(threads > 0, "at least one verifier thread");
         let per_worker = (queue / threads).max(MAX_BATCH);
@@ -107,7 +109,10 @@ impl VerifierPool {
             let metrics = Arc::clone(&metrics);
             let handle = std::thread::Builder::new()
                 .name(format!("zkhub-verify-{i}"))
-                .spawn(move || run_worker(rx, sink.as_ref(), &metrics))
+                .spawn(move || {
+                    crate::thread_slice::apply(slice, "verifier");
+                    run_worker(rx, sink.as_ref(), &metrics)
+                })
                 .expect("spawn verifier thread");
             workers.push(handle);
         }
