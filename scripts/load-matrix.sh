@@ -10,7 +10,8 @@
 # after the first 500 ms, the slices whose p99 was
 # above 10 ms by cause (from the hub's /metrics/timeline), and dropped connections.
 # Loopback only; bounded. Usage: scripts/load-matrix.sh [payments] [only-these-runs-regex]
-# (default 1,000,000 payments per max-rate run; e.g. `scripts/load-matrix.sh 300000 tipping`)
+# (default 1,000,000 payments per max-rate run; e.g. `scripts/load-matrix.sh 300000 tipping`).
+# Extra `zkhub serve` flags go in HUB_ARGS (e.g. HUB_ARGS='--thread-slice-us 0').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 payments=${1:-1000000}
@@ -19,7 +20,8 @@ cargo build --release --quiet --bin zkhub
 bin=target/release/zkhub
 out=target/load; mkdir -p "$out"
 data=$(mktemp -d); port=18181
-$bin serve --data "$data" --listen 127.0.0.1:$port > "$out/serve.log" 2>&1 &
+# shellcheck disable=SC2086 # HUB_ARGS is split into flags on purpose
+$bin serve --data "$data" --listen 127.0.0.1:$port ${HUB_ARGS:-} > "$out/serve.log" 2>&1 &
 hub=$!
 trap 'kill $hub 2>/dev/null; wait $hub 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf 127.0.0.1:$port/healthz >/dev/null && break; sleep 0.2; done
