@@ -425,3 +425,56 @@ fn a_writer_left_idle_folds_what_it_committed_without_waiting_for_the_next_reque
     );
     writer.shutdown();
 }
+
+/// A queue that empties for a moment is not idleness (issue 15): after a quiet spell,
+/// a stream of batches with short gaps between them starts no idle fold round (at the
+/// start of a load run one put 1–2 ms slices of cold rows in front of the first
+/// batches); the round comes once the stream has stopped for `fold_idle_quiet`.
+#[test]
+fn a_stream_with_short_gaps_after_a_quiet_spell_starts_no_idle_fold_round() {
+    let dir = fast_tempdir();
+    let mut wl = Gen::new(17);
+    let mut c = config();
+    c.fold_idle_interval = Duration::from_millis(20);
+    c.fold_idle_quiet = Duration::from_millis(600);
+    let Running {
+        writer, rec: _rec, ..
+    } = start(dir.path(), c);
+    let h = writer.handle();
+    let folded = || writer.metrics().folded_through.load(Ordering::Relaxed);
+    let slices = || writer.metrics().fold_slices.load(Ordering::Relaxed);
+    let wait_folded = |through: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while folded() < through && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        folded()
+    };
+    for e in wl.open(8) {
+        h.submit_blocking(CommitRequest::Event(e)).unwrap();
+    }
+    let opened = h.flush_blocking().unwrap();
+    assert_eq!(
+        wait_folded(opened),
+        opened,
+        "the quiet spell folds the opens"
+    );
+    let slices_before = slices();
+
+    let mut last = opened;
+    for _ in 0..30 {
+        h.submit_blocking(CommitRequest::Covered(wl.covered(3)))
+            .unwrap();
+        last = h.flush_blocking().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        last > opened + 20,
+        "the stream was committed batch by batch"
+    );
+    assert_eq!(folded(), opened, "no fold round while the stream ran");
+    assert_eq!(slices(), slices_before, "not one fold slice");
+
+    assert_eq!(wait_folded(last), last, "folded once the stream stopped");
+    writer.shutdown();
+}

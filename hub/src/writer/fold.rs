@@ -39,7 +39,8 @@ pub(super) struct Round {
 }
 
 impl Core {
-    /// Whether a fold slice should run now. `idle`: the queue may be empty.
+    /// Whether a fold slice should run now. `idle`: the queue may be empty. An idle
+    /// round also needs the writer quiet ([`super::WriterConfig::fold_idle_quiet`]).
     pub(super) fn fold_due(&self, idle: bool) -> bool {
         if self.snapshots_pending.load(Relaxed) > 0 {
             return false;
@@ -50,7 +51,9 @@ impl Core {
         let unfolded = self.last_batch - self.folded_through;
         unfolded > 0
             && (unfolded >= self.config.fold_after_records
-                || (idle && self.last_fold.elapsed() >= self.config.fold_idle_interval))
+                || (idle
+                    && self.last_fold.elapsed() >= self.config.fold_idle_interval
+                    && self.last_commit.elapsed() >= self.config.fold_idle_quiet))
     }
 
     /// How long until an idle fold comes due, if records are unfolded and no snapshot
@@ -58,9 +61,11 @@ impl Core {
     pub(super) fn idle_fold_in(&self) -> Option<Duration> {
         (self.snapshots_pending.load(Relaxed) == 0 && self.last_batch > self.folded_through).then(
             || {
-                self.config
-                    .fold_idle_interval
+                let since_fold = self.config.fold_idle_interval;
+                let quiet = self.config.fold_idle_quiet;
+                since_fold
                     .saturating_sub(self.last_fold.elapsed())
+                    .max(quiet.saturating_sub(self.last_commit.elapsed()))
             },
         )
     }

@@ -133,6 +133,7 @@ impl Core {
             Err(e) => return Err(self.fatal(e)),
         };
         self.last_batch = batch.number;
+        self.last_commit = Instant::now();
         let applied = prepared.apply();
         if let Some(range) = trim {
             self.trimmed(range, stats.trimmed);

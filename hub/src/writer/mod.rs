@@ -132,6 +132,12 @@ pub struct WriterConfig {
     pub fold_after_records: u64,
     /// When idle, start a fold round if the last one ended this long ago.
     pub fold_idle_interval: Duration,
+    /// The writer counts as idle once it has committed no batch for this long (and its
+    /// queue is empty). A queue that empties for a moment is not idleness: at the
+    /// start of a load after a quiet spell it did, and a fold round of the first
+    /// payers' channels (cold rows, 1–2 ms a slice) then sat in front of the first
+    /// batches.
+    pub fold_idle_quiet: Duration,
     /// Fold everything before exiting on shutdown.
     pub fold_on_shutdown: bool,
     /// Seed of the per-channel blinds in epoch snapshots (from the hub's secret,
@@ -155,6 +161,7 @@ impl WriterConfig {
             fold_slice_rows: 128,
             fold_after_records: 256,
             fold_idle_interval: Duration::from_millis(500),
+            fold_idle_quiet: Duration::from_millis(50),
             fold_on_shutdown: true,
             blind_seed,
             timeline: Arc::default(),
@@ -384,6 +391,7 @@ impl Writer {
             dirty: recovery.dirty.iter().copied().collect(),
             round: None,
             last_fold: Instant::now(),
+            last_commit: Instant::now(),
             snapshots_pending: Arc::new(AtomicUsize::new(0)),
             snapshot_threads: Vec::new(),
             config,
@@ -477,6 +485,8 @@ struct Core {
     dirty: HashSet<ChannelId>,
     round: Option<fold::Round>,
     last_fold: Instant,
+    /// When the last batch was committed (or the writer started).
+    last_commit: Instant,
     snapshots_pending: Arc<AtomicUsize>,
     snapshot_threads: Vec<JoinHandle<()>>,
 }
