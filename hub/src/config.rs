@@ -134,7 +134,9 @@ pub struct HubConfig {
     /// Capacity of the queue in front of the verifier pool.
     pub verifier_queue: usize,
     /// Scheduler slice the verifier threads and the writer ask for
-    /// ([`crate::thread_slice`]); `None` leaves the kernel's default.
+    /// ([`crate::thread_slice`]); `None` leaves the kernel's default. The I/O threads
+    /// belong to the caller's runtime: `zkhub serve` has them ask for the same slice
+    /// (`thread_slice::apply` in the runtime's `on_thread_start`).
     pub thread_slice: Option<Duration>,
     /// Minimum interval between automatic receipts pushed to one subscribed payee.
     pub receipt_interval: Duration,

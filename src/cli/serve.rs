@@ -180,9 +180,7 @@ impl ServeArgs {
         config.bond = self.bond;
         config
     }
-}
 
-impl ServeArgs {
     /// `--thread-slice-us` as a duration (`None` for 0).
     fn thread_slice(&self) -> Option<Duration> {
         (self.thread_slice_us > 0).then(|| Duration::from_micros(self.thread_slice_us))
