@@ -23,11 +23,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The slice the hub's threads ask for by default: the shortest the kernel grants.
-pub const DEFAULT: Duration = Duration::from_micros(100);
-
 /// Shortest slice the kernel grants (it clamps shorter requests up to this).
 pub const MIN: Duration = Duration::from_micros(100);
+
+/// The slice the hub's threads ask for by default: the shortest the kernel grants.
+pub const DEFAULT: Duration = MIN;
 
 /// Longest slice the kernel grants.
 pub const MAX: Duration = Duration::from_millis(100);
@@ -69,7 +69,8 @@ pub fn current() -> Option<Duration> {
     imp::current(0)
 }
 
-/// The slice of thread `tid` of this process (Linux thread id), as [`current`].
+/// The slice of thread `tid` (a Linux thread id, of this or another process the caller
+/// may inspect), as [`current`].
 pub fn of_thread(tid: i32) -> Option<Duration> {
     imp::current(tid)
 }
@@ -102,10 +103,13 @@ pub fn apply(slice: Option<Duration>, thread: &str) {
             slice_us = set.as_micros() as u64,
             "threads on the ack path ask the scheduler for a short slice"
         ),
-        Ok(outcome) if first => tracing::info!(
+        Ok(Outcome::Ignored) if first => tracing::info!(
             thread,
-            ?outcome,
             "scheduler slice not changed (per-thread slices need Linux 6.12 or later)"
+        ),
+        Ok(Outcome::NotFair) if first => tracing::info!(
+            thread,
+            "scheduler slice not changed (the thread runs under a real-time policy)"
         ),
         Err(e) if first => tracing::warn!(thread, error = %e, "scheduler slice not changed"),
         outcome => tracing::debug!(thread, ?outcome, "scheduler slice"),
